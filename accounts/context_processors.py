@@ -1,0 +1,21 @@
+from django.http import HttpRequest
+
+from accounts import permissions
+
+
+def roles(request: HttpRequest) -> dict:
+    """Expose the role predicates to templates as ``perms_crm.<name>`` (menus, buttons)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"perms_crm": {}}
+    return {
+        "perms_crm": {
+            "is_admin": permissions.is_admin(user),
+            "is_relationship_manager": permissions.is_relationship_manager(user),
+            "is_branch_manager": permissions.is_branch_manager(user),
+            "is_complaint_desk": permissions.is_complaint_desk(user),
+            "is_compliance_auditor": permissions.is_compliance_auditor(user),
+            "can_reveal_pii": permissions.can_reveal_pii(user),
+            "can_delegate_customers": permissions.can_delegate_customers(user),
+        }
+    }

@@ -1,0 +1,1 @@
+"""Models of the complaints chapter; added by the issue that builds it."""

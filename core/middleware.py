@@ -1,0 +1,89 @@
+"""Request id and IP context, ApplicationError → message for pages, and auditing of denied access."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from core import context
+from core.audit import AuditAction, audit_record
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address. Behind a proxy, set TRUSTED_PROXY_COUNT so X-Forwarded-For is used."""
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or keep a well-formed X-Request-ID), bind it for logs and audit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request.id = incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        token = context.bind(context.RequestContext(request_id=request.id, ip_address=client_ip(request)))
+        try:
+            response = self.get_response(request)
+        finally:
+            context.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class ApplicationErrorMiddleware:
+    """Show an ApplicationError raised by a page as a message, never as a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ApplicationError) or request.path.startswith("/api/"):
+            return None
+        messages.error(request, exception.message)
+        referer = request.headers.get("Referer", "")
+        if request.method == "POST" and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return HttpResponseRedirect(referer)
+        return render(request, "error.html", {"error": exception}, status=exception.http_status)
+
+
+class AccessDeniedAuditMiddleware:
+    """Write an audit row for every 403 answered to a signed-in user."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403:
+            user = getattr(request, "user", None)
+            audit_record(
+                actor=user if user is not None and user.is_authenticated else None,
+                action=AuditAction.ACCESS_DENIED,
+                detail={"path": request.path, "method": request.method},
+            )
+        return response

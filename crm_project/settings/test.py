@@ -1,0 +1,19 @@
+"""Settings for pytest (`make test`)."""
+
+from crm_project.settings.base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = SECRET_KEY or "test-secret-key-not-for-production-" + "x" * 20  # noqa: F405
+# Fixed keys for tests only, so a Celery worker started by a test decrypts what the test wrote.
+PII_ENCRYPTION_KEYS = PII_ENCRYPTION_KEYS or (  # noqa: F405
+    "test2:Q2Zlc2hBbHRlcm5hdGVLZXlGb3JUZXN0c09ubHkxMjM=,"
+    "test1:dGVzdC1rZXktb25lLWZvci10ZXN0cy1vbmx5LTEyMzQ="
+)
+PII_BLIND_INDEX_KEY = PII_BLIND_INDEX_KEY or "test-blind-index-key"  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LANGUAGE_CODE = "en"
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.piiapp"]  # noqa: F405

@@ -1,0 +1,1 @@
+"""Models of the customer information chapter; added by the issue that builds it."""

@@ -1,0 +1,1 @@
+"""Models of the effect evaluation chapter; added by the issue that builds it."""

@@ -1,0 +1,1 @@
+"""Models of the lifecycle and churn chapter; added by the issue that builds it."""

@@ -1,0 +1,1 @@
+"""Models of the classification and tiering chapter; added by the issue that builds it."""

@@ -1,0 +1,1 @@
+"""Models of the service and satisfaction chapter; added by the issue that builds it."""

@@ -1,0 +1,1 @@
+"""Models of the training chapter; added by the issue that builds it."""
