@@ -1,0 +1,35 @@
+import factory
+from django.contrib.auth.models import Group
+
+from accounts.models import Branch, Role, User
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Branch
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"B{n:04d}")
+    name = factory.Sequence(lambda n: f"Branch {n}")
+    region = "Beijing"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    staff_number = factory.Sequence(lambda n: f"S{n:05d}")
+    branch = factory.SubFactory(BranchFactory)
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[Role] | None, **kwargs) -> None:
+        if create and extracted:
+            self.groups.add(*Group.objects.filter(name__in=[role.value for role in extracted]))
+        if create:
+            self.save()

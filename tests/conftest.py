@@ -1,0 +1,51 @@
+"""Shared fixtures: a branch, one user per role, and a client logged in as a role."""
+
+import pytest
+
+from accounts.models import Role
+from tests.accounts.factories import BranchFactory, UserFactory
+
+ROLE_FIXTURE_NAMES = {
+    "rm": Role.RELATIONSHIP_MANAGER,
+    "branch_manager": Role.BRANCH_MANAGER,
+    "complaint_desk": Role.COMPLAINT_DESK,
+    "auditor": Role.COMPLIANCE_AUDITOR,
+    "admin": Role.ADMIN,
+}
+
+
+@pytest.fixture
+def branch(db):
+    return BranchFactory(code="B0101", name="Chaoyang Branch")
+
+
+@pytest.fixture
+def make_user(db, branch):
+    def make(role: Role | None = None, **kwargs):
+        kwargs.setdefault("branch", branch)
+        return UserFactory(roles=[role] if role else [], **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def user_for_role(make_user):
+    """Return a user holding the role named by a key of ROLE_FIXTURE_NAMES ("rm", "admin", ...)."""
+
+    def make(name: str, **kwargs):
+        return make_user(ROLE_FIXTURE_NAMES[name], username=kwargs.pop("username", f"{name}_user"), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_as(client, user_for_role):
+    """A test client logged in as a fresh user of the named role."""
+
+    def login(name: str, **kwargs):
+        user = user_for_role(name, **kwargs)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
