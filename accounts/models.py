@@ -1,6 +1,11 @@
+from __future__ import annotations
+
+from datetime import date
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -62,3 +67,118 @@ class User(AbstractUser):
 
     def has_role(self, role: Role) -> bool:
         return self.is_active and role.value in self.role_names()
+
+    def role_labels(self) -> list[str]:
+        """Translated labels of this user's roles, in the order Role declares them."""
+        names = self.role_names()
+        return [str(role.label) for role in Role if role.value in names]
+
+
+class DelegationReason(models.TextChoices):
+    LEAVE = "leave", _("leave")
+    TRAINING = "training", _("training")
+    OTHER = "other", _("other")
+
+
+class DelegationStatus(models.TextChoices):
+    """Derived from the dates and revocation on a given day; never stored."""
+
+    SCHEDULED = "scheduled", _("scheduled")
+    ACTIVE = "active", _("active")
+    EXPIRED = "expired", _("expired")
+    REVOKED = "revoked", _("revoked")
+
+
+class DelegationQuerySet(models.QuerySet):
+    def not_revoked(self) -> DelegationQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+    def active(self, on: date | None = None) -> DelegationQuerySet:
+        """Delegations in force on ``on`` (default: today, local time). Expiry needs no job."""
+        on = on or timezone.localdate()
+        return self.not_revoked().filter(starts_on__lte=on, ends_on__gte=on)
+
+    def overlapping(self, *, starts_on: date, ends_on: date) -> DelegationQuerySet:
+        """Delegations whose inclusive date range shares at least one day with [starts_on, ends_on]."""
+        return self.filter(starts_on__lte=ends_on, ends_on__gte=starts_on)
+
+
+class Delegation(models.Model):
+    """An RM names a backup RM who may act for their customers over an inclusive date range.
+
+    Access follows these rows directly (``selectors.relationship_manager_ids_acting_for``);
+    no model-wide permission is ever granted, so a delegate sees the delegator's customers and
+    nobody else's, and only while the delegation is active.
+    """
+
+    # Longest single delegation; a longer absence means reassigning customers, not delegating.
+    MAX_DAYS = 90
+
+    delegator = models.ForeignKey(
+        "accounts.User", verbose_name=_("relationship manager"), on_delete=models.PROTECT,
+        related_name="delegations_given",
+    )
+    delegate = models.ForeignKey(
+        "accounts.User", verbose_name=_("backup relationship manager"), on_delete=models.PROTECT,
+        related_name="delegations_received",
+    )
+    starts_on = models.DateField(_("first day"))
+    ends_on = models.DateField(_("last day"))
+    reason = models.CharField(_("reason"), max_length=20, choices=DelegationReason.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User", verbose_name=_("created by"), on_delete=models.PROTECT,
+        related_name="delegations_created",
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "accounts.User", verbose_name=_("revoked by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="delegations_revoked",
+    )
+
+    objects = DelegationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("delegation")
+        verbose_name_plural = _("delegations")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="delegation_ends_after_start"
+            ),
+            models.CheckConstraint(condition=~Q(delegate=F("delegator")), name="delegation_not_to_self"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="delegation_revoked_at_and_by_together",
+            ),
+        ]
+        indexes = [
+            # Customer scoping asks "who delegated to me today?" on every list page.
+            models.Index(
+                fields=["delegate", "starts_on", "ends_on"], condition=Q(revoked_at__isnull=True),
+                name="delegation_open_by_delegate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegator} → {self.delegate} ({self.starts_on}..{self.ends_on})"
+
+    @property
+    def days(self) -> int:
+        """Length in days, both ends included."""
+        return (self.ends_on - self.starts_on).days + 1
+
+    def status_on(self, on: date) -> DelegationStatus:
+        if self.revoked_at is not None:
+            return DelegationStatus.REVOKED
+        if on < self.starts_on:
+            return DelegationStatus.SCHEDULED
+        if on > self.ends_on:
+            return DelegationStatus.EXPIRED
+        return DelegationStatus.ACTIVE
+
+    @property
+    def status(self) -> DelegationStatus:
+        return self.status_on(timezone.localdate())

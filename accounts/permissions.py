@@ -6,7 +6,7 @@ these functions; nothing else inspects groups.
 
 from __future__ import annotations
 
-from accounts.models import Role, User
+from accounts.models import Delegation, Role, User
 
 
 def is_admin(user: User) -> bool:
@@ -31,7 +31,9 @@ def is_compliance_auditor(user: User) -> bool:
 
 def can_reveal_pii(user: User) -> bool:
     """Unmasked PII is for the staff who serve the customer; auditors read masked data only."""
-    return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
+    return (
+        is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
+    )
 
 
 def can_view_audit_log(user: User) -> bool:
@@ -40,3 +42,18 @@ def can_view_audit_log(user: User) -> bool:
 
 def can_delegate_customers(user: User) -> bool:
     return is_relationship_manager(user)
+
+
+def can_view_delegations(user: User) -> bool:
+    """RMs see the delegations they gave or received; branch managers and admins oversee them."""
+    return is_relationship_manager(user) or is_branch_manager(user) or is_admin(user)
+
+
+def can_create_delegation(user: User, *, delegator: User) -> bool:
+    """An RM delegates their own customers; an administrator may record one for them."""
+    return (is_relationship_manager(user) and user.pk == delegator.pk) or is_admin(user)
+
+
+def can_revoke_delegation(user: User, delegation: Delegation) -> bool:
+    """Only the delegator (or an administrator) ends a delegation early; the backup cannot drop it."""
+    return (is_relationship_manager(user) and delegation.delegator_id == user.pk) or is_admin(user)

@@ -1,8 +1,32 @@
-"""The append-only audit log's one write path.  (Interface; implemented with core.models.AuditEvent.)"""
+"""The append-only audit log: its one write path and the check of its hash chain.
+
+Every row stores ``prev_hash`` (the previous row's ``hash``) and ``hash`` =
+sha256(prev_hash + canonical JSON of the row), so editing or deleting a row breaks the chain
+at that point. A database trigger (core migration 0002) refuses UPDATE, DELETE and TRUNCATE;
+the chain catches what the trigger cannot: someone who disables it as a database superuser.
+Deleting the newest rows leaves a valid shorter chain; only a copy of a recent head hash kept
+outside the database (a report, a ticket) can show that.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from core import context
+from core.models import GENESIS_HASH, AuditEvent
+
+# Any fixed bigint will do, as long as every writer of the chain takes the same one.
+AUDIT_CHAIN_LOCK_KEY = int.from_bytes(b"crmaudit", "big")
+VERIFY_CHUNK_SIZE = 2000
 
 
 class AuditAction:
@@ -18,7 +42,144 @@ class AuditAction:
     EXPORT = "data.export"
 
 
-def audit_record(*, actor: Any | None, action: str, target: Any | None = None,
-                 detail: dict | None = None) -> Any:
-    """Append one audit event (actor may be None or anonymous; IP and request id come from context)."""
-    raise NotImplementedError  # implemented in the audit step of issue #2
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of checking the chain: ``ok``, or the first row that breaks it and why."""
+
+    rows_checked: int
+    broken_row_id: int | None = None
+    previous_row_id: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_row_id is None
+
+
+def audit_record(*, actor: Any | None, action: str, target: models.Model | None = None,
+                 detail: dict | None = None) -> AuditEvent:
+    """Append one audit event; IP address and request id come from ``core.context``.
+
+    ``actor`` is a user (signed in or ``AnonymousUser``), None for the system itself, or any
+    object with an ``audit_label`` attribute (an API key: "api-key:<name>"). ``detail`` holds
+    ids and metadata, never PII.
+
+    Holds a transaction-level lock until the caller's transaction ends, so audited
+    transactions queue behind each other from this call on: call it last in a service.
+    """
+    actor_id, actor_label = _actor_columns(actor)
+    target_type, target_id = _target_columns(target)
+    request_context = context.current()
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        detail=_as_stored_json(detail or {}),
+        ip_address=_valid_ip_or_none(request_context.ip_address),
+        request_id=request_context.request_id,
+    )
+    with transaction.atomic():
+        # The lock lasts until the outermost transaction ends, so the next writer reads this
+        # row as the last one only once it is committed: two writers can never chain from the
+        # same row. A row lock cannot do this: there is no row to lock for the first event.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK_KEY])
+        last_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event.prev_hash = last_hash or GENESIS_HASH
+        event.hash = _event_hash(event)
+        event.save(force_insert=True)
+    return event
+
+
+def audit_chain_verify() -> ChainReport:
+    """Recompute the chain in id order and return the first row that breaks it, if any."""
+    rows_checked = 0
+    previous: AuditEvent | None = None
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=VERIFY_CHUNK_SIZE):
+        if previous is None and event.prev_hash != GENESIS_HASH:
+            return ChainReport(
+                rows_checked=rows_checked, broken_row_id=event.pk,
+                problem=f"row {event.pk} is the first row but does not start the chain: "
+                        "the rows before it were deleted or the chain was altered",
+            )
+        if previous is not None and event.prev_hash != previous.hash:
+            return ChainReport(
+                rows_checked=rows_checked, broken_row_id=event.pk, previous_row_id=previous.pk,
+                problem=f"row {event.pk} does not follow row {previous.pk}: "
+                        "a row between them was deleted or the chain was altered",
+            )
+        if event.hash != _event_hash(event):
+            return ChainReport(
+                rows_checked=rows_checked, broken_row_id=event.pk,
+                previous_row_id=previous.pk if previous else None,
+                problem=f"row {event.pk} was edited: its hash does not match its contents",
+            )
+        rows_checked += 1
+        previous = event
+    return ChainReport(rows_checked=rows_checked)
+
+
+def _actor_columns(actor: Any | None) -> tuple[int | None, str]:
+    if actor is None:
+        return None, "system"
+    audit_label = getattr(actor, "audit_label", None)
+    if audit_label:
+        return None, str(audit_label)
+    if not actor.is_authenticated:
+        return None, "anonymous"
+    return actor.pk, actor.get_username()
+
+
+def _target_columns(target: models.Model | None) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    if target.pk is None:
+        raise ValueError("An audit target must be saved before it is audited.")
+    return target._meta.label_lower, str(target.pk)
+
+
+def _as_stored_json(detail: dict) -> dict:
+    """Return ``detail`` exactly as PostgreSQL's jsonb will give it back.
+
+    jsonb rewrites some values (``1e20`` comes back as the integer 100000000000000000000), and
+    the hash must be computed over what a later verify will read.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [json.dumps(detail, cls=DjangoJSONEncoder)])
+        return json.loads(cursor.fetchone()[0])
+
+
+def _valid_ip_or_none(raw: str | None) -> str | None:
+    """A proxy may forward anything as a client address; store only a real one."""
+    try:
+        return str(ipaddress.ip_address(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _event_hash(event: AuditEvent) -> str:
+    """sha256 over the previous hash and a canonical JSON of the row's own fields.
+
+    Each value is put in one spelling first (UTC time, compressed IP) so the hash does not
+    depend on how the database formats what it returns.
+    """
+    payload = {
+        "occurred_at": _utc(event.occurred_at).isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "detail": event.detail,
+        "ip_address": _valid_ip_or_none(event.ip_address),
+        "request_id": event.request_id,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((event.prev_hash + canonical).encode()).hexdigest()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,5 +1,7 @@
 """Shared fixtures: a branch, one user per role, and a client logged in as a role."""
 
+import socket
+
 import pytest
 
 from accounts.models import Role
@@ -49,3 +51,11 @@ def client_as(client, user_for_role):
         return client
 
     return login
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A localhost port where nothing listens (bound and released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,3 +12,6 @@ _demo = demo_secrets.load_or_create(VAR_DIR)
 SECRET_KEY = SECRET_KEY or _demo["SECRET_KEY"]  # noqa: F405
 PII_ENCRYPTION_KEYS = PII_ENCRYPTION_KEYS or _demo["PII_ENCRYPTION_KEYS"]  # noqa: F405
 PII_BLIND_INDEX_KEY = PII_BLIND_INDEX_KEY or _demo["PII_BLIND_INDEX_KEY"]  # noqa: F405
+
+# Serve static files from the app folders without collectstatic during development.
+WHITENOISE_AUTOREFRESH = True

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
-from accounts.models import Branch, Role, User
+from accounts.models import Branch, Delegation, DelegationReason, Role, User
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -33,3 +36,19 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(*Group.objects.filter(name__in=[role.value for role in extracted]))
         if create:
             self.save()
+
+
+class DelegationFactory(factory.django.DjangoModelFactory):
+    """A delegation written straight to the table (bypassing the service's rules, e.g. past dates)."""
+
+    class Meta:
+        model = Delegation
+
+    delegator = factory.SubFactory(UserFactory, roles=[Role.RELATIONSHIP_MANAGER])
+    delegate = factory.SubFactory(
+        UserFactory, roles=[Role.RELATIONSHIP_MANAGER], branch=factory.SelfAttribute("..delegator.branch")
+    )
+    starts_on = factory.LazyFunction(timezone.localdate)
+    ends_on = factory.LazyAttribute(lambda d: d.starts_on + timedelta(days=6))
+    reason = DelegationReason.LEAVE
+    created_by = factory.SelfAttribute("delegator")

@@ -1,0 +1,103 @@
+"""Staff pages for accounts: parse → authorize → one call → render (STYLE.md §6)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts import permissions, selectors, services
+from accounts.forms import DelegationCreateForm
+from accounts.models import Delegation
+from core.errors import ApplicationError
+
+OVERVIEW_PAGE_SIZE = 50
+
+
+class DelegationListView(LoginRequiredMixin, View):
+    """An RM's own delegations and the form to name a backup; the branch's delegations for managers."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not permissions.can_view_delegations(request.user):
+            raise PermissionDenied
+        form = self._create_form(request) if permissions.can_delegate_customers(request.user) else None
+        return self._render(request, form=form)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not permissions.can_delegate_customers(request.user):
+            raise PermissionDenied
+        form = self._create_form(request, data=request.POST)
+        if form.is_valid():
+            try:
+                delegation = services.delegation_create(
+                    delegator=request.user, by=request.user, **form.cleaned_data
+                )
+            except ApplicationError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s will look after your customers from %(starts_on)s to %(ends_on)s.")
+                    % {
+                        "name": delegation.delegate.get_full_name() or delegation.delegate.username,
+                        "starts_on": delegation.starts_on.isoformat(),
+                        "ends_on": delegation.ends_on.isoformat(),
+                    },
+                )
+                return redirect("accounts:delegation-list")
+        return self._render(request, form=form, status=400)
+
+    def _create_form(self, request: HttpRequest, data=None) -> DelegationCreateForm:
+        return DelegationCreateForm(
+            data, delegate_queryset=selectors.delegate_candidates_for(user=request.user)
+        )
+
+    def _render(
+        self, request: HttpRequest, *, form: DelegationCreateForm | None, status: int = 200
+    ) -> HttpResponse:
+        user = request.user
+        visible = selectors.delegation_list_visible_to(user=user)
+        is_rm = permissions.is_relationship_manager(user)
+        overview_page = None
+        if permissions.is_branch_manager(user) or permissions.is_admin(user):
+            overview_page = Paginator(visible, OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {
+            "today": timezone.localdate(),
+            "form": form,
+            "max_days": Delegation.MAX_DAYS,
+            "given": list(visible.filter(delegator=user)) if is_rm else None,
+            "received": list(visible.filter(delegate=user)) if is_rm else None,
+            "overview_page": overview_page,
+        }
+        return render(request, "accounts/delegation_list.html", context, status=status)
+
+
+class DelegationRevokeView(LoginRequiredMixin, View):
+    """End one of the RM's delegations now (POST only)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, delegation_id: int) -> HttpResponse:
+        if not permissions.can_view_delegations(request.user):
+            raise PermissionDenied
+        try:
+            delegation = selectors.delegation_get_visible_to(user=request.user, delegation_id=delegation_id)
+        except Delegation.DoesNotExist as error:
+            raise Http404 from error
+        if not permissions.can_revoke_delegation(request.user, delegation):
+            raise PermissionDenied
+        try:
+            services.delegation_revoke(delegation=delegation, by=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request, _("The delegation was revoked; the backup no longer sees these customers.")
+            )
+        return redirect("accounts:delegation-list")

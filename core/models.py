@@ -1,0 +1,113 @@
+"""Core tables: the append-only audit log, the task outbox and the task-execution ledger."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(models.Model):
+    """One append-only, hash-chained audit row. Written only by ``core.audit.audit_record``.
+
+    A PostgreSQL trigger (migration 0002) refuses UPDATE, DELETE and TRUNCATE on this table.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now, editable=False)
+    # No foreign key: core sits below accounts, and audit rows must outlive the users they name.
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
+    actor_label = models.CharField(
+        _("actor"), max_length=200, help_text=_('Username, or "anonymous", "system", "api-key:<name>".')
+    )
+    action = models.CharField(_("action"), max_length=64)
+    target_type = models.CharField(_("target type"), max_length=100, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True, help_text=_("Ids and metadata, never PII."))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="core_audit_target_idx"),
+            models.Index(fields=["actor_id", "occurred_at"], name="core_audit_actor_idx"),
+            models.Index(fields=["action"], name="core_audit_action_idx"),
+            # Rows arrive in time order, so a BRIN index makes date-range filters cheap at any size.
+            BrinIndex(fields=["occurred_at"], name="core_audit_occurred_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} by {self.actor_label}"
+
+
+class OutboxMessageQuerySet(models.QuerySet):
+    def due(self, *, now=None) -> OutboxMessageQuerySet:
+        """Pending messages the relay may publish now."""
+        return self.filter(status=OutboxMessage.Status.PENDING, available_at__lte=now or timezone.now())
+
+
+class OutboxMessage(models.Model):
+    """A Celery task call saved in the business transaction, published to the broker after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+
+    id = models.BigAutoField(primary_key=True)
+    # Used as the Celery task id, so a message published twice is recognisable as one task.
+    uuid = models.UUIDField(_("task id"), default=uuid.uuid4, unique=True, editable=False)
+    task_name = models.CharField(_("task name"), max_length=200)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    queue = models.CharField(_("queue"), max_length=100, default="default")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    available_at = models.DateTimeField(_("available at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("publish attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+
+    objects = OutboxMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        indexes = [
+            # Sent rows pile up; the relay only ever scans the few pending ones.
+            models.Index(
+                fields=["available_at", "id"], condition=Q(status="pending"), name="core_outbox_pending_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending", sent_at__isnull=True) | Q(status="sent", sent_at__isnull=False),
+                name="core_outbox_sent_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} [{self.status}] {self.uuid}"
+
+
+class TaskExecution(models.Model):
+    """A task id whose work has committed; a redelivered message with the same id is skipped."""
+
+    task_id = models.CharField(_("task id"), max_length=255, unique=True)
+    task_name = models.CharField(_("task name"), max_length=200)
+    finished_at = models.DateTimeField(_("finished at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("task execution")
+        verbose_name_plural = _("task executions")
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id}"

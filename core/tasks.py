@@ -1,0 +1,13 @@
+"""Celery entry points of the core app."""
+
+from celery import shared_task
+
+from core import outbox
+
+
+# Beat runs this every OUTBOX_RELAY_INTERVAL_SECONDS (crm_project/celery.py). It is idempotent
+# by nature: a message is marked sent once, and rows locked by an overlapping run are skipped.
+@shared_task(name="core.outbox_relay_task", ignore_result=True, soft_time_limit=120, time_limit=150)
+def outbox_relay_task() -> int:
+    """Publish outbox messages left pending, e.g. while the broker was down."""
+    return outbox.outbox_relay()

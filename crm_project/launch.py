@@ -1,0 +1,150 @@
+"""One entry point for `make run` and `make test`.
+
+    python -m crm_project.launch run            # migrate, seed demo data, serve + worker + beat
+    python -m crm_project.launch test [ARGS]    # run pytest with ARGS
+    python -m crm_project.launch exec -- CMD    # run any command with the services up
+
+Servers not given by DATABASE_URL / CELERY_BROKER_URL are started embedded (crm_project/embedded.py)
+and owned by this process: when it ends (Ctrl-C included) every child and server stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from crm_project.embedded import BASE_DIR, EmbeddedServices
+
+PYTHON = sys.executable
+CHILD_STOP_TIMEOUT_SECONDS = 15
+
+
+def _log(message: str) -> None:
+    print(f"[crm] {message}", flush=True)
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
+
+
+def _start(name: str, command: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen]:
+    _log(f"starting {name}: {' '.join(command)}")
+    # Each child gets its own process group so it and its own children stop together.
+    process = subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)  # noqa: S603
+    return name, process
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen]]) -> None:
+    for _name, process in children:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + CHILD_STOP_TIMEOUT_SECONDS
+    for name, process in children:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _log(f"{name} did not stop in time; killing it")
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    env = _child_env()
+    _manage("migrate", "--noinput", env=env)
+    _manage("seed_demo", "--if-empty", env=env)
+    secrets_file = Path(env.get("CRM_VAR_DIR") or BASE_DIR / "var") / "demo-secrets.json"
+    if secrets_file.exists() and not os.environ.get("PII_ENCRYPTION_KEYS"):
+        _log(f"demo secrets (SECRET_KEY, PII keys) were generated and are kept in {secrets_file}")
+    address = f"{args.host}:{args.port}"
+    children = [
+        _start("web", [PYTHON, "manage.py", "runserver", address, "--noreload"], env),
+        _start("worker", [PYTHON, "-m", "celery", "-A", "crm_project", "worker", "--loglevel", "INFO",
+                          "--concurrency", "2", "-Q", "default,scoring,reports"], env),
+        _start("beat", [PYTHON, "-m", "celery", "-A", "crm_project", "beat", "--loglevel", "INFO"], env),
+    ]
+    _log(f"serving on http://{address}/ - press Ctrl-C to stop everything")
+    stop_requested = False
+
+    def request_stop(signum, frame):
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        while not stop_requested:
+            for name, process in children:
+                if process.poll() is not None:
+                    _log(f"{name} exited with code {process.returncode}; stopping the rest")
+                    exit_code = process.returncode or 1
+                    stop_requested = True
+                    break
+            time.sleep(0.5)
+    finally:
+        _log("stopping web, worker and beat")
+        _stop_all(children)
+    return exit_code
+
+
+def run_tests(args: argparse.Namespace) -> int:
+    env = _child_env()
+    env["DJANGO_SETTINGS_MODULE"] = "crm_project.settings.test"
+    return subprocess.call([PYTHON, "-m", "pytest", *args.rest], cwd=BASE_DIR, env=env)  # noqa: S603
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    command = [part for part in args.rest if part != "--"]
+    if not command:
+        _log("exec needs a command")
+        return 2
+    return subprocess.call(command, cwd=BASE_DIR, env=_child_env())  # noqa: S603
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crm_project.launch")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="migrate, seed demo data and serve with worker and beat")
+    run_parser.add_argument("--host", default=os.environ.get("CRM_HOST", "127.0.0.1"))
+    run_parser.add_argument("--port", default=os.environ.get("CRM_PORT", "8000"))
+    sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    sub.add_parser("exec", help="run a command with the services up")
+    args, rest = parser.parse_known_args(argv)
+    args.rest = rest
+
+    services = EmbeddedServices()
+    started = services.start()
+    for name in started:
+        _log(f"embedded {name.split('_')[0].lower()} started for this run ({name} not set)")
+    try:
+        if args.command == "run":
+            return run(args)
+        if args.command == "test":
+            return run_tests(args)
+        return run_exec(args)
+    finally:
+        services.stop()
+        if started:
+            _log("embedded servers stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
