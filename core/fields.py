@@ -103,12 +103,14 @@ def _refused_lookup(lookup_name: str) -> type[Lookup]:
 class BlindIndexField(models.CharField):
     """HMAC of the normalised plaintext of another field on the same model, set on every save.
 
-    It is computed in pre_save, so it is stale after ``QuerySet.update(source=...)`` and after
-    ``save(update_fields=[...])`` that names the source but not this field.
+    It is computed in pre_save, which ``save()`` and ``bulk_create()`` run. ``QuerySet.update()``
+    and ``bulk_update()`` do not: set it yourself with core.crypto.blind_index() and write it
+    too. ``save(update_fields=[...])`` must name this field along with its source.
     """
 
     description = _("Blind index (HMAC-SHA256) of another field")
-    _defaults = {"max_length": 64, "db_index": True, "null": True, "blank": True, "editable": False}
+    # Overridable; unique=True suits a value that identifies one person (an ID number).
+    _defaults = {"db_index": True, "null": True, "blank": True, "editable": False}
 
     def __init__(self, *args, source: str, normalizer: str, **kwargs):
         if normalizer not in crypto.NORMALIZERS:
@@ -117,10 +119,13 @@ class BlindIndexField(models.CharField):
             )
         self.source = source
         self.normalizer = normalizer
+        # Always the length of a SHA-256 hex digest.
+        kwargs["max_length"] = 64
         super().__init__(*args, **{**self._defaults, **kwargs})
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
+        del kwargs["max_length"]
         for key, default in self._defaults.items():
             if getattr(self, key) == default:
                 kwargs.pop(key, None)

@@ -1,7 +1,7 @@
 """Mask PII for display: pages, exports and logs show these, never the plaintext.
 
 Every function takes the value positionally so it reads like a formatter
-(``mask_phone(customer.phone)``) and works as a template filter; None gives "".
+(``mask_phone(customer.phone)``); None gives "".
 Surrounding whitespace is dropped first. A value too short to keep its visible parts
 while still hiding at least MIN_HIDDEN characters is starred in full, so short inputs
 never leak.

@@ -80,9 +80,8 @@ class AccessDeniedAuditMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 403:
-            user = getattr(request, "user", None)
             audit_record(
-                actor=user if user is not None and user.is_authenticated else None,
+                actor=getattr(request, "user", None),  # AnonymousUser is recorded as "anonymous"
                 action=AuditAction.ACCESS_DENIED,
                 detail={"path": request.path, "method": request.method},
             )

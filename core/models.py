@@ -24,12 +24,15 @@ class AuditEvent(models.Model):
     # No foreign key: core sits below accounts, and audit rows must outlive the users they name.
     actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
     actor_label = models.CharField(
-        _("actor"), max_length=200, help_text=_('Username, or "anonymous", "system", "api-key:<name>".')
+        _("actor"), max_length=200,
+        help_text=_('Username, or "anonymous", "system", "api-key:<name>".'),
     )
     action = models.CharField(_("action"), max_length=64)
     target_type = models.CharField(_("target type"), max_length=100, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
-    detail = models.JSONField(_("detail"), default=dict, blank=True, help_text=_("Ids and metadata, never PII."))
+    detail = models.JSONField(
+        _("detail"), default=dict, blank=True, help_text=_("Ids and metadata, never PII.")
+    )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)

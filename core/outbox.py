@@ -13,6 +13,7 @@ same task id. ``task_run_once`` makes a task's database work happen once per tas
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -30,6 +31,11 @@ logger = logging.getLogger(__name__)
 # its OperationalError; the others can escape from the redis client or the socket.
 BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
 LAST_ERROR_MAX_LENGTH = OutboxMessage._meta.get_field("last_error").max_length
+# After a failed publish, this process stops trying right after commit for a while (the beat
+# relay catches up), so a request queuing several messages while the broker is down waits for
+# one connection timeout, not one per message.
+AFTER_COMMIT_BACKOFF_SECONDS = 30.0
+_broker_failed_at: float | None = None
 
 
 def outbox_enqueue(*, task_name: str, kwargs: dict, queue: str = "default") -> OutboxMessage:
@@ -61,14 +67,16 @@ def outbox_relay(*, limit: int = 500, message_ids: Iterable[int] | None = None) 
         for message in messages[:limit]:
             message.attempts += 1
             try:
-                # retry=False: the default would retry the publish for seconds while a
-                # request waits; the connection attempt itself is bounded by
-                # CELERY_BROKER_CONNECTION_TIMEOUT.
+                # retry=False: no publish retries while a request waits. kombu still retries
+                # the connection until CELERY_BROKER_CONNECTION_TIMEOUT (2 s) runs out, so
+                # with the broker down this fails in about that long, and the pass stops.
                 app.send_task(
                     message.task_name, kwargs=message.kwargs, task_id=str(message.uuid),
                     queue=message.queue, retry=False,
                 )
             except BROKER_ERRORS as exc:
+                global _broker_failed_at
+                _broker_failed_at = time.monotonic()
                 message.last_error = f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX_LENGTH]
                 message.save(update_fields=["attempts", "last_error"])
                 logger.warning(
@@ -107,4 +115,7 @@ def task_run_once(*, task_id: str, task_name: str, work: Callable[[], object]) -
 
 
 def _relay_after_commit(message_id: int) -> None:
+    if _broker_failed_at is not None and time.monotonic() - _broker_failed_at < AFTER_COMMIT_BACKOFF_SECONDS:
+        logger.info("Broker failed recently; message %s waits for the beat relay", message_id)
+        return
     outbox_relay(message_ids=[message_id])

@@ -1,4 +1,7 @@
-"""The REST API: the OpenAPI schema now (interactive docs, with vendored assets, come with the API issue); each app's api/urls.py is included under v1/ as it arrives."""
+"""The REST API: the OpenAPI schema now; interactive docs (vendored assets) come with the API issue.
+
+Each app's api/urls.py is included under v1/ as it arrives.
+"""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView

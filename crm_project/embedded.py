@@ -104,7 +104,8 @@ class EmbeddedRedis:
                 break
             except redis.exceptions.ConnectionError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"embedded Redis did not start; see {self.data_dir / 'redis.log'}") from None
+                    log_path = self.data_dir / "redis.log"
+                    raise RuntimeError(f"embedded Redis did not start; see {log_path}") from None
                 time.sleep(0.05)
         return f"redis://127.0.0.1:{port}/0"
 

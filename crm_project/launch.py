@@ -11,6 +11,7 @@ and owned by this process: when it ends (Ctrl-C included) every child and server
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,8 +29,26 @@ def _log(message: str) -> None:
     print(f"[crm] {message}", flush=True)
 
 
+def _call(command: list[str], env: dict[str, str]) -> int:
+    """Run a child to completion; if we are interrupted or terminated, stop it first."""
+    process = subprocess.Popen(command, cwd=BASE_DIR, env=env)  # noqa: S603
+    try:
+        return process.wait()
+    except BaseException:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(CHILD_STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        raise
+
+
 def _manage(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
+    code = _call([PYTHON, "manage.py", *args], env)
+    if code != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed with exit code {code}")
 
 
 def _start(name: str, command: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen]:
@@ -42,20 +61,16 @@ def _start(name: str, command: list[str], env: dict[str, str]) -> tuple[str, sub
 def _stop_all(children: list[tuple[str, subprocess.Popen]]) -> None:
     for _name, process in children:
         if process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + CHILD_STOP_TIMEOUT_SECONDS
     for name, process in children:
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _log(f"{name} did not stop in time; killing it")
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait()
 
 
@@ -108,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 def run_tests(args: argparse.Namespace) -> int:
     env = _child_env()
     env["DJANGO_SETTINGS_MODULE"] = "crm_project.settings.test"
-    return subprocess.call([PYTHON, "-m", "pytest", *args.rest], cwd=BASE_DIR, env=env)  # noqa: S603
+    return _call([PYTHON, "-m", "pytest", *args.rest], env)
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -116,7 +131,11 @@ def run_exec(args: argparse.Namespace) -> int:
     if not command:
         _log("exec needs a command")
         return 2
-    return subprocess.call(command, cwd=BASE_DIR, env=_child_env())  # noqa: S603
+    return _call(command, _child_env())
+
+
+def _raise_system_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("exec", help="run a command with the services up")
     args, rest = parser.parse_known_args(argv)
     args.rest = rest
+    # SIGTERM (e.g. from a supervisor or `timeout`) unwinds like Ctrl-C, so the servers we own stop.
+    signal.signal(signal.SIGTERM, _raise_system_exit)
 
     services = EmbeddedServices()
     started = services.start()

@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+from django.db import connection
 
 from accounts.models import Role
 from tests.accounts.factories import BranchFactory, UserFactory
@@ -14,6 +15,18 @@ ROLE_FIXTURE_NAMES = {
     "auditor": Role.COMPLIANCE_AUDITOR,
     "admin": Role.ADMIN,
 }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let Django flush the test database after transactional and live-server tests.
+
+    The audit table refuses TRUNCATE (a production guarantee, tested in tests/core/test_audit.py,
+    which re-enables the trigger); Django's flush truncates every table, so the test database
+    turns that one trigger off.
+    """
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_truncate")
 
 
 @pytest.fixture

@@ -54,8 +54,8 @@ def test_database_refuses_half_revoked_row(delegation):
 )
 def test_active_follows_the_calendar(delegation, time_machine, today, is_active, status):
     """A delegation is active from its first to its last day inclusive and expires by itself."""
-    # given: late in the evening, Beijing time, so a UTC date would already be the next day
-    time_machine.move_to(datetime.combine(today, datetime.min.time(), tzinfo=SHANGHAI) + timedelta(hours=23))
+    # given: 07:00 Beijing time, when the UTC date is still the day before
+    time_machine.move_to(datetime.combine(today, datetime.min.time(), tzinfo=SHANGHAI) + timedelta(hours=7))
     # when
     active_ids = list(Delegation.objects.active().values_list("pk", flat=True))
     # then

@@ -234,7 +234,7 @@ def test_revoke_needs_post(client_as, backup):
     assert delegation.revoked_at is None
 
 
-def test_home_shows_role_labels(client_as):
-    """The start page names roles in words, not group names."""
-    content = client_as("branch_manager").get(reverse("home")).content.decode()
+def test_user_menu_shows_role_labels(client_as):
+    """The user menu on every page names roles in words, not group names."""
+    content = client_as("branch_manager").get(reverse("home"), follow=True).content.decode()
     assert "branch manager" in content and "branch_manager<" not in content

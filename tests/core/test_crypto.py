@@ -156,6 +156,36 @@ def test_queryset_update_encrypts():
 
 
 @pytest.mark.django_db
+def test_bulk_create_encrypts_and_sets_blind_indexes():
+    """bulk_create runs pre_save, so it stores ciphertext and indexes like save() does."""
+    # when
+    (record,) = PiiRecord.objects.bulk_create([PiiRecord(name="r", id_number=ID_NUMBER, phone=PHONE)])
+    # then
+    assert stored_column(record=record, column="phone").startswith("test2$")
+    assert stored_column(record=record, column="phone_bidx") == crypto.blind_index(kind="phone", value=PHONE)
+
+
+@pytest.mark.django_db
+def test_bulk_update_encrypts_but_leaves_the_blind_index_to_the_caller():
+    """bulk_update skips pre_save: values are encrypted, the index must be set by the caller."""
+    # given
+    record = PiiRecord.objects.create(name="r", id_number=ID_NUMBER, phone=PHONE)
+    new_phone = "13900000000"
+    # when
+    record.phone = new_phone
+    PiiRecord.objects.bulk_update([record], ["phone"])
+    # then
+    assert stored_column(record=record, column="phone").startswith("test2$")
+    assert PiiRecord.objects.get(pk=record.pk).phone == new_phone
+    assert stored_column(record=record, column="phone_bidx") == crypto.blind_index(kind="phone", value=PHONE)
+    # when: the caller sets the index, as the BlindIndexField docstring says
+    record.phone_bidx = crypto.blind_index(kind="phone", value=new_phone)
+    PiiRecord.objects.bulk_update([record], ["phone", "phone_bidx"])
+    # then
+    assert PiiRecord.objects.get(phone_bidx=crypto.blind_index(kind="phone", value=new_phone)) == record
+
+
+@pytest.mark.django_db
 def test_values_written_under_an_older_key_still_decrypt(settings):
     """After a new primary key is added, values on the old key keep reading correctly."""
     # given

@@ -26,6 +26,7 @@ class Command(BaseCommand):
         pending_count = pending.count()
         summary = f"Sent {total_sent} messages; {pending_count} due messages still pending."
         if pending_count:
-            last_error = pending.exclude(last_error="").order_by("-id").values_list("last_error", flat=True).first()
+            failed = pending.exclude(last_error="").order_by("-id")
+            last_error = failed.values_list("last_error", flat=True).first()
             raise CommandError(f"{summary} Last broker error: {last_error or 'none recorded'}")
         self.stdout.write(self.style.SUCCESS(summary))
