@@ -17,5 +17,9 @@ def roles(request: HttpRequest) -> dict:
             "is_compliance_auditor": permissions.is_compliance_auditor(user),
             "can_reveal_pii": permissions.can_reveal_pii(user),
             "can_delegate_customers": permissions.can_delegate_customers(user),
+            "can_view_delegations": permissions.can_view_delegations(user),
+            "can_view_customers": permissions.can_view_customers(user),
+            "can_view_data_quality_queue": permissions.can_view_data_quality_queue(user),
+            "can_record_interaction": permissions.can_record_interaction(user),
         }
     }

@@ -57,3 +57,30 @@ def can_create_delegation(user: User, *, delegator: User) -> bool:
 def can_revoke_delegation(user: User, delegation: Delegation) -> bool:
     """Only the delegator (or an administrator) ends a delegation early; the backup cannot drop it."""
     return (is_relationship_manager(user) and delegation.delegator_id == user.pk) or is_admin(user)
+
+
+def can_view_customers(user: User) -> bool:
+    """Staff who serve or oversee customers; the selector decides which customers."""
+    return (
+        is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user)
+        or is_compliance_auditor(user) or is_admin(user)
+    )
+
+
+def sees_all_branches(user: User) -> bool:
+    """Head-office roles whose customer scope spans every branch."""
+    return is_admin(user) or is_compliance_auditor(user)
+
+
+def can_view_data_quality_queue(user: User) -> bool:
+    return is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_see_data_quality_issues(user: User) -> bool:
+    """Who sees a customer's open data-quality issues on the 360 page."""
+    return is_relationship_manager(user) or can_view_data_quality_queue(user)
+
+
+def can_record_interaction(user: User) -> bool:
+    """Auditors read only; every serving role records contacts with its customers."""
+    return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)

@@ -1,1 +1,381 @@
-"""Models of the customer information chapter; added by the issue that builds it."""
+"""Customer information (MANUAL 2.2, 2.3): the four kinds of information, products, holdings,
+transactions, interactions and data-quality issues."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
+
+from core import masking
+from core.fields import BlindIndexField, EncryptedCharField
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class Gender(models.TextChoices):
+    MALE = "male", _("male")
+    FEMALE = "female", _("female")
+    UNKNOWN = "unknown", _("unknown")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    CLOSED = "closed", _("closed")
+
+
+class CreditRating(models.TextChoices):
+    AAA = "AAA", "AAA"
+    AA = "AA", "AA"
+    A = "A", "A"
+    BBB = "BBB", "BBB"
+    BB = "BB", "BB"
+    B = "B", "B"
+    C = "C", "C"
+
+
+class RiskLevel(models.TextChoices):
+    """Risk tolerance of a customer and risk level of a product, on the regulator's R1-R5 scale."""
+
+    R1 = "R1", _("R1 conservative")
+    R2 = "R2", _("R2 cautious")
+    R3 = "R3", _("R3 balanced")
+    R4 = "R4", _("R4 growth")
+    R5 = "R5", _("R5 aggressive")
+
+
+class ConsentState(models.TextChoices):
+    GIVEN = "given", _("given")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    UNKNOWN = "unknown", _("not recorded")
+
+
+class Channel(models.TextChoices):
+    BRANCH = "branch", _("branch counter")
+    PHONE = "phone", _("phone")
+    ONLINE = "online", _("online banking")
+    MOBILE = "mobile", _("mobile app")
+    ATM = "atm", _("self-service machine")
+    POS = "pos", _("card terminal")
+
+
+class CustomerQuerySet(models.QuerySet):
+    def active(self) -> CustomerQuerySet:
+        return self.filter(status=CustomerStatus.ACTIVE)
+
+    def managed_by(self, relationship_manager_ids: list[int]) -> CustomerQuerySet:
+        return self.filter(relationship_manager_id__in=relationship_manager_ids)
+
+
+class Customer(models.Model):
+    """A bank customer. PII (ID number, phone, email, address) is encrypted; search via blind indexes."""
+
+    # Basic information
+    external_id = models.CharField(_("customer number"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True)
+    id_number = EncryptedCharField(_("national ID number"), max_length=18, null=True, blank=True)
+    id_number_bidx = BlindIndexField(source="id_number", normalizer="id_number")
+    phone = EncryptedCharField(_("mobile phone"), max_length=20, null=True, blank=True)
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone")
+    email = EncryptedCharField(_("email"), max_length=254, null=True, blank=True)
+    address = EncryptedCharField(_("address"), max_length=300, null=True, blank=True)
+
+    branch = models.ForeignKey(
+        "accounts.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="customers"
+    )
+    relationship_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="managed_customers",
+    )
+    customer_since = models.DateField(_("customer since"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=CustomerStatus.choices,
+                              default=CustomerStatus.ACTIVE)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    closed_reason = models.CharField(_("reason for closing"), max_length=200, blank=True)
+
+    # Financial information (CNY)
+    total_assets = models.DecimalField(_("total assets (AUM)"), **MONEY, null=True, blank=True)
+    liabilities = models.DecimalField(_("liabilities"), **MONEY, null=True, blank=True)
+    annual_income = models.DecimalField(_("annual income"), **MONEY, null=True, blank=True)
+
+    # Risk information
+    credit_rating = models.CharField(_("credit rating"), max_length=3, choices=CreditRating.choices, blank=True)
+    risk_tolerance = models.CharField(_("risk tolerance"), max_length=2, choices=RiskLevel.choices, blank=True)
+
+    # Consent (PIPL): data processing and marketing, each with date and channel
+    consent_data_processing = models.CharField(_("consent to data processing"), max_length=10,
+                                               choices=ConsentState.choices, default=ConsentState.UNKNOWN)
+    consent_data_processing_at = models.DateTimeField(_("data processing consent recorded at"),
+                                                      null=True, blank=True)
+    consent_marketing = models.CharField(_("consent to marketing"), max_length=10,
+                                         choices=ConsentState.choices, default=ConsentState.UNKNOWN)
+    consent_marketing_at = models.DateTimeField(_("marketing consent recorded at"), null=True, blank=True)
+    consent_channel = models.CharField(_("consent channel"), max_length=10, choices=Channel.choices, blank=True)
+
+    # Behaviour / service preference
+    preferred_channel = models.CharField(_("preferred channel"), max_length=10, choices=Channel.choices,
+                                         blank=True)
+
+    info_updated_at = models.DateTimeField(_("information last updated"), null=True, blank=True)
+    completeness_score = models.PositiveSmallIntegerField(
+        _("completeness score"), default=0, validators=[MaxValueValidator(100)]
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["relationship_manager", "name", "id"], name="customer_rm_name_idx"),
+            models.Index(fields=["branch", "status", "name", "id"], name="customer_branch_idx"),
+            # Name search (icontains) and customer-number prefix search (istartswith): Django
+            # compiles both to UPPER(col::text) LIKE UPPER(%s), so the trigram index is on
+            # UPPER(col); a plain gin_trgm_ops index on the bare column would never be used.
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"),
+                OpClass(Upper("external_id"), name="gin_trgm_ops"),
+                name="customer_search_trgm_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status=CustomerStatus.CLOSED, closed_on__isnull=False)
+                           | Q(status=CustomerStatus.ACTIVE, closed_on__isnull=True)),
+                name="customer_closed_on_iff_closed",
+            ),
+            models.CheckConstraint(condition=Q(completeness_score__lte=100), name="customer_completeness_le_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {masking.mask_name(self.name)}"
+
+    @property
+    def masked_id_number(self) -> str:
+        return masking.mask_id_number(self.id_number)
+
+    @property
+    def masked_phone(self) -> str:
+        return masking.mask_phone(self.phone)
+
+    @property
+    def masked_email(self) -> str:
+        return masking.mask_email(self.email)
+
+    @property
+    def masked_address(self) -> str:
+        return masking.mask_address(self.address)
+
+
+class ProductCategory(models.TextChoices):
+    DEPOSIT = "deposit", _("deposit")
+    WEALTH = "wealth", _("wealth management")
+    LOAN = "loan", _("loan")
+    CARD = "card", _("card")
+    INSURANCE = "insurance", _("insurance")
+
+
+class Product(models.Model):
+    code = models.CharField(_("product code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    category = models.CharField(_("category"), max_length=12, choices=ProductCategory.choices)
+    risk_level = models.CharField(_("product risk level"), max_length=2, choices=RiskLevel.choices)
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["category", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Holding(models.Model):
+    """A product a customer holds (or held): an account, a wealth product, a loan, a card, a policy."""
+
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True, null=True, blank=True)
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="holdings")
+    product = models.ForeignKey("customers.Product", verbose_name=_("product"), on_delete=models.PROTECT,
+                                related_name="holdings")
+    balance = models.DecimalField(_("balance"), **MONEY, default=Decimal("0"))
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("holding")
+        verbose_name_plural = _("holdings")
+        ordering = ["-opened_on", "id"]
+        indexes = [models.Index(fields=["customer", "closed_on"], name="holding_customer_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(closed_on__isnull=True) | Q(closed_on__gte=F("opened_on")),
+                                   name="holding_closed_after_opened"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} x {self.product_id}"
+
+
+class TransactionDirection(models.TextChoices):
+    IN = "in", _("in")
+    OUT = "out", _("out")
+
+
+class TransactionType(models.TextChoices):
+    DEPOSIT = "deposit", _("deposit")
+    WITHDRAWAL = "withdrawal", _("withdrawal")
+    TRANSFER = "transfer", _("transfer")
+    PAYMENT = "payment", _("payment")
+    PURCHASE = "purchase", _("product purchase")
+    REDEMPTION = "redemption", _("redemption")
+    REPAYMENT = "repayment", _("loan repayment")
+
+
+class Transaction(models.Model):
+    """A core-banking transaction. Expect 10^8 rows: read per customer and time range only."""
+
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
+    # No separate FK index: txn_customer_time_idx (customer, -occurred_at) serves customer lookups.
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="transactions", db_index=False)
+    occurred_at = models.DateTimeField(_("time"))
+    amount = models.DecimalField(_("amount (CNY)"), **MONEY)
+    direction = models.CharField(_("direction"), max_length=3, choices=TransactionDirection.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    type = models.CharField(_("type"), max_length=12, choices=TransactionType.choices)
+
+    class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="txn_customer_time_idx")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="transaction_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+
+class InteractionKind(models.TextChoices):
+    VISIT = "visit", _("visit")
+    CALL = "call", _("phone call")
+    ONLINE = "online", _("online contact")
+    EVENT = "event", _("event")
+
+
+class InteractionOutcome(models.TextChoices):
+    INFORMED = "informed", _("informed / advised")
+    INTERESTED = "interested", _("interested, follow up")
+    PRODUCT_SOLD = "product_sold", _("product taken up")
+    NOT_INTERESTED = "not_interested", _("not interested")
+    UNREACHABLE = "unreachable", _("could not reach")
+    ISSUE_RAISED = "issue_raised", _("customer raised an issue")
+
+
+class Interaction(models.Model):
+    """A contact with the customer: a visit, a call, an online contact or an event."""
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="interactions")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff"), null=True,
+                              on_delete=models.SET_NULL, related_name="interactions")
+    kind = models.CharField(_("kind"), max_length=10, choices=InteractionKind.choices)
+    occurred_at = models.DateTimeField(_("time"))
+    summary = models.TextField(_("summary"), max_length=2000)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=InteractionOutcome.choices)
+    next_step = models.CharField(_("next step"), max_length=300, blank=True)
+    next_step_due_on = models.DateField(_("next step due"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
+
+
+class DataQualityRule(models.TextChoices):
+    """MANUAL 2.2: completeness, timeliness, accuracy."""
+
+    MISSING_BASIC = "missing_basic", _("basic information incomplete")
+    MISSING_FINANCIAL = "missing_financial", _("financial information incomplete")
+    MISSING_BEHAVIOUR = "missing_behaviour", _("behaviour information incomplete")
+    MISSING_RISK = "missing_risk", _("risk information incomplete")
+    STALE = "stale", _("information out of date")
+    ASSETS_MISMATCH = "assets_mismatch", _("declared assets differ from holdings")
+    PHONE_FORMAT = "phone_format", _("mobile phone format invalid")
+    ID_CHECK_DIGIT = "id_check_digit", _("ID number check digit invalid")
+    ID_BIRTH_DATE = "id_birth_date", _("ID number disagrees with birth date")
+
+
+class DataQualityPolicy(models.Model):
+    """The configurable numbers of the data-quality pass; a change is a new version (STYLE §5)."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    stale_after_days = models.PositiveIntegerField(_("stale after (days)"), default=365)
+    assets_tolerance_pct = models.DecimalField(
+        _("assets tolerance (%)"), max_digits=5, decimal_places=2, default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        verbose_name = _("data-quality policy")
+        verbose_name_plural = _("data-quality policies")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class DataQualityIssueStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    RESOLVED = "resolved", _("resolved")
+
+
+class DataQualityIssue(models.Model):
+    """A defect found by the data-quality pass; it closes itself when a later pass no longer finds it."""
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="data_quality_issues")
+    rule = models.CharField(_("rule"), max_length=20, choices=DataQualityRule.choices)
+    status = models.CharField(_("status"), max_length=10, choices=DataQualityIssueStatus.choices,
+                              default=DataQualityIssueStatus.OPEN)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)  # field names and figures, never PII
+    policy = models.ForeignKey("customers.DataQualityPolicy", verbose_name=_("policy version"),
+                               null=True, on_delete=models.PROTECT, related_name="issues")
+    opened_at = models.DateTimeField(_("opened at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data quality issue")
+        verbose_name_plural = _("data quality issues")
+        ordering = ["-opened_at", "id"]
+        indexes = [
+            models.Index(fields=["status", "rule"], name="dq_status_rule_idx"),
+            models.Index(fields=["customer", "status"], name="dq_customer_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "rule"], condition=Q(status="open"),
+                                    name="dq_one_open_issue_per_rule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.rule}"

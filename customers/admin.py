@@ -1,0 +1,323 @@
+"""Admin for customer information: for administrators to look things up, not a second way to write.
+
+Customer, holding and transaction rows come from core banking and the staff pages; interactions
+and data-quality issues are written by services. Here they are read-only. Products are
+reference data and editable. A data-quality policy is never edited: saving the form adds a new
+version through the service (STYLE.md §5).
+
+PII: the encrypted fields are never part of a form or a page here; masked values are shown
+instead, and "查看明文" happens only on the staff pages, where it is audited.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts import permissions
+from core.crypto import blind_index
+from customers import selectors, services
+from customers.models import (
+    Customer,
+    DataQualityIssue,
+    DataQualityPolicy,
+    Holding,
+    Interaction,
+    Product,
+    Transaction,
+)
+
+PII_FIELDS = ("id_number", "phone", "email", "address")
+# The most customers the admin action checks at once; the nightly pass covers everyone.
+DATA_QUALITY_ACTION_MAX_CUSTOMERS = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Count at most COUNT_CAP + 1 rows and page no further than COUNT_CAP rows.
+
+    The changelist's COUNT(*) over a 10^8-row table would take minutes, and so would a link
+    to its last page (an OFFSET of 10^8). Beyond the cap an unfiltered table reports the
+    planner's row estimate (pg_class.reltuples) and a filtered one the cap; either way only
+    the first COUNT_CAP rows can be paged through: search or filter to find the rest.
+    """
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        capped_count = queryset.order_by()[: self.COUNT_CAP + 1].count()
+        if capped_count <= self.COUNT_CAP:
+            return capped_count
+        if not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [queryset.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > self.COUNT_CAP:
+                return row[0]
+        return self.COUNT_CAP
+
+    @cached_property
+    def num_pages(self) -> int:
+        if self.count == 0 and not self.allow_empty_first_page:
+            return 0
+        pageable_count = min(self.count, self.COUNT_CAP)
+        return ceil(max(1, pageable_count - self.orphans) / self.per_page)
+
+
+class AdminOnly(admin.ModelAdmin):
+    """Visible to administrators only: these pages show every branch's customers."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return permissions.is_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.is_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return permissions.is_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.is_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.is_admin(request.user)
+
+
+class ReadOnly(AdminOnly):
+    """Rows written elsewhere: they can be read here, never added, changed or deleted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class BigTable(ReadOnly):
+    """A table of 10^7-10^8 rows: no full count, no sorting by arbitrary columns, newest id first."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    sortable_by = ()
+    ordering = ("-id",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnly):
+    list_display = (
+        "external_id", "name", "branch", "relationship_manager", "masked_phone", "status",
+        "completeness_score", "info_updated_at",
+    )
+    list_filter = (
+        "status", "branch", "gender", "credit_rating", "risk_tolerance", "preferred_channel",
+        "consent_data_processing", "consent_marketing",
+    )
+    list_select_related = ("branch", "relationship_manager")
+    search_fields = ("^external_id", "name")
+    search_help_text = _(
+        "Customer number (starts with), name (contains), or an exact ID number or mobile number."
+    )
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    # Newest first by primary key; sorting 10^7 customers by name for one page would sort them all.
+    ordering = ("-id",)
+    sortable_by = ("external_id",)
+    exclude = PII_FIELDS
+    fieldsets = (
+        (_("Basic information"), {"fields": (
+            "external_id", "name", "gender", "birth_date", "occupation",
+            "masked_id_number", "masked_phone", "masked_email", "masked_address",
+        )}),
+        (_("Relationship"), {"fields": (
+            "branch", "relationship_manager", "customer_since", "status", "closed_on", "closed_reason",
+        )}),
+        (_("Financial information"), {"fields": ("total_assets", "liabilities", "annual_income")}),
+        (_("Risk information"), {"fields": ("credit_rating", "risk_tolerance")}),
+        (_("Behaviour information"), {"fields": ("preferred_channel",)}),
+        (_("Consent"), {"fields": (
+            "consent_data_processing", "consent_data_processing_at", "consent_marketing",
+            "consent_marketing_at", "consent_channel",
+        )}),
+        (_("Data quality"), {"fields": (
+            "completeness_score", "info_updated_at", "created_at", "updated_at",
+        )}),
+    )
+    readonly_fields = ("masked_id_number", "masked_phone", "masked_email", "masked_address")
+    actions = ("run_data_quality",)
+
+    @admin.display(description=_("national ID number"))
+    def masked_id_number(self, obj: Customer) -> str:
+        return obj.masked_id_number
+
+    @admin.display(description=_("mobile phone"))
+    def masked_phone(self, obj: Customer) -> str:
+        return obj.masked_phone
+
+    @admin.display(description=_("email"))
+    def masked_email(self, obj: Customer) -> str:
+        return obj.masked_email
+
+    @admin.display(description=_("address"))
+    def masked_address(self, obj: Customer) -> str:
+        return obj.masked_address
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Customer], search_term: str):
+        """Also match an exact ID number or mobile number, through the blind indexes."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if any(character.isdigit() for character in term):
+            exact = Q()
+            for kind in ("id_number", "phone"):
+                digest = blind_index(kind=kind, value=term)
+                if digest:
+                    exact |= Q(**{f"{kind}_bidx": digest})
+            if exact:
+                results = results | queryset.filter(exact)
+        return results, may_have_duplicates
+
+    def has_run_data_quality_permission(self, request: HttpRequest) -> bool:
+        return permissions.is_admin(request.user)
+
+    @admin.action(
+        description=_("Check data quality of the selected customers"), permissions=["run_data_quality"]
+    )
+    def run_data_quality(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        selected_ids = queryset.order_by().values_list("pk", flat=True)
+        customer_ids = list(selected_ids[: DATA_QUALITY_ACTION_MAX_CUSTOMERS + 1])
+        if len(customer_ids) > DATA_QUALITY_ACTION_MAX_CUSTOMERS:
+            self.message_user(
+                request,
+                _("Select at most %(count)d customers; the nightly check covers everyone.")
+                % {"count": DATA_QUALITY_ACTION_MAX_CUSTOMERS},
+                level=messages.WARNING,
+            )
+            return
+        result = services.data_quality_run(customer_ids=customer_ids)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d customer checked: %(opened)d issues opened, %(resolved)d resolved, "
+                "%(open)d open.",
+                "%(count)d customers checked: %(opened)d issues opened, %(resolved)d resolved, "
+                "%(open)d open.",
+                result.customers_scored,
+            ) % {"count": result.customers_scored, "opened": result.opened, "resolved": result.resolved,
+                 "open": result.still_open},
+            level=messages.SUCCESS,
+        )
+
+
+@admin.register(Product)
+class ProductAdmin(AdminOnly):
+    list_display = ("code", "name", "category", "risk_level", "is_active")
+    list_filter = ("category", "risk_level", "is_active")
+    search_fields = ("code", "name")
+
+
+@admin.register(Holding)
+class HoldingAdmin(BigTable):
+    list_display = ("id", "customer", "product", "balance", "opened_on", "closed_on")
+    list_filter = ("product__category", ("closed_on", admin.EmptyFieldListFilter))
+    list_select_related = ("customer", "product")
+    search_fields = ("=external_ref", "=customer__external_id")
+    search_help_text = _("Exact external reference or customer number.")
+    raw_id_fields = ("customer",)
+    autocomplete_fields = ("product",)
+
+
+@admin.register(Transaction)
+class TransactionAdmin(BigTable):
+    list_display = ("external_ref", "customer", "occurred_at", "amount", "direction", "channel", "type")
+    list_filter = ("direction", "channel", "type")
+    list_select_related = ("customer",)
+    search_fields = ("=external_ref", "=customer__external_id")
+    search_help_text = _("Exact transaction reference or customer number.")
+    raw_id_fields = ("customer",)
+
+
+@admin.register(Interaction)
+class InteractionAdmin(BigTable):
+    list_display = ("customer", "kind", "occurred_at", "staff", "outcome", "next_step_due_on")
+    list_filter = ("kind", "outcome")
+    list_select_related = ("customer", "staff")
+    search_fields = ("=customer__external_id", "=staff__username")
+    search_help_text = _("Exact customer number or staff username.")
+    raw_id_fields = ("customer", "staff")
+
+
+@admin.register(DataQualityIssue)
+class DataQualityIssueAdmin(BigTable):
+    list_display = ("customer", "rule", "status", "detail", "policy", "opened_at", "resolved_at")
+    list_filter = ("status", "rule", "customer__branch")
+    list_select_related = ("customer", "policy")
+    search_fields = ("=customer__external_id",)
+    search_help_text = _("Exact customer number.")
+    raw_id_fields = ("customer",)
+
+
+class DataQualityPolicyForm(forms.ModelForm):
+    """The numbers of a new version; shape only, the service holds the rules."""
+
+    stale_after_days = forms.IntegerField(label=_("stale after (days)"), min_value=1)
+
+    class Meta:
+        model = DataQualityPolicy
+        fields = ("stale_after_days", "assets_tolerance_pct")
+
+
+@admin.register(DataQualityPolicy)
+class DataQualityPolicyAdmin(AdminOnly):
+    """Versions are kept as they were; "add" saves a new version through the service."""
+
+    form = DataQualityPolicyForm
+    list_display = ("version", "stale_after_days", "assets_tolerance_pct", "created_at", "created_by")
+    list_select_related = ("created_by",)
+    search_fields = ("=version",)
+    list_filter = ("created_at",)
+    readonly_fields = ("version", "created_at", "created_by")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # issues point at the version that opened them
+
+    def get_fields(self, request: HttpRequest, obj: DataQualityPolicy | None = None):
+        if obj is None:
+            return ("stale_after_days", "assets_tolerance_pct")
+        return ("version", "stale_after_days", "assets_tolerance_pct", "created_at", "created_by")
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """Start a new version from the numbers of the current one."""
+        latest = selectors.data_quality_policy_latest()
+        return {
+            "stale_after_days": latest.stale_after_days,
+            "assets_tolerance_pct": latest.assets_tolerance_pct,
+        }
+
+    def save_model(self, request: HttpRequest, obj: DataQualityPolicy, form, change: bool) -> None:
+        policy = services.data_quality_policy_create(
+            stale_after_days=form.cleaned_data["stale_after_days"],
+            assets_tolerance_pct=form.cleaned_data["assets_tolerance_pct"],
+            by=request.user,
+        )
+        # The admin logs and redirects with this instance; point it at the saved version.
+        obj.pk, obj.version, obj.created_at, obj.created_by = (
+            policy.pk, policy.version, policy.created_at, policy.created_by
+        )

@@ -1,0 +1,150 @@
+"""Input shapes for the customer pages. Rules live in services; these check shape only (STYLE.md §7)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Branch
+from customers import selectors
+from customers.models import CustomerStatus, DataQualityRule, InteractionKind, InteractionOutcome
+
+# <input type="date"> and "datetime-local" need ISO values, whatever the locale's display format.
+_ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
+_ISO_DATETIME_WIDGET = {"format": "%Y-%m-%dT%H:%M", "attrs": {"type": "datetime-local"}}
+
+
+# The sort orders offered; keys of selectors.CUSTOMER_SEARCH_ORDERS, which whitelists them again.
+ORDER_CHOICES = [
+    ("name", _("Name (A-Z)")),
+    ("-name", _("Name (Z-A)")),
+    ("external_id", _("Customer number")),
+    ("-total_assets", _("Total assets, highest first")),
+    ("customer_since", _("Longest-standing customers first")),
+    ("completeness_score", _("Least complete information first")),
+]
+DATA_QUALITY_CHOICES = [
+    ("", _("Any")),
+    (selectors.DATA_QUALITY_WITH_ISSUES, _("With open issues")),
+    (selectors.DATA_QUALITY_CLEAN, _("No open issues")),
+]
+
+
+class CustomerFilterForm(forms.Form):
+    """The GET filters of the customer list: name / customer number, branch, status, data quality, sort."""
+
+    q = forms.CharField(
+        label=_("Name or customer number"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "autocomplete": "off", "placeholder": _("e.g. Wang or C0012")}
+        ),
+    )
+    branch = forms.ModelChoiceField(
+        label=_("Branch"),
+        required=False,
+        queryset=Branch.objects.order_by("code"),
+        empty_label=_("All branches"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *CustomerStatus.choices]
+    )
+    data_quality = forms.ChoiceField(label=_("Data quality"), required=False, choices=DATA_QUALITY_CHOICES)
+    order = forms.ChoiceField(label=_("Sort by"), required=False, choices=ORDER_CHOICES)
+
+    def __init__(self, *args, with_branch: bool = False, **kwargs):
+        """``with_branch`` offers the branch filter, for viewers of more than one branch only."""
+        super().__init__(*args, **kwargs)
+        if not with_branch:
+            del self.fields["branch"]
+
+    def clean_order(self) -> str:
+        return self.cleaned_data["order"] or "name"
+
+    def filters(self) -> dict:
+        """The selector's keyword arguments; an invalid filter is dropped rather than failing the page."""
+        cleaned = getattr(self, "cleaned_data", {})
+        branch = cleaned.get("branch")
+        return {
+            "query": cleaned.get("q", ""),
+            "branch_id": branch.pk if branch else None,
+            "status": cleaned.get("status") or None,
+            "data_quality": cleaned.get("data_quality") or None,
+            "order": cleaned.get("order") or "name",
+        }
+
+    def is_filtered(self) -> bool:
+        filters = self.filters()
+        return bool(filters["query"] or filters["branch_id"] or filters["status"] or filters["data_quality"])
+
+
+class _NoEchoTextInput(forms.TextInput):
+    """A text input that never writes the submitted value back into the page (PII stays out of HTML)."""
+
+    def format_value(self, value):
+        return None
+
+
+class IdentifierSearchForm(forms.Form):
+    """Exact search by national ID number or mobile phone through the blind index: exactly one of them."""
+
+    id_number = forms.CharField(
+        label=_("National ID number"),
+        required=False,
+        max_length=30,
+        widget=_NoEchoTextInput(attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}),
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        required=False,
+        max_length=30,
+        widget=_NoEchoTextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        given = [name for name in ("id_number", "phone") if cleaned_data.get(name)]
+        if not given and not self.errors:
+            raise forms.ValidationError(_("Enter a national ID number or a mobile phone number."))
+        if len(given) > 1:
+            raise forms.ValidationError(
+                _("Enter either a national ID number or a mobile phone number, not both.")
+            )
+        return cleaned_data
+
+
+class DataQualityFilterForm(forms.Form):
+    rule = forms.ChoiceField(
+        label=_("Rule"), required=False, choices=[("", _("All rules")), *DataQualityRule.choices]
+    )
+
+
+class TransactionPageForm(forms.Form):
+    page = forms.IntegerField(required=False, min_value=1)
+
+
+class InteractionForm(forms.Form):
+    """Record a contact with the customer (MANUAL 2.3): what, when, what came of it, what next.
+
+    Shape only: services.interaction_record owns the rules (not in the future, a due date needs a
+    next step and cannot precede the contact) and the view shows its field errors on this form.
+    """
+
+    kind = forms.ChoiceField(label=_("Kind of contact"), choices=InteractionKind.choices)
+    occurred_at = forms.DateTimeField(
+        label=_("When"),
+        widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET),
+        help_text=_("Local time. Defaults to now."),
+    )
+    summary = forms.CharField(
+        label=_("Summary"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What was discussed. Do not enter ID numbers, phone numbers or account numbers."),
+    )
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=InteractionOutcome.choices)
+    next_step = forms.CharField(label=_("Next step"), required=False, max_length=300)
+    next_step_due_on = forms.DateField(
+        label=_("Next step due"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET)
+    )

@@ -1,0 +1,268 @@
+"""Reads for customers, each scoped to the viewing user (STYLE.md §2).
+
+This module is the one place that decides which customer rows a user may see; views, the API
+and other apps ask it and never filter by hand. Scoping is by foreign-key columns only
+(``relationship_manager_id IN (...)``, ``branch_id = ...``), so every list stays a plain
+indexed WHERE clause: no per-object permission tables, no OR-of-subqueries.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import datetime
+from decimal import Decimal
+from functools import reduce
+
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from accounts.models import User
+from accounts.selectors import relationship_manager_ids_acting_for
+from core.crypto import blind_index
+from core.errors import ApplicationError, ErrorCode
+from customers.models import (
+    Customer,
+    DataQualityIssue,
+    DataQualityIssueStatus,
+    DataQualityPolicy,
+    DataQualityRule,
+    Holding,
+    Interaction,
+    ProductCategory,
+    Transaction,
+)
+
+# Categories whose balances are the customer's assets; loans and cards are liabilities.
+ASSET_CATEGORIES = (ProductCategory.DEPOSIT, ProductCategory.WEALTH, ProductCategory.INSURANCE)
+LIABILITY_CATEGORIES = (ProductCategory.LOAN, ProductCategory.CARD)
+
+DATA_QUALITY_WITH_ISSUES = "with_issues"
+DATA_QUALITY_CLEAN = "clean"
+# What `data_quality=` accepts: any open issue, no open issue, or an open issue of one rule.
+DATA_QUALITY_FILTERS = (DATA_QUALITY_WITH_ISSUES, DATA_QUALITY_CLEAN, *DataQualityRule.values)
+
+# The sort whitelist: user input picks a key, never a column name. Ties break on id so
+# pagination is stable.
+CUSTOMER_SEARCH_ORDERS = {
+    "name": (F("name").asc(), F("id").asc()),
+    "-name": (F("name").desc(), F("id").desc()),
+    "external_id": (F("external_id").asc(),),
+    "customer_since": (F("customer_since").asc(nulls_last=True), F("id").asc()),
+    "-total_assets": (F("total_assets").desc(nulls_last=True), F("id").asc()),
+    "completeness_score": (F("completeness_score").asc(), F("id").asc()),
+}
+CUSTOMER_SEARCH_DEFAULT_ORDER = "name"
+
+_ZERO_CNY = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=2))
+
+
+# --- Scope ----------------------------------------------------------------------------------
+
+
+def _customer_scope(*, user: User, prefix: str = "", branch_wide: tuple = ()) -> Q | None:
+    """Return the filter on customer columns the user is limited to, Q() for all, None for none.
+
+    ``prefix`` is the path to the customer ("customer__") when scoping rows that belong to one.
+    ``branch_wide`` lists the predicates that grant the user's whole branch.
+    A user holding several roles gets the union of their scopes.
+    """
+    if permissions.is_admin(user) or permissions.is_compliance_auditor(user):
+        return Q()
+    scopes: list[Q] = []
+    relationship_manager_ids = relationship_manager_ids_acting_for(user=user)
+    if relationship_manager_ids:
+        scopes.append(Q(**{f"{prefix}relationship_manager_id__in": relationship_manager_ids}))
+    if user.branch_id is not None and any(predicate(user) for predicate in branch_wide):
+        scopes.append(Q(**{f"{prefix}branch_id": user.branch_id}))
+    if not scopes:
+        return None
+    return reduce(operator.or_, scopes)
+
+
+def _scoped(queryset: QuerySet, scope: Q | None) -> QuerySet:
+    return queryset.none() if scope is None else queryset.filter(scope)
+
+
+# --- Customers ------------------------------------------------------------------------------
+
+
+def customer_list_visible_to(*, user: User) -> QuerySet[Customer]:
+    """Return the customers the user may see.
+
+    RM: their own and those of RMs who delegated to them today; branch manager and complaint
+    desk: their branch; compliance auditor and admin: all; anyone else: none.
+    """
+    scope = _customer_scope(
+        user=user, branch_wide=(permissions.is_branch_manager, permissions.is_complaint_desk)
+    )
+    return _scoped(Customer.objects.select_related("branch", "relationship_manager"), scope)
+
+
+def customer_get_visible_to(*, user: User, customer_id: int) -> Customer:
+    """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403)."""
+    return customer_list_visible_to(user=user).get(pk=customer_id)
+
+
+def customer_search_visible_to(
+    *,
+    user: User,
+    query: str | None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    branch_id: int | None = None,
+    status: str | None = None,
+    data_quality: str | None = None,
+    order: str = CUSTOMER_SEARCH_DEFAULT_ORDER,
+) -> QuerySet[Customer]:
+    """Search the customers the user may see; empty arguments do not filter.
+
+    ``query`` matches a name (contains, case-insensitive) or a customer number (starts with).
+    ``id_number`` and ``phone`` match exactly through their blind indexes, so any spelling the
+    normaliser accepts finds the customer ("+86 138-1234-5678" finds 13812345678).
+    ``data_quality`` is "with_issues", "clean" or a DataQualityRule value (open issues only);
+    anything else raises ApplicationError(INVALID). An unknown ``order`` falls back to "name".
+    """
+    customers = customer_list_visible_to(user=user)
+
+    query = (query or "").strip()
+    if query:
+        customers = customers.filter(Q(name__icontains=query) | Q(external_id__istartswith=query))
+    for field_name, raw in (("id_number_bidx", id_number), ("phone_bidx", phone)):
+        if raw is None or not str(raw).strip():
+            continue
+        digest = blind_index(kind=field_name.removesuffix("_bidx"), value=raw)
+        # Input that normalises to nothing (e.g. only punctuation) cannot match anyone.
+        customers = customers.filter(**{field_name: digest}) if digest else customers.none()
+    if branch_id:
+        customers = customers.filter(branch_id=branch_id)
+    if status:
+        customers = customers.filter(status=status)
+    if data_quality:
+        customers = customers.filter(_data_quality_condition(data_quality))
+
+    ordering = CUSTOMER_SEARCH_ORDERS.get(order) or CUSTOMER_SEARCH_ORDERS[CUSTOMER_SEARCH_DEFAULT_ORDER]
+    return customers.order_by(*ordering)
+
+
+def _data_quality_condition(data_quality: str) -> Q | Exists:
+    if data_quality not in DATA_QUALITY_FILTERS:
+        message = _("Unknown data-quality filter.")
+        raise ApplicationError(ErrorCode.INVALID, message, field_errors={"data_quality": [message]})
+    open_issues = DataQualityIssue.objects.filter(
+        customer_id=OuterRef("pk"), status=DataQualityIssueStatus.OPEN
+    )
+    if data_quality == DATA_QUALITY_WITH_ISSUES:
+        return Exists(open_issues)
+    if data_quality == DATA_QUALITY_CLEAN:
+        return ~Exists(open_issues)
+    return Exists(open_issues.filter(rule=data_quality))
+
+
+# --- One customer's records (the caller fetched the customer through the selector above) ----
+
+
+def holding_list_for(*, customer: Customer) -> QuerySet[Holding]:
+    """Return the customer's holdings, open ones first, newest first, with their products."""
+    return (
+        Holding.objects.filter(customer=customer)
+        .select_related("product")
+        .order_by(F("closed_on").desc(nulls_first=True), "-opened_on", "-id")
+    )
+
+
+def transaction_list_for(
+    *, customer: Customer, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[Transaction]:
+    """Return the customer's transactions, newest first, optionally in [since, until).
+
+    Served by the (customer, -occurred_at) index; page it, never count it without a range.
+    """
+    transactions = Transaction.objects.filter(customer=customer)
+    if since is not None:
+        transactions = transactions.filter(occurred_at__gte=since)
+    if until is not None:
+        transactions = transactions.filter(occurred_at__lt=until)
+    return transactions.order_by("-occurred_at", "-id")
+
+
+def interaction_list_for(*, customer: Customer) -> QuerySet[Interaction]:
+    """Return the customer's interactions, newest first, with the staff who recorded them."""
+    return (
+        Interaction.objects.filter(customer=customer)
+        .select_related("staff")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def customer_financial_summary(*, customer: Customer) -> dict:
+    """Return the balances of the customer's open holdings by category, in one aggregate query.
+
+    Keys: ``by_category`` ({category: Decimal} for every ProductCategory), ``assets_cny``
+    (deposit + wealth + insurance), ``liabilities_cny`` (loan + card), ``net_cny`` and the
+    customer's declared ``declared_total_assets_cny`` (None when not recorded).
+    A holding is open while it has no closed_on, or closes after today.
+    """
+    today = timezone.localdate()
+    sums = Holding.objects.filter(
+        Q(closed_on__isnull=True) | Q(closed_on__gt=today), customer=customer
+    ).aggregate(**{
+        category.value: Coalesce(Sum("balance", filter=Q(product__category=category.value)), _ZERO_CNY)
+        for category in ProductCategory
+    })
+    assets_cny = sum((sums[category.value] for category in ASSET_CATEGORIES), Decimal("0"))
+    liabilities_cny = sum((sums[category.value] for category in LIABILITY_CATEGORIES), Decimal("0"))
+    return {
+        "by_category": {category.value: sums[category.value] for category in ProductCategory},
+        "assets_cny": assets_cny,
+        "liabilities_cny": liabilities_cny,
+        "net_cny": assets_cny - liabilities_cny,
+        "declared_total_assets_cny": customer.total_assets,
+    }
+
+
+# --- Data quality -----------------------------------------------------------------------------
+
+
+def data_quality_issue_list_visible_to(
+    *, user: User, rule: str | None = None, status: str | None = DataQualityIssueStatus.OPEN
+) -> QuerySet[DataQualityIssue]:
+    """Return the data-quality issues the user may work on; ``status=None`` means any status.
+
+    Branch manager: their branch's customers; RM: the customers they serve; compliance
+    auditor and admin: all. The complaint desk does not maintain customer data: none.
+    """
+    scope = _customer_scope(user=user, prefix="customer__", branch_wide=(permissions.is_branch_manager,))
+    issues = _scoped(
+        DataQualityIssue.objects.select_related(
+            "customer", "customer__branch", "customer__relationship_manager", "policy"
+        ),
+        scope,
+    )
+    if rule:
+        issues = issues.filter(rule=rule)
+    if status:
+        issues = issues.filter(status=status)
+    return issues.order_by("-opened_at", "id")
+
+
+def data_quality_counts_by_rule(*, user: User) -> list[tuple[str, str, int]]:
+    """Return (rule, label, open issue count) for every rule, in one GROUP BY query."""
+    counts = dict(
+        data_quality_issue_list_visible_to(user=user)
+        .order_by()
+        .values_list("rule")
+        .annotate(count=Count("id"))
+        .values_list("rule", "count")
+    )
+    return [(rule.value, str(rule.label), counts.get(rule.value, 0)) for rule in DataQualityRule]
+
+
+def data_quality_policy_latest() -> DataQualityPolicy:
+    """Return the newest data-quality policy version (migration 0002 creates version 1)."""
+    policy = DataQualityPolicy.objects.order_by("-version").first()
+    if policy is None:
+        raise ApplicationError(ErrorCode.UNAVAILABLE, _("No data-quality policy is configured."))
+    return policy

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("", views.CustomerListView.as_view(), name="customer-list"),
+    path("data-quality/", views.DataQualityQueueView.as_view(), name="data-quality-queue"),
+    path("<int:customer_id>/", views.CustomerDetailView.as_view(), name="customer-detail"),
+    path(
+        "<int:customer_id>/reveal/<str:field>/",
+        views.CustomerRevealView.as_view(),
+        name="customer-reveal",
+    ),
+    path(
+        "<int:customer_id>/transactions/",
+        views.CustomerTransactionsView.as_view(),
+        name="customer-transactions",
+    ),
+    path(
+        "<int:customer_id>/interactions/new/",
+        views.InteractionCreateView.as_view(),
+        name="interaction-create",
+    ),
+]

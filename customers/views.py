@@ -1,0 +1,378 @@
+"""Staff pages for customers: parse → authorize → one call → render (STYLE.md §6).
+
+Every per-customer page fetches the customer through ``customer_get_visible_to`` first, so a
+customer outside the viewer's scope is a 404 (its existence is not confirmed), before any
+role check that could answer 403.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts import permissions
+from accounts.models import User
+from core.errors import ApplicationError
+from customers import selectors, services
+from customers.forms import (
+    CustomerFilterForm,
+    DataQualityFilterForm,
+    IdentifierSearchForm,
+    InteractionForm,
+    TransactionPageForm,
+)
+from customers.models import Customer, ProductCategory
+
+CUSTOMER_PAGE_SIZE = 50
+DATA_QUALITY_PAGE_SIZE = 50
+TRANSACTION_PAGE_SIZE = 20
+INTERACTIONS_SHOWN = 20
+# An ID number or a phone matches one customer, rarely a few; never render a whole table for one.
+IDENTIFIER_RESULTS_MAX = 20
+
+# The PII a permitted viewer may unmask, in page order, with the masked property shown meanwhile.
+REVEALABLE_FIELDS = {
+    "id_number": (gettext_lazy("National ID number"), "masked_id_number"),
+    "phone": (gettext_lazy("Mobile phone"), "masked_phone"),
+    "email": (gettext_lazy("Email"), "masked_email"),
+    "address": (gettext_lazy("Address"), "masked_address"),
+}
+
+
+# --- Request helpers ----------------------------------------------------------------------------
+
+
+def _is_htmx(request: HttpRequest, *, target: str | None = None) -> bool:
+    """An htmx swap into ``target``; a history restore wants the whole page, so it is not one."""
+    if request.headers.get("HX-Request") != "true" or request.headers.get("HX-History-Restore-Request"):
+        return False
+    return target is None or request.headers.get("HX-Target") == target
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(int(raw or 1), 1)
+    except ValueError:
+        return 1
+
+
+def _customer_or_404(user: User, customer_id: int) -> Customer:
+    try:
+        return selectors.customer_get_visible_to(user=user, customer_id=customer_id)
+    except Customer.DoesNotExist as error:
+        raise Http404 from error
+
+
+class UncountedPage:
+    """One page read with LIMIT size+1 and no COUNT(*): the next row tells whether a page follows.
+
+    Counting a bank's whole customer table (or one customer's transactions, 10^8 rows overall)
+    on every page view costs more than the page itself; these pages offer previous / next only.
+    """
+
+    paginator = None
+
+    def __init__(self, queryset: QuerySet, *, number: int, per_page: int):
+        offset = (number - 1) * per_page
+        rows = list(queryset[offset : offset + per_page + 1])
+        self.number = number
+        self.object_list = rows[:per_page]
+        self._has_next = len(rows) > per_page
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    def has_next(self) -> bool:
+        return self._has_next
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_next() or self.has_previous()
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+# --- Pages --------------------------------------------------------------------------------------
+
+
+class CustomerListView(LoginRequiredMixin, View):
+    """My / branch / all customers: name search and filters by GET, exact identifier search by POST."""
+
+    RESULTS_TARGET = "customer-results"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_customers(user):
+            raise PermissionDenied
+        filter_form = self._filter_form(request, data=request.GET)
+        filter_form.is_valid()  # an invalid filter is dropped by filters(), the page still renders
+        filters = filter_form.filters()
+        customers = selectors.customer_search_visible_to(user=user, **filters)
+        page = self._paginate(request, user=user, customers=customers, branch_id=filters["branch_id"])
+        context = self._context(request, filter_form=filter_form, page=page,
+                                identifier_form=IdentifierSearchForm())
+        if _is_htmx(request, target=self.RESULTS_TARGET):
+            response = render(request, "customers/partials/customer_results.html", context)
+        else:
+            response = render(request, "customers/customer_list.html", context)
+        # The same URL answers a fragment or a page: caches and the back button must keep them apart.
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+    @method_decorator(sensitive_post_parameters("id_number", "phone"))
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """Exact search through the blind index. POST keeps the identifier out of URLs and logs."""
+        user = request.user
+        if not permissions.can_view_customers(user):
+            raise PermissionDenied
+        identifier_form = IdentifierSearchForm(request.POST)
+        identifier_results = None
+        if identifier_form.is_valid():
+            identifier_results = list(
+                selectors.customer_search_visible_to(
+                    user=user,
+                    query="",
+                    id_number=identifier_form.cleaned_data["id_number"] or None,
+                    phone=identifier_form.cleaned_data["phone"] or None,
+                )[:IDENTIFIER_RESULTS_MAX]
+            )
+        context = self._context(
+            request,
+            filter_form=self._filter_form(request),
+            page=None,
+            identifier_form=identifier_form if identifier_results is None else IdentifierSearchForm(),
+            identifier_results=identifier_results,
+            identifier_kind=self._identifier_kind(identifier_form),
+        )
+        response = render(request, "customers/customer_list.html", context)
+        add_never_cache_headers(response)
+        return response
+
+    @staticmethod
+    def _identifier_kind(form: IdentifierSearchForm) -> str | None:
+        if not form.is_valid():
+            return None
+        return "id_number" if form.cleaned_data["id_number"] else "phone"
+
+    def _filter_form(self, request: HttpRequest, data=None) -> CustomerFilterForm:
+        return CustomerFilterForm(data, with_branch=permissions.sees_all_branches(request.user))
+
+    def _paginate(self, request: HttpRequest, *, user: User, customers: QuerySet, branch_id: int | None):
+        """Count when the scope is bounded (own, one branch); head-office scope pages without counting."""
+        if permissions.sees_all_branches(user) and branch_id is None:
+            return UncountedPage(customers, number=_page_number(request.GET.get("page")),
+                                 per_page=CUSTOMER_PAGE_SIZE)
+        return Paginator(customers, CUSTOMER_PAGE_SIZE).get_page(request.GET.get("page"))
+
+    def _context(self, request: HttpRequest, **context) -> dict:
+        user = request.user
+        if permissions.sees_all_branches(user):
+            heading = _("Customers")
+        elif permissions.is_branch_manager(user):
+            heading = _("Branch customers")
+        elif permissions.is_relationship_manager(user):
+            heading = _("My customers")
+        else:
+            heading = _("Customers")
+        context.setdefault("identifier_results", None)
+        context.setdefault("identifier_kind", None)
+        return {
+            "heading": heading,
+            "results_target": self.RESULTS_TARGET,
+            "show_branch_column": permissions.sees_all_branches(user),
+            "show_manager_column": not (
+                permissions.is_relationship_manager(user)
+                and not permissions.is_branch_manager(user)
+                and not permissions.sees_all_branches(user)
+            ),
+            **context,
+        }
+
+
+class CustomerDetailView(LoginRequiredMixin, View):
+    """The customer 360 (客户全景视图): profile, money, holdings, transactions, contacts, data quality."""
+
+    def get(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_customers(user):
+            raise PermissionDenied
+        customer = _customer_or_404(user, customer_id)
+        can_reveal = permissions.can_reveal_pii(user)
+        pii_fields = [
+            {"name": name, "label": label, "masked": getattr(customer, masked_attribute),
+             "has_value": bool(getattr(customer, name)), "can_reveal": can_reveal}
+            for name, (label, masked_attribute) in REVEALABLE_FIELDS.items()
+        ]
+        summary = selectors.customer_financial_summary(customer=customer)
+        context = {
+            "customer": customer,
+            "pii_fields": pii_fields,
+            "summary": summary,
+            "balances_by_category": [
+                (ProductCategory(category).label, amount)
+                for category, amount in summary["by_category"].items()
+            ],
+            "holdings": list(selectors.holding_list_for(customer=customer)),
+            "transactions_page": UncountedPage(
+                selectors.transaction_list_for(customer=customer), number=1, per_page=TRANSACTION_PAGE_SIZE
+            ),
+            "interactions": list(selectors.interaction_list_for(customer=customer)[:INTERACTIONS_SHOWN]),
+            "interactions_shown": INTERACTIONS_SHOWN,
+            "data_quality_issues": self._open_issues(user, customer),
+            "show_data_quality": permissions.can_see_data_quality_issues(user),
+            "can_record_interaction": permissions.can_record_interaction(user),
+        }
+        response = render(request, "customers/customer_detail.html", context)
+        # Revealed values are swapped into this page; keep the page itself out of shared caches.
+        add_never_cache_headers(response)
+        return response
+
+    @staticmethod
+    def _open_issues(user: User, customer: Customer) -> list:
+        if not permissions.can_see_data_quality_issues(user):
+            return []
+        # Narrow the viewer's scoped list to this customer: served by the (customer, status) index.
+        return list(selectors.data_quality_issue_list_visible_to(user=user).filter(customer=customer))
+
+
+class CustomerRevealView(LoginRequiredMixin, View):
+    """Unmask one PII field for a permitted viewer; the service writes the audit row."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, customer_id: int, field: str) -> HttpResponse:
+        user = request.user
+        if field not in REVEALABLE_FIELDS:
+            raise Http404
+        if not permissions.can_view_customers(user):
+            raise PermissionDenied
+        customer = _customer_or_404(user, customer_id)
+        if not permissions.can_reveal_pii(user):
+            raise PermissionDenied
+        label, _masked_attribute = REVEALABLE_FIELDS[field]
+        context = {"customer": customer, "field": field, "label": label, "revealed_at": timezone.now()}
+        try:
+            context["value"] = services.customer_pii_reveal(customer=customer, field=field, by=user)
+        except ApplicationError as error:
+            if not _is_htmx(request):
+                raise  # ApplicationErrorMiddleware shows it as a message
+            context["error"] = error.message
+        if _is_htmx(request):
+            response = render(request, "customers/partials/pii_revealed.html", context)
+        else:
+            response = render(request, "customers/customer_reveal.html", context)
+        add_never_cache_headers(response)
+        return response
+
+
+class CustomerTransactionsView(LoginRequiredMixin, View):
+    """One page of the customer's transactions, newest first (an htmx fragment of the 360 page)."""
+
+    def get(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_customers(user):
+            raise PermissionDenied
+        customer = _customer_or_404(user, customer_id)
+        page_form = TransactionPageForm(request.GET)
+        number = (page_form.cleaned_data["page"] or 1) if page_form.is_valid() else 1
+        page = UncountedPage(
+            selectors.transaction_list_for(customer=customer), number=number, per_page=TRANSACTION_PAGE_SIZE
+        )
+        context = {"customer": customer, "transactions_page": page}
+        if _is_htmx(request):
+            response = render(request, "customers/partials/transaction_table.html", context)
+        else:
+            response = render(request, "customers/customer_transactions.html", context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+
+class InteractionCreateView(LoginRequiredMixin, View):
+    """Record a visit, call, online contact or event with the customer."""
+
+    def get(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        customer = self._authorized_customer(request, customer_id)
+        now = timezone.localtime().replace(second=0, microsecond=0)
+        return self._render(request, customer=customer, form=InteractionForm(initial={"occurred_at": now}))
+
+    def post(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        customer = self._authorized_customer(request, customer_id)
+        form = InteractionForm(request.POST)
+        if form.is_valid():
+            try:
+                services.interaction_record(customer=customer, by=request.user, **form.cleaned_data)
+            except ApplicationError as error:
+                self._add_service_errors(form, error)
+            else:
+                messages.success(request, _("The interaction was recorded."))
+                return redirect("customers:customer-detail", customer_id=customer.pk)
+        return self._render(request, customer=customer, form=form)
+
+    @staticmethod
+    def _authorized_customer(request: HttpRequest, customer_id: int) -> Customer:
+        if not permissions.can_view_customers(request.user):
+            raise PermissionDenied
+        customer = _customer_or_404(request.user, customer_id)
+        if not permissions.can_record_interaction(request.user):
+            raise PermissionDenied
+        return customer
+
+    @staticmethod
+    def _add_service_errors(form: InteractionForm, error: ApplicationError) -> None:
+        for field, field_messages in error.field_errors.items():
+            for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
+                form.add_error(field if field in form.fields else None, str(message))
+        if not error.field_errors:
+            form.add_error(None, error.message)
+
+    @staticmethod
+    def _render(request: HttpRequest, *, customer: Customer, form: InteractionForm) -> HttpResponse:
+        return render(request, "customers/interaction_form.html", {"customer": customer, "form": form})
+
+
+class DataQualityQueueView(LoginRequiredMixin, View):
+    """Open data-quality issues (MANUAL 2.2) for branch managers; admins and auditors read it too."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_data_quality_queue(user):
+            raise PermissionDenied
+        filter_form = DataQualityFilterForm(request.GET)
+        rule = (filter_form.cleaned_data.get("rule") or None) if filter_form.is_valid() else None
+        counts = selectors.data_quality_counts_by_rule(user=user)
+        page = UncountedPage(
+            selectors.data_quality_issue_list_visible_to(user=user, rule=rule),
+            number=_page_number(request.GET.get("page")),
+            per_page=DATA_QUALITY_PAGE_SIZE,
+        )
+        context = {
+            "filter_form": filter_form,
+            "rule": rule,
+            "counts": counts,
+            "total_open": sum(count for _rule, _label, count in counts),
+            "selected_count": next((count for value, _label, count in counts if value == rule), None),
+            "page": page,
+            "read_only": not permissions.is_branch_manager(user),
+        }
+        return render(request, "customers/data_quality_queue.html", context)
