@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
 from core import views as core_views
@@ -17,6 +18,6 @@ urlpatterns = [
     path("api/", include("crm_project.api_urls")),
 ]
 
-admin.site.site_header = "Bank branch CRM"
-admin.site.site_title = "Bank branch CRM"
+admin.site.site_header = _("Bank branch CRM")
+admin.site.site_title = _("Bank branch CRM")
 
