@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -44,7 +44,7 @@ from customers.models import Customer  # noqa: E402
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def time_requests(client: Client, url: str, repeats: int) -> dict:

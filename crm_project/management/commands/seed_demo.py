@@ -1,25 +1,87 @@
-from django.core.management.base import BaseCommand
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
 
 from crm_project import demo
 
+DEFAULT_CUSTOMERS = 2000
+PROGRESS_EVERY_SECONDS = 5.0
+
 
 class Command(BaseCommand):
-    help = "Seed demo branches and one login per role (and, from issue #3, customers)."
+    help = (
+        "Seed demo branches, one login per role, RMs, products and customers with holdings, "
+        "transactions and interactions (deterministic for a seed; COPY into PostgreSQL)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="do nothing when demo data exists")
-        parser.add_argument("--seed", type=int, default=42, help="random seed (deterministic output)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing when customers exist")
+        parser.add_argument("--seed", type=int, default=42, help="random seed, >= 0 (deterministic output)")
+        parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
+                            help=f"number of customers (default {DEFAULT_CUSTOMERS}; "
+                                 "0: staff and products only)")
+        parser.add_argument("--months", type=int, default=24, help="months of history ending on --as-of")
+        parser.add_argument("--transactions-per-month", type=float, default=10.0,
+                            help="mean transactions per customer per month over the whole book (default 10; "
+                                 "0.42 gives 10 M transactions for 1 M customers over 24 months)")
+        parser.add_argument("--as-of", type=date.fromisoformat, default=None,
+                            help="last day of the history, YYYY-MM-DD (default today)")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="generator processes (default 2 on Linux with 2+ CPUs, else 1); "
+                                 "the output does not depend on it")
 
     def handle(self, *args, **options):
         password, source = demo.demo_password()
         if options["if_empty"] and demo.demo_is_seeded():
             self.stdout.write("Demo data already present; not seeding.")
         else:
-            demo.demo_seed_staff(password=password)
-            self.stdout.write(self.style.SUCCESS("Demo data seeded."))
+            self._seed(options, password)
         usernames = ", ".join(username for username, *_ in demo.DEMO_USERS)
         self.stdout.write(f"Demo logins: {usernames}")
         if source == "CRM_DEMO_PASSWORD":
             self.stdout.write("Password: the value of CRM_DEMO_PASSWORD")
         else:
             self.stdout.write(f"Password: {password}  ({source})")
+
+    def _seed(self, options, password: str) -> None:
+        customers, months = options["customers"], options["months"]
+        per_month = options["transactions_per_month"]
+        self.stdout.write(
+            f"Seeding {customers:,} customers, seed {options['seed']}, {months} months, "
+            f"{round(customers * per_month * months):,} transactions ..."
+        )
+        last_report = [0.0]
+
+        def progress(report: demo.SeedProgress) -> None:
+            finished = report.customers_done == report.customers_total
+            if not finished and report.elapsed_seconds - last_report[0] < PROGRESS_EVERY_SECONDS:
+                return
+            last_report[0] = report.elapsed_seconds
+            rate = report.customers_done / report.elapsed_seconds if report.elapsed_seconds else 0
+            self.stdout.write(
+                f"  {report.customers_done:,}/{report.customers_total:,} customers, "
+                f"{report.rows['transactions']:,} transactions, {report.elapsed_seconds:.0f} s, "
+                f"{rate:,.0f} customers/s"
+            )
+
+        try:
+            summary = demo.demo_seed(
+                customers=customers, seed=options["seed"], password=password, months=months,
+                transactions_per_month=per_month, as_of=options["as_of"], workers=options["workers"],
+                progress=progress,
+            )
+        except demo.DemoSeedError as exc:
+            raise CommandError(str(exc)) from exc
+        rows = summary.rows
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data seeded in {summary.elapsed_seconds:.1f} s ({summary.workers} generator process(es), "
+            f"foreign-key checks {'on' if summary.foreign_key_checks else 'skipped'}): "
+            f"{rows['customers']:,} customers, {rows['holdings']:,} holdings, "
+            f"{rows['transactions']:,} transactions, {rows['interactions']:,} interactions; "
+            f"{summary.relationship_managers} RMs, {summary.products} products."
+        ))
+        if rows["customers"]:
+            shares = ", ".join(f"{segment} {100 * summary.segments[segment] / rows['customers']:.1f} %"
+                               for segment in demo.SEGMENTS)
+            defects = ", ".join(f"{rule} {count}" for rule, count in sorted(summary.defects.items()))
+            self.stdout.write(f"Segments: {shares}. Planted data-quality defects: {defects}")
