@@ -1,4 +1,10 @@
-"""The Celery app and the one beat schedule (synced into django-celery-beat's tables)."""
+"""The Celery app and the code-defined beat schedule.
+
+Two kinds of periodic task, on purpose: infrastructure that must always run (the outbox relay)
+is defined here and re-synced into django-celery-beat's tables at every beat start; business
+schedules an admin may change (the nightly data-quality pass, later reports) are created once
+by their app's data migration and then edited only in Django admin.
+"""
 
 import os
 

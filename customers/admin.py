@@ -17,14 +17,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions
-from core.crypto import blind_index
 from customers import selectors, services
 from customers.models import (
     Customer,
@@ -36,7 +35,7 @@ from customers.models import (
     Transaction,
 )
 
-PII_FIELDS = ("id_number", "phone", "email", "address")
+PII_FIELDS = Customer.PII_FIELDS
 # The most customers the admin action checks at once; the nightly pass covers everyone.
 DATA_QUALITY_ACTION_MAX_CUSTOMERS = 10_000
 
@@ -177,20 +176,6 @@ class CustomerAdmin(ReadOnly):
     def masked_address(self, obj: Customer) -> str:
         return obj.masked_address
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Customer], search_term: str):
-        """Also match an exact ID number or mobile number, through the blind indexes."""
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if any(character.isdigit() for character in term):
-            exact = Q()
-            for kind in ("id_number", "phone"):
-                digest = blind_index(kind=kind, value=term)
-                if digest:
-                    exact |= Q(**{f"{kind}_bidx": digest})
-            if exact:
-                results = results | queryset.filter(exact)
-        return results, may_have_duplicates
-
     def has_run_data_quality_permission(self, request: HttpRequest) -> bool:
         return permissions.is_admin(request.user)
 
@@ -208,17 +193,15 @@ class CustomerAdmin(ReadOnly):
                 level=messages.WARNING,
             )
             return
-        result = services.data_quality_run(customer_ids=customer_ids)
+        # Queued, not run in the request: the pass may wait for a running nightly pass's lock.
+        services.data_quality_run_queue(customer_ids=customer_ids)
         self.message_user(
             request,
             ngettext(
-                "%(count)d customer checked: %(opened)d issues opened, %(resolved)d resolved, "
-                "%(open)d open.",
-                "%(count)d customers checked: %(opened)d issues opened, %(resolved)d resolved, "
-                "%(open)d open.",
-                result.customers_scored,
-            ) % {"count": result.customers_scored, "opened": result.opened, "resolved": result.resolved,
-                 "open": result.still_open},
+                "Data-quality check queued for %(count)d customer; its issues update when it has run.",
+                "Data-quality check queued for %(count)d customers; their issues update when it has run.",
+                len(customer_ids),
+            ) % {"count": len(customer_ids)},
             level=messages.SUCCESS,
         )
 

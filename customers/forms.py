@@ -121,7 +121,7 @@ class DataQualityFilterForm(forms.Form):
 
 
 class TransactionPageForm(forms.Form):
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
 
 class InteractionForm(forms.Form):

@@ -76,6 +76,9 @@ class CustomerQuerySet(models.QuerySet):
 class Customer(models.Model):
     """A bank customer. PII (ID number, phone, email, address) is encrypted; search via blind indexes."""
 
+    # The encrypted personal fields: masked on every screen, revealed only through an audited service.
+    PII_FIELDS = ("id_number", "phone", "email", "address")
+
     # Basic information
     external_id = models.CharField(_("customer number"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -379,6 +382,11 @@ class DataQualityIssue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "rule"], condition=Q(status="open"),
                                     name="dq_one_open_issue_per_rule"),
+            models.CheckConstraint(
+                condition=(Q(status="open", resolved_at__isnull=True)
+                           | Q(status="resolved", resolved_at__isnull=False)),
+                name="dq_resolved_at_iff_resolved",
+            ),
         ]
 
     def __str__(self) -> str:

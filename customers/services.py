@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from accounts import permissions
 from accounts.models import User
 from core.audit import AuditAction, audit_record
 from core.errors import ApplicationError, ErrorCode
+from core.outbox import outbox_enqueue
 from customers import selectors
 from customers.models import (
     Customer,
@@ -38,8 +39,13 @@ from customers.models import (
 
 logger = logging.getLogger(__name__)
 
-PII_FIELDS = ("id_number", "phone", "email", "address")
+PII_FIELDS = Customer.PII_FIELDS
 AUDIT_DATA_QUALITY_POLICY_CREATE = "customers.data_quality_policy_create"
+AUDIT_IDENTIFIER_SEARCH = "customers.identifier_search"
+AUDIT_OUT_OF_SCOPE = "customers.out_of_scope"
+DATA_QUALITY_TASK = "customers.data_quality_run_task"
+# Interactions are recent contacts; a date before this is a typing error, not history.
+INTERACTION_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Clock skew between a phone and the server, not a business number.
 INTERACTION_FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -52,6 +58,29 @@ def _invalid(message: str, *, field_name: str | None = None) -> ApplicationError
 
 
 # --- PII ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_identifier_search(*, user: User, id_number: str | None = None, phone: str | None = None,
+                               limit: int = 20) -> list[Customer]:
+    """Find the user's customers by exact ID number or phone; audit the lookup (never the number).
+
+    An exact lookup answers "is this person our customer?", so each one leaves an audit row
+    naming the kind of number and how many customers matched.
+    """
+    customers = list(
+        selectors.customer_search_visible_to(user=user, query="", id_number=id_number, phone=phone)[:limit]
+    )
+    audit_record(actor=user, action=AUDIT_IDENTIFIER_SEARCH, detail={
+        "kind": "id_number" if id_number else "phone", "matches": len(customers),
+    })
+    return customers
+
+
+def customer_out_of_scope_record(*, user: User, customer_id: int) -> None:
+    """Audit an attempt to open a customer outside the user's scope (the page answers 404)."""
+    audit_record(actor=user, action=AUDIT_OUT_OF_SCOPE, detail={"customer_id": customer_id})
+
 
 
 @transaction.atomic
@@ -109,6 +138,8 @@ def interaction_record(
         occurred_at = timezone.make_aware(occurred_at)
     if occurred_at > timezone.now() + INTERACTION_FUTURE_TOLERANCE:
         raise _invalid(_("An interaction cannot be recorded before it happens."), field_name="occurred_at")
+    if occurred_at < INTERACTION_EARLIEST:
+        raise _invalid(_("Check the date: interactions before 2000 cannot be recorded."), field_name="occurred_at")
     next_step = (next_step or "").strip()
     if next_step_due_on is not None:
         if not next_step:
@@ -308,6 +339,13 @@ def _resident_id_defects(id_number: str, birth_date: date | None) -> list[tuple[
 
 
 @transaction.atomic
+@transaction.atomic
+def data_quality_run_queue(*, customer_ids: list[int] | None = None) -> None:
+    """Queue the data-quality pass (for these customers, or everyone) for a worker."""
+    outbox_enqueue(task_name=DATA_QUALITY_TASK,
+                   kwargs={"customer_ids": None if customer_ids is None else [int(pk) for pk in customer_ids]})
+
+
 def data_quality_run(
     *, as_of: datetime | None = None, customer_ids: list[int] | None = None
 ) -> DataQualityRunResult:

@@ -17,8 +17,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.decorators import method_decorator
+from django.utils.functional import lazy
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -42,12 +43,12 @@ INTERACTIONS_SHOWN = 20
 # An ID number or a phone matches one customer, rarely a few; never render a whole table for one.
 IDENTIFIER_RESULTS_MAX = 20
 
+capfirst_lazy = lazy(capfirst, str)
+
 # The PII a permitted viewer may unmask, in page order, with the masked property shown meanwhile.
 REVEALABLE_FIELDS = {
-    "id_number": (gettext_lazy("National ID number"), "masked_id_number"),
-    "phone": (gettext_lazy("Mobile phone"), "masked_phone"),
-    "email": (gettext_lazy("Email"), "masked_email"),
-    "address": (gettext_lazy("Address"), "masked_address"),
+    name: (capfirst_lazy(Customer._meta.get_field(name).verbose_name), f"masked_{name}")
+    for name in Customer.PII_FIELDS
 }
 
 
@@ -61,17 +62,22 @@ def _is_htmx(request: HttpRequest, *, target: str | None = None) -> bool:
     return target is None or request.headers.get("HX-Target") == target
 
 
+MAX_PAGE_NUMBER = 100_000  # deeper pages are refused as page 1 rather than overflowing OFFSET
+
+
 def _page_number(raw: str | None) -> int:
     try:
-        return max(int(raw or 1), 1)
+        number = int(raw or 1)
     except ValueError:
         return 1
+    return number if 1 <= number <= MAX_PAGE_NUMBER else 1
 
 
 def _customer_or_404(user: User, customer_id: int) -> Customer:
     try:
         return selectors.customer_get_visible_to(user=user, customer_id=customer_id)
     except Customer.DoesNotExist as error:
+        services.customer_out_of_scope_record(user=user, customer_id=customer_id)
         raise Http404 from error
 
 
@@ -149,13 +155,11 @@ class CustomerListView(LoginRequiredMixin, View):
         identifier_form = IdentifierSearchForm(request.POST)
         identifier_results = None
         if identifier_form.is_valid():
-            identifier_results = list(
-                selectors.customer_search_visible_to(
-                    user=user,
-                    query="",
-                    id_number=identifier_form.cleaned_data["id_number"] or None,
-                    phone=identifier_form.cleaned_data["phone"] or None,
-                )[:IDENTIFIER_RESULTS_MAX]
+            identifier_results = services.customer_identifier_search(
+                user=user,
+                id_number=identifier_form.cleaned_data["id_number"] or None,
+                phone=identifier_form.cleaned_data["phone"] or None,
+                limit=IDENTIFIER_RESULTS_MAX,
             )
         context = self._context(
             request,

@@ -41,6 +41,7 @@ from customers.models import (
     TransactionDirection,
     TransactionType,
 )
+from customers.services import RESIDENT_ID_CHECK_CHARACTERS, resident_id_check_character
 
 CHUNK_CUSTOMERS = 1000
 # Customers an RM looks after at most; the benchmark wants one RM with about this many.
@@ -62,8 +63,6 @@ DORMANT_RATE_ORDINARY = 0.08  # no transactions in the last year (churned)
 CLOSED_SHARE_OF_DORMANT = 0.3
 STALE_AFTER_DAYS = 365  # DataQualityPolicy v1; fresh data is updated within 330 days
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARS = "10X98765432"
 TZ_SUFFIX = "+08"
 PIPL_EFFECTIVE = date(2021, 11, 1)
 EARLIEST_CUSTOMER_SINCE = date(1998, 1, 1)
@@ -218,8 +217,7 @@ RECOMMENDABLE = {
 
 def id_check_char(body: str) -> str:
     """Return the GB 11643-1999 check character of the first 17 digits of a resident ID."""
-    total = sum(int(digit) * weight for digit, weight in zip(body, ID_WEIGHTS, strict=True))
-    return ID_CHECK_CHARS[total % 11]
+    return resident_id_check_character(body)
 
 
 def external_id_for(*, seed: int, index: int) -> str:
@@ -390,7 +388,7 @@ def _id_number(rng: random.Random, *, birth_date: date, gender: str, city: str, 
     body = f"{region}{id_birth:%Y%m%d}{sequence:03d}"
     check = id_check_char(body)
     if defect == DataQualityRule.ID_CHECK_DIGIT:
-        check = rng.choice([char for char in ID_CHECK_CHARS if char != check])
+        check = rng.choice([char for char in RESIDENT_ID_CHECK_CHARACTERS if char != check])
     return body + check
 
 
@@ -566,9 +564,8 @@ def _profile(rng: random.Random, plan: SeedPlan, window: _Window, index: int) ->
         preferred_channel = ""
     elif missing == DataQualityRule.MISSING_RISK:
         credit_rating, risk_tolerance = "", ""
-    key_fields = (name, gender, birth_date, occupation, id_number, phone, address, declared_cents,
-                  liabilities_cents, income_cents, credit_rating, risk_tolerance, preferred_channel)
-    completeness = round(100 * sum(value not in (None, "") for value in key_fields) / len(key_fields))
+    # The score is the data-quality pass's to compute (seed_demo runs it after loading).
+    completeness = 0
 
     return CustomerProfile(
         index=index, external_id=external_id_for(seed=plan.seed, index=index), segment=segment, name=name,

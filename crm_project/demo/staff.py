@@ -96,7 +96,9 @@ def demo_seed_staff(*, password: str, relationship_managers: int = NAMED_RELATIO
         user, created = User.objects.get_or_create(
             username=username,
             defaults={"last_name": last_name, "first_name": first_name, "staff_number": staff_number,
-                      "branch": branches[branch_code], "is_staff": superuser, "is_superuser": superuser,
+                      "branch": branches[branch_code],
+                      # Admin-site access: the admin, and the compliance auditor for the audit log.
+                      "is_staff": superuser or Role.COMPLIANCE_AUDITOR in roles, "is_superuser": superuser,
                       "password": password_hash},
         )
         if created:

@@ -57,3 +57,8 @@ def test_every_response_carries_a_request_id(client):
     generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces")
     assert generated["X-Request-ID"] != "bad id with spaces"
     assert len(generated["X-Request-ID"]) == 32
+
+
+def test_api_schema_needs_a_login(client, client_as):
+    assert client.get("/api/schema/").status_code == 403
+    assert client_as("rm").get("/api/schema/").status_code == 200

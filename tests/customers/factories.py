@@ -23,11 +23,10 @@ from customers.models import (
     TransactionDirection,
     TransactionType,
 )
+from customers.services import resident_id_check_character
 from tests.accounts.factories import BranchFactory
 
 # GB 11643, computed here independently of customers.services so the tests check the service.
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARACTERS = "10X98765432"
 FAMILY_NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN_NAMES = (
     "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军",
@@ -36,7 +35,7 @@ GIVEN_NAMES = (
 
 
 def id_check_character(first_17_digits: str) -> str:
-    return ID_CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(first_17_digits, ID_WEIGHTS, strict=True)) % 11]
+    return resident_id_check_character(first_17_digits)
 
 
 def resident_id(*, birth_date: date, sequence: int = 1, region: str = "110105") -> str:

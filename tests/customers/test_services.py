@@ -1,6 +1,6 @@
 """Revealing PII, recording interactions and versioning the data-quality policy."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -126,6 +126,21 @@ def test_interaction_not_in_the_future_beyond_clock_skew(customer, rm, time_mach
     occurred_at = timezone.now() + offset
     if allowed:
         assert _record(customer, rm, occurred_at=occurred_at).occurred_at == occurred_at
+    else:
+        with pytest.raises(ApplicationError) as excinfo:
+            _record(customer, rm, occurred_at=occurred_at)
+        assert excinfo.value.field_errors.keys() == {"occurred_at"}
+        assert not Interaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "allowed"),
+    [(datetime(1, 1, 1, tzinfo=UTC), False), (datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), False),
+     (datetime(2000, 1, 1, tzinfo=UTC), True)],
+)
+def test_interaction_dates_before_2000_are_typing_errors(customer, rm, occurred_at, allowed):
+    if allowed:
+        assert _record(customer, rm, occurred_at=occurred_at).pk
     else:
         with pytest.raises(ApplicationError) as excinfo:
             _record(customer, rm, occurred_at=occurred_at)

@@ -211,11 +211,57 @@ def test_delegate_sees_the_delegators_customers(rm_client, foreign_customer, oth
     assert rm_client.get(detail_url(foreign_customer)).status_code == 200
 
 
-def test_branch_manager_does_not_see_other_branches(signed_in):
-    """A branch manager's scope ends at their branch: another branch's customer is a 404."""
-    client = signed_in("branch_manager")
+@pytest.mark.parametrize("role", ["branch_manager", "complaint_desk"])
+@pytest.mark.parametrize(
+    ("method", "url_for"),
+    [("get", detail_url), ("post", reveal_url), ("get", transactions_url), ("get", interaction_url),
+     ("post", interaction_url)],
+)
+def test_branch_roles_do_not_see_other_branches(signed_in, role, method, url_for):
+    """A branch manager's or desk's scope ends at their branch: every page of another is a 404."""
+    client = signed_in(role)
     elsewhere = CustomerFactory(branch=BranchFactory(code="B0999", name="Haidian Branch"))
-    assert client.get(detail_url(elsewhere)).status_code == 404
+    response = getattr(client, method)(url_for(elsewhere), data=interaction_data() if method == "post" else None)
+    assert response.status_code == 404
+    assert not Interaction.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
+
+
+def test_opening_a_customer_out_of_scope_is_audited(rm_client, foreign_customer):
+    """Walking other customers' ids leaves a trail: the 404 writes an audit row (ids only)."""
+    assert rm_client.get(detail_url(foreign_customer)).status_code == 404
+    event = AuditEvent.objects.get(action="customers.out_of_scope")
+    assert (event.actor_id, event.detail) == (rm_client.user.pk, {"customer_id": foreign_customer.pk})
+
+
+def test_exact_search_is_audited_without_the_number(rm_client):
+    customer = rm_client.customer
+    response = rm_client.post(LIST_URL, {"phone": customer.phone})
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action="customers.identifier_search")
+    assert event.detail == {"kind": "phone", "matches": 1}
+    assert customer.phone not in str(event.detail)
+
+
+@pytest.mark.parametrize("role", ["rm", "branch_manager", "complaint_desk", "auditor", "admin"])
+def test_exact_search_role_matrix(client_as, branch, role):
+    """Every customer-serving role may search by number; each finds only customers in its scope."""
+    client = client_as(role)
+    mine = CustomerFactory(branch=branch, relationship_manager=client.user, phone="13911112222")
+    elsewhere = CustomerFactory(branch=BranchFactory(code="B0998", name="Xicheng Branch"), phone="13933334444")
+    found_mine = client.post(LIST_URL, {"phone": mine.phone})
+    found_elsewhere = client.post(LIST_URL, {"phone": elsewhere.phone})
+    assert found_mine.status_code == found_elsewhere.status_code == 200
+    assert mine.external_id in found_mine.content.decode()
+    sees_all = role in ("auditor", "admin")
+    assert (elsewhere.external_id in found_elsewhere.content.decode()) == sees_all
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "-3", "abc"])
+def test_absurd_page_numbers_are_not_errors(client_as, rm_client, page):
+    assert rm_client.get(LIST_URL, {"page": page}).status_code == 200
+    assert rm_client.get(transactions_url(rm_client.customer), {"page": page}).status_code in (200, 400)
+    assert client_as("admin").get(QUEUE_URL, {"page": page}).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from crm_project import demo
+from customers import services as customer_services
 
 DEFAULT_CUSTOMERS = 2000
 PROGRESS_EVERY_SECONDS = 5.0
@@ -26,6 +27,9 @@ class Command(BaseCommand):
                                  "0.42 gives 10 M transactions for 1 M customers over 24 months)")
         parser.add_argument("--as-of", type=date.fromisoformat, default=None,
                             help="last day of the history, YYYY-MM-DD (default today)")
+        parser.add_argument("--skip-data-quality", action="store_true",
+                            help="do not run the data-quality pass after loading (it opens the planted "
+                                 "defects' issues and computes completeness scores)")
         parser.add_argument("--workers", type=int, default=None,
                             help="generator processes (default 2 on Linux with 2+ CPUs, else 1); "
                                  "the output does not depend on it")
@@ -85,3 +89,9 @@ class Command(BaseCommand):
                                for segment in demo.SEGMENTS)
             defects = ", ".join(f"{rule} {count}" for rule, count in sorted(summary.defects.items()))
             self.stdout.write(f"Segments: {shares}. Planted data-quality defects: {defects}")
+            if not options["skip_data_quality"]:
+                result = customer_services.data_quality_run()
+                self.stdout.write(
+                    f"Data-quality pass: {result.opened:,} issues opened, "
+                    f"{result.customers_scored:,} customers scored."
+                )
