@@ -134,7 +134,7 @@ class CustomerListView(LoginRequiredMixin, View):
         filter_form = self._filter_form(request, data=request.GET)
         filter_form.is_valid()  # an invalid filter is dropped by filters(), the page still renders
         filters = filter_form.filters()
-        customers = selectors.customer_search_visible_to(user=user, **filters)
+        customers = selectors.customer_search_visible_to(user=user, **filters).for_listing()
         page = self._paginate(request, user=user, customers=customers, branch_id=filters["branch_id"])
         context = self._context(request, filter_form=filter_form, page=page,
                                 identifier_form=IdentifierSearchForm())

@@ -131,6 +131,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
 # username + IP would let guesses spread over many addresses go on forever. An admin unlocks
 # early in admin ("Access attempts"); otherwise the lock lifts after the cool-off.
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for ip_address in the lockout key. Not here: branch staff share one NAT address,
+# so an address lockout would lock a whole branch out after a few typos by different people.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # The same client address the audit log records (honours TRUSTED_PROXY_COUNT).
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 AXES_RESET_ON_SUCCESS = True
