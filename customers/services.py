@@ -346,6 +346,7 @@ def data_quality_run_queue(*, customer_ids: list[int] | None = None) -> None:
                    kwargs={"customer_ids": None if customer_ids is None else [int(pk) for pk in customer_ids]})
 
 
+@transaction.atomic
 def data_quality_run(
     *, as_of: datetime | None = None, customer_ids: list[int] | None = None
 ) -> DataQualityRunResult:

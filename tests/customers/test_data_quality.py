@@ -425,3 +425,16 @@ def test_nightly_schedule_is_installed():
     task = PeriodicTask.objects.select_related("crontab").get(task="customers.data_quality_run_task")
     assert (task.enabled, task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == (
         True, "30", "2", "Asia/Shanghai")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_task_runs_in_autocommit_like_a_worker(branch):
+    """A worker calls the task outside any transaction: the pass must open its own.
+
+    (The other tests run inside pytest-django's transaction, which would hide a pass that relies
+    on one: its temporary table is ON COMMIT DROP and its advisory lock is transaction-scoped.)
+    """
+    CustomerFactory(branch=branch, occupation="")
+    result = data_quality_run_task()
+    assert result["opened"] == 1
+    assert DataQualityIssue.objects.filter(rule=DataQualityRule.MISSING_BASIC).count() == 1
