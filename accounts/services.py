@@ -17,10 +17,6 @@ AUDIT_DELEGATION_CREATE = "accounts.delegation_create"
 AUDIT_DELEGATION_REVOKE = "accounts.delegation_revoke"
 
 
-def _invalid(message: str, *, field: str | None = None) -> ApplicationError:
-    return ApplicationError(ErrorCode.INVALID, message, field_errors={field: [message]} if field else None)
-
-
 @transaction.atomic
 def delegation_create(
     *,
@@ -36,21 +32,21 @@ def delegation_create(
     if not permissions.can_create_delegation(by, delegator=delegator):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if not permissions.is_relationship_manager(delegator):
-        raise _invalid(_("Only relationship managers can delegate their customers."))
+        raise ApplicationError.invalid(_("Only relationship managers can delegate their customers."))
     if delegate.pk == delegator.pk:
-        raise _invalid(_("Choose another relationship manager as your backup."), field="delegate")
+        raise ApplicationError.invalid(_("Choose another relationship manager as your backup."), field="delegate")
     if not permissions.is_relationship_manager(delegate):
-        raise _invalid(_("The backup must be an active relationship manager."), field="delegate")
+        raise ApplicationError.invalid(_("The backup must be an active relationship manager."), field="delegate")
     if delegator.branch_id is None or delegate.branch_id != delegator.branch_id:
-        raise _invalid(_("The backup must work at the same branch."), field="delegate")
+        raise ApplicationError.invalid(_("The backup must work at the same branch."), field="delegate")
     if reason not in DelegationReason.values:
-        raise _invalid(_("Choose a reason from the list."), field="reason")
+        raise ApplicationError.invalid(_("Choose a reason from the list."), field="reason")
     if ends_on < starts_on:
-        raise _invalid(_("The last day cannot be before the first day."), field="ends_on")
+        raise ApplicationError.invalid(_("The last day cannot be before the first day."), field="ends_on")
     if starts_on < timezone.localdate():
-        raise _invalid(_("A delegation cannot start in the past."), field="starts_on")
+        raise ApplicationError.invalid(_("A delegation cannot start in the past."), field="starts_on")
     if (ends_on - starts_on).days + 1 > Delegation.MAX_DAYS:
-        raise _invalid(
+        raise ApplicationError.invalid(
             _("A delegation can last at most %(days)d days.") % {"days": Delegation.MAX_DAYS}, field="ends_on"
         )
 
@@ -59,10 +55,12 @@ def delegation_create(
     list(User.objects.select_for_update().filter(pk__in=[delegator.pk, delegate.pk]).order_by("pk"))
     open_delegations = Delegation.objects.not_revoked().overlapping(starts_on=starts_on, ends_on=ends_on)
     if open_delegations.filter(delegator=delegator).exists():
-        raise _invalid(_("You already have a delegation covering some of these days; revoke it first."))
+        raise ApplicationError.invalid(_("You already have a delegation covering some of these days; revoke it first."))
     if open_delegations.filter(delegator=delegate).exists():
         # A backup who is away themselves would leave the customers without anyone.
-        raise _invalid(_("The backup is away on some of these days; choose someone else."), field="delegate")
+        raise ApplicationError.invalid(
+            _("The backup is away on some of these days; choose someone else."), field="delegate"
+        )
 
     delegation = Delegation.objects.create(
         delegator=delegator,

@@ -36,6 +36,11 @@ class ApplicationError(Exception):
         self.field_errors = field_errors or {}
         super().__init__(self.message)
 
+    @classmethod
+    def invalid(cls, message: str, *, field: str | None = None) -> ApplicationError:
+        """An INVALID error, attached to ``field`` when one input is to blame (forms show it there)."""
+        return cls(ErrorCode.INVALID, message, field_errors={field: [message]} if field else None)
+
     @property
     def http_status(self) -> int:
         return _STATUS_BY_CODE.get(self.code, 400)

@@ -130,7 +130,8 @@ class CustomerAdmin(ReadOnly):
     list_select_related = ("branch", "relationship_manager")
     search_fields = ("^external_id", "name")
     search_help_text = _(
-        "Customer number (starts with), name (contains), or an exact ID number or mobile number."
+        "Customer number (starts with) or name (contains). Find a customer by ID number or phone on the "
+        "customer list page, where the number is POSTed and audited, never put in a URL."
     )
     paginator = CappedCountPaginator
     show_full_result_count = False

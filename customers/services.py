@@ -51,12 +51,6 @@ INTERACTION_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 INTERACTION_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-def _invalid(message: str, *, field_name: str | None = None) -> ApplicationError:
-    return ApplicationError(
-        ErrorCode.INVALID, message, field_errors={field_name: [message]} if field_name else None
-    )
-
-
 # --- PII ------------------------------------------------------------------------------------
 
 
@@ -93,7 +87,7 @@ def customer_pii_reveal(*, customer: Customer, field: str, by: User) -> str:
     never the value.
     """
     if field not in PII_FIELDS:
-        raise _invalid(_("This field cannot be revealed."), field_name="field")
+        raise ApplicationError.invalid(_("This field cannot be revealed."), field="field")
     if not permissions.can_reveal_pii(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     plaintext = (
@@ -126,27 +120,29 @@ def interaction_record(
     if not permissions.can_record_interaction(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if kind not in InteractionKind.values:
-        raise _invalid(_("Choose a kind of interaction from the list."), field_name="kind")
+        raise ApplicationError.invalid(_("Choose a kind of interaction from the list."), field="kind")
     if outcome not in InteractionOutcome.values:
-        raise _invalid(_("Choose an outcome from the list."), field_name="outcome")
+        raise ApplicationError.invalid(_("Choose an outcome from the list."), field="outcome")
     summary = (summary or "").strip()
     if not summary:
-        raise _invalid(_("Describe what was discussed."), field_name="summary")
+        raise ApplicationError.invalid(_("Describe what was discussed."), field="summary")
     if len(summary) > Interaction._meta.get_field("summary").max_length:
-        raise _invalid(_("The summary is too long."), field_name="summary")
+        raise ApplicationError.invalid(_("The summary is too long."), field="summary")
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
     if occurred_at > timezone.now() + INTERACTION_FUTURE_TOLERANCE:
-        raise _invalid(_("An interaction cannot be recorded before it happens."), field_name="occurred_at")
+        raise ApplicationError.invalid(_("An interaction cannot be recorded before it happens."), field="occurred_at")
     if occurred_at < INTERACTION_EARLIEST:
-        raise _invalid(_("Check the date: interactions before 2000 cannot be recorded."), field_name="occurred_at")
+        raise ApplicationError.invalid(
+            _("Check the date: interactions before 2000 cannot be recorded."), field="occurred_at"
+        )
     next_step = (next_step or "").strip()
     if next_step_due_on is not None:
         if not next_step:
-            raise _invalid(_("Describe the next step that is due."), field_name="next_step")
+            raise ApplicationError.invalid(_("Describe the next step that is due."), field="next_step")
         if next_step_due_on < timezone.localdate(occurred_at):
-            raise _invalid(
-                _("The next step cannot be due before the interaction."), field_name="next_step_due_on"
+            raise ApplicationError.invalid(
+                _("The next step cannot be due before the interaction."), field="next_step_due_on"
             )
     return Interaction.objects.create(
         customer=customer,
@@ -175,7 +171,7 @@ def data_quality_policy_create(
     if not permissions.is_admin(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if isinstance(stale_after_days, bool) or not isinstance(stale_after_days, int) or stale_after_days < 1:
-        raise _invalid(_("Information goes stale after at least one day."), field_name="stale_after_days")
+        raise ApplicationError.invalid(_("Information goes stale after at least one day."), field="stale_after_days")
     try:
         tolerance_pct = Decimal(str(assets_tolerance_pct))
     except (InvalidOperation, ValueError):
@@ -183,9 +179,9 @@ def data_quality_policy_create(
     if not tolerance_pct.is_finite() or not Decimal("0") <= tolerance_pct <= Decimal("100") or (
         tolerance_pct != tolerance_pct.quantize(Decimal("0.01"))
     ):
-        raise _invalid(
+        raise ApplicationError.invalid(
             _("The assets tolerance is a percentage from 0 to 100 with at most two decimals."),
-            field_name="assets_tolerance_pct",
+            field="assets_tolerance_pct",
         )
     # Serialise creators so two saves cannot both take the same next version; the next
     # statement's snapshot then sees a version committed by whoever held the lock before.
