@@ -427,7 +427,9 @@ def test_nightly_schedule_is_installed():
         True, "30", "2", "Asia/Shanghai")
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test would otherwise also empty the rows data
+# migrations created (role groups, policy v1), which later transactional tests rely on.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_nightly_task_runs_in_autocommit_like_a_worker(branch):
     """A worker calls the task outside any transaction: the pass must open its own.
 
