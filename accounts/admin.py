@@ -1,16 +1,19 @@
-"""Admin for staff, branches and delegations. Delegations change only through services."""
+"""Admin for staff, branches, delegations and API keys. Delegations and keys change only through services."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions, services
-from accounts.models import Branch, Delegation, Role, User
+from accounts.models import ApiKey, ApiScope, Branch, Delegation, Role, User
 from core.errors import ApplicationError
 
 _ROLE_LABELS = {role.value: role.label for role in Role}
@@ -102,6 +105,107 @@ class DelegationAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 ngettext("%(count)d delegation revoked.", "%(count)d delegations revoked.", revoked_count)
+                % {"count": revoked_count},
+                level=messages.SUCCESS,
+            )
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes", "branch", "expires_at")
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError(_("The expiry must be in the future."))
+        return expires_at
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created here (shown once, on the page after saving) and revoked; never edited or deleted."""
+
+    form = ApiKeyCreateForm
+    list_display = (
+        "name", "prefix", "scope_list", "branch", "created_at", "expires_at", "last_used_at", "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter), "branch")
+    list_select_related = ("branch",)
+    search_fields = ("name", "prefix")
+    readonly_fields = ("prefix", "created_at", "created_by", "last_used_at", "revoked_at")
+    actions = ("revoke_selected",)
+
+    @admin.display(description=_("scopes"))
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None):
+        if obj is None:
+            return ("name", "scopes", "branch", "expires_at")
+        # Never key_hash: it is of no use to a reader and need not be exposed.
+        return ("name", "prefix", "scopes", "branch", "created_at", "created_by", "expires_at",
+                "last_used_at", "revoked_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_manage_api_keys(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # audit rows name keys; revoke instead
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_manage_api_keys(request.user)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        api_key, raw_key = services.api_key_create(
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            by=request.user,
+            expires_at=form.cleaned_data["expires_at"],
+            branch=form.cleaned_data["branch"],
+        )
+        # The admin goes on with ``obj`` (log entry, response); make it the row the service wrote.
+        for field in ApiKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(api_key, field.attname))
+        obj._state.adding = False
+        request._api_key_raw_key = raw_key  # on the request: this ModelAdmin is shared by all requests
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None):
+        raw_key = getattr(request, "_api_key_raw_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("API key created"),
+            "api_key": obj,
+            "raw_key": raw_key,
+        }
+        response = TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"  # the page holds the plaintext key
+        return response
+
+    @admin.action(description=_("Revoke selected API keys"), permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked_count = 0
+        for api_key in queryset:
+            try:
+                services.api_key_revoke(api_key=api_key, by=request.user)
+            except ApplicationError as error:
+                self.message_user(request, f"{api_key}: {error.message}", level=messages.WARNING)
+            else:
+                revoked_count += 1
+        if revoked_count:
+            self.message_user(
+                request,
+                ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", revoked_count)
                 % {"count": revoked_count},
                 level=messages.SUCCESS,
             )

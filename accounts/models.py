@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -56,6 +57,13 @@ class User(AbstractUser):
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
         ordering = ["username"]
+
+    def get_full_name(self) -> str:
+        """Chinese names read family name first, with no space (张伟); others "first last"."""
+        family, given = self.last_name.strip(), self.first_name.strip()
+        if family and given and all("\u4e00" <= character <= "\u9fff" for character in family + given):
+            return f"{family}{given}"
+        return super().get_full_name()
 
     def role_names(self) -> frozenset[str]:
         """Names of this user's role groups, cached on the instance for the request."""
@@ -182,3 +190,121 @@ class Delegation(models.Model):
     @property
     def status(self) -> DelegationStatus:
         return self.status_on(timezone.localdate())
+
+
+class ApiScope(models.TextChoices):
+    """Closed set of API-key scopes; later issues add theirs here so admin, command and schema list one set."""
+
+    CUSTOMERS_READ = "customers:read", _("read customers")
+    CUSTOMERS_WRITE = "customers:write", _("create and update customers")
+    CUSTOMERS_REVEAL = "customers:reveal", _("see unmasked customer PII")
+    TRANSACTIONS_WRITE = "transactions:write", _("ingest transactions")
+    HOLDINGS_WRITE = "holdings:write", _("write holdings")
+    INTERACTIONS_WRITE = "interactions:write", _("record interactions")
+    PRODUCTS_READ = "products:read", _("read products")
+    PRODUCTS_WRITE = "products:write", _("write products")
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self, *, now=None) -> ApiKeyQuerySet:
+        """Keys that authenticate now: not revoked and not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class ApiKey(models.Model):
+    """A credential for another bank system. The key itself is never stored, only its sha256.
+
+    The key is ``crm_<prefix>_<secret>``; ``prefix`` finds the row, ``key_hash`` proves the key.
+    A plain sha256 (not a slow password hash) is enough here: the secret is 32 random bytes, so
+    there is nothing to brute-force from a leaked hash, and every API call must verify it quickly.
+    """
+
+    PREFIX_LENGTH = 8
+
+    name = models.CharField(_("name"), max_length=100, unique=True, help_text=_("The system that uses this key."))
+    prefix = models.CharField(_("prefix"), max_length=PREFIX_LENGTH, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
+    scopes = ArrayField(
+        models.CharField(max_length=40, choices=ApiScope.choices), verbose_name=_("scopes"), default=list,
+    )
+    branch = models.ForeignKey(
+        "accounts.Branch", verbose_name=_("branch"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="api_keys", help_text=_("Limit the key to one branch; empty means the whole bank."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User", verbose_name=_("created by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="api_keys_created", help_text=_("Empty when created with manage.py create_api_key."),
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_usable_at(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ApiClient:
+    """The principal of a request made with an API key (``request.user``); not a table.
+
+    It answers the questions code asks of ``request.user`` the way an outsider should: no
+    roles, not staff, no primary key. ``audit_label`` names it in the audit log and
+    ``principal_id`` keys idempotency records and throttles (core reads both by name).
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.scopes = frozenset(api_key.scopes)
+
+    def __str__(self) -> str:
+        return self.audit_label
+
+    @property
+    def name(self) -> str:
+        return self.api_key.name
+
+    @property
+    def branch_id(self) -> int | None:
+        return self.api_key.branch_id
+
+    @property
+    def audit_label(self) -> str:
+        return f"api-key:{self.api_key.name}"
+
+    @property
+    def principal_id(self) -> str:
+        return f"api-key:{self.api_key.pk}"
+
+    def get_username(self) -> str:
+        return self.audit_label
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def has_role(self, role: Role) -> bool:
+        return False
+
+    def role_names(self) -> frozenset[str]:
+        return frozenset()
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return False

@@ -6,7 +6,11 @@ these functions; nothing else inspects groups.
 
 from __future__ import annotations
 
-from accounts.models import Delegation, Role, User
+from collections.abc import Callable
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.models import ApiClient, Delegation, Role, User
 
 
 def is_admin(user: User) -> bool:
@@ -84,3 +88,44 @@ def can_see_data_quality_issues(user: User) -> bool:
 def can_record_interaction(user: User) -> bool:
     """Auditors read only; every serving role records contacts with its customers."""
     return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
+
+
+def can_manage_api_keys(user: User) -> bool:
+    return is_admin(user)
+
+
+def is_api_client(principal) -> bool:
+    return isinstance(principal, ApiClient)
+
+
+StaffPredicate = Callable[[User], bool]
+
+
+def require_scopes(
+    *,
+    read: str | None = None,
+    write: str | None = None,
+    staff_read: StaffPredicate | None = None,
+    staff_write: StaffPredicate | None = None,
+) -> type[BasePermission]:
+    """Build a DRF permission class mapping methods to API-key scopes and staff role predicates.
+
+    Safe methods (GET, HEAD, OPTIONS) need ``read`` (a key) or ``staff_read`` (a session user); the
+    others need ``write`` / ``staff_write``. A side left as None is refused, so an endpoint grants
+    only what it names (Sentry's ``scope_map``). Object access stays with the selectors.
+    """
+
+    class ScopePermission(BasePermission):
+        scope_map = {"read": read, "write": write}
+
+        def has_permission(self, request, view) -> bool:
+            is_safe = request.method in SAFE_METHODS
+            principal = request.user
+            if is_api_client(principal):
+                scope = read if is_safe else write
+                return scope is not None and principal.has_scope(scope)
+            predicate = staff_read if is_safe else staff_write
+            return bool(principal and principal.is_authenticated and predicate is not None and predicate(principal))
+
+    ScopePermission.__name__ = f"RequireScopes({read or '-'}, {write or '-'})"
+    return ScopePermission

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+import hmac
+import secrets
+from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from accounts.models import Delegation, DelegationReason, DelegationStatus, User
+from accounts.models import ApiKey, ApiScope, Branch, Delegation, DelegationReason, DelegationStatus, User
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 
 AUDIT_DELEGATION_CREATE = "accounts.delegation_create"
 AUDIT_DELEGATION_REVOKE = "accounts.delegation_revoke"
+AUDIT_API_KEY_CREATE = "accounts.api_key_create"
+AUDIT_API_KEY_REVOKE = "accounts.api_key_revoke"
+AUDIT_API_KEY_REJECTED = "auth.api_key_rejected"
+
+API_KEY_SECRET_BYTES = 32
+# Writing last_used_at on every call would turn each read into a write; once a minute is enough.
+API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @transaction.atomic
@@ -108,3 +120,124 @@ def delegation_revoke(*, delegation: Delegation, by: User) -> Delegation:
         detail={"previous_status": status.value},
     )
     return delegation
+
+
+def api_key_hash(raw_key: str) -> str:
+    """The stored form of a key: sha256 hex (the key is 32 random bytes, see ApiKey)."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    name: str,
+    scopes: list[str],
+    by: User | None,
+    expires_at: datetime | None = None,
+    branch: Branch | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored and cannot be shown again.
+
+    ``by`` is None when an operator runs ``manage.py create_api_key`` (audited as "system").
+    """
+    if by is not None and not permissions.can_manage_api_keys(by):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    name = name.strip()
+    if not name:
+        raise ApplicationError.invalid(_("Give the key a name."), field="name")
+    if ApiKey.objects.filter(name=name).exists():
+        raise ApplicationError.invalid(_("A key with this name already exists."), field="name")
+    unknown_scopes = sorted(set(scopes) - set(ApiScope.values))
+    if unknown_scopes:
+        raise ApplicationError.invalid(
+            _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown_scopes)}, field="scopes"
+        )
+    if not scopes:
+        raise ApplicationError.invalid(_("Choose at least one scope."), field="scopes")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError.invalid(_("The expiry must be in the future."), field="expires_at")
+
+    prefix = secrets.token_hex(ApiKey.PREFIX_LENGTH // 2)
+    while ApiKey.objects.filter(prefix=prefix).exists():  # 4 billion prefixes: practically never loops
+        prefix = secrets.token_hex(ApiKey.PREFIX_LENGTH // 2)
+    raw_key = f"crm_{prefix}_{secrets.token_urlsafe(API_KEY_SECRET_BYTES)}"
+    api_key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(raw_key),
+        scopes=sorted(set(scopes)),
+        branch=branch,
+        created_by=by,
+        expires_at=expires_at,
+    )
+    audit_record(
+        actor=by,
+        action=AUDIT_API_KEY_CREATE,
+        target=api_key,
+        detail={
+            "name": api_key.name,
+            "prefix": api_key.prefix,
+            "scopes": api_key.scopes,
+            "branch_id": api_key.branch_id,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, by: User | None) -> ApiKey:
+    """Revoke a key now; the next request with it is refused."""
+    if by is not None and not permissions.can_manage_api_keys(by):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is not None:
+        raise ApplicationError(ErrorCode.INVALID_TRANSITION, _("This key was already revoked."))
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    audit_record(actor=by, action=AUDIT_API_KEY_REVOKE, target=api_key, detail={"name": api_key.name})
+    return api_key
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey:
+    """Return the usable key ``raw_key`` is, or raise PERMISSION_DENIED and audit the refusal.
+
+    The audit row names the key when it exists (expired, revoked) and never holds the key itself.
+    """
+    now = timezone.now()
+    parts = raw_key.split("_", 2)
+    api_key = None
+    if len(parts) == 3 and parts[0] == "crm" and len(parts[1]) == ApiKey.PREFIX_LENGTH:
+        api_key = ApiKey.objects.filter(prefix=parts[1]).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(raw_key)):
+        _api_key_reject(api_key=None, reason="unknown")
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED, _("Invalid API key."))
+    if api_key.revoked_at is not None:
+        _api_key_reject(api_key=api_key, reason="revoked")
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED, _("This API key was revoked."))
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        _api_key_reject(api_key=api_key, reason="expired")
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED, _("This API key has expired."))
+    if api_key.last_used_at is None or now - api_key.last_used_at >= API_KEY_LAST_USED_RESOLUTION:
+        # Conditional, so concurrent requests write at most once per minute between them.
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - API_KEY_LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+class _RejectedKeyActor:
+    """Names a known but unusable key in the audit log without making it a principal."""
+
+    def __init__(self, api_key: ApiKey):
+        self.audit_label = f"api-key:{api_key.name}"
+
+
+def _api_key_reject(*, api_key: ApiKey | None, reason: str) -> None:
+    audit_record(
+        actor=_RejectedKeyActor(api_key) if api_key else AnonymousUser(),
+        action=AUDIT_API_KEY_REJECTED,
+        target=api_key,
+        detail={"reason": reason},
+    )

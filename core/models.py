@@ -1,4 +1,4 @@
-"""Core tables: the append-only audit log, the task outbox and the task-execution ledger."""
+"""Core tables: the append-only audit log, the task outbox, the task-execution ledger and idempotency records."""
 
 from __future__ import annotations
 
@@ -114,3 +114,37 @@ class TaskExecution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """One POST made with an ``Idempotency-Key`` header, and its response once it finished.
+
+    Written only by ``core.idempotency``. ``principal`` is "api-key:<id>" or "user:<id>", so two
+    clients may use the same key. A row without ``completed_at`` is a request still in flight.
+    Rows expire after ``core.idempotency.RECORD_TTL`` (24 h).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    principal = models.CharField(_("principal"), max_length=64)
+    key = models.CharField(_("idempotency key"), max_length=255)
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="core_idempotency_principal_key_uniq"),
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True, status_code__isnull=True)
+                | Q(completed_at__isnull=False, status_code__isnull=False),
+                name="core_idempotency_completed_has_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="core_idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"

@@ -1,11 +1,15 @@
-"""The REST API: the OpenAPI schema now; interactive docs (vendored assets) come with the API issue.
+"""The REST API: schema, interactive docs (Swagger UI from vendored assets) and /api/v1/.
 
 Each app's api/urls.py is included under v1/ as it arrives.
 """
 
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Staff sign in to read the docs; API clients fetch the schema with their key.
+    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("v1/", include("accounts.api.urls")),
 ]

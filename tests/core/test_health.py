@@ -60,5 +60,6 @@ def test_every_response_carries_a_request_id(client):
 
 
 def test_api_schema_needs_a_login(client, client_as):
-    assert client.get("/api/schema/").status_code == 403
+    # 401, not 403: API-key authentication comes first and names its scheme in WWW-Authenticate.
+    assert client.get("/api/schema/").status_code == 401
     assert client_as("rm").get("/api/schema/").status_code == 200
