@@ -18,18 +18,21 @@ from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions
-from customers import selectors, services
+from customers import importing, selectors, services
 from customers.models import (
     Customer,
     DataQualityIssue,
     DataQualityPolicy,
     Holding,
+    ImportJob,
     Interaction,
     Product,
     Transaction,
@@ -305,3 +308,99 @@ class DataQualityPolicyAdmin(AdminOnly):
         obj.pk, obj.version, obj.created_at, obj.created_by = (
             policy.pk, policy.version, policy.created_at, policy.created_by
         )
+
+
+# --- Imports from core-banking exports -----------------------------------------------------------
+
+
+class ImportJobUploadForm(forms.ModelForm):
+    """The file and a shipped mapping; the service checks the rest."""
+
+    mapping = forms.ChoiceField(label=_("mapping"), choices=())
+    source_file = forms.FileField(
+        label=_("file"), help_text=_("CSV export in UTF-8, UTF-8 with BOM or GBK/GB18030."),
+    )
+
+    class Meta:
+        model = ImportJob
+        fields = ("mapping", "source_file")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "mapping" in self.fields:  # absent on a job's read-only page
+            self.fields["mapping"].choices = [(name, name) for name in importing.mapping_names()]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(AdminOnly):
+    """Upload a core-banking export ("Import from core banking"); a Celery task imports it.
+
+    Jobs are never edited or deleted here: status moves only through the services, and the
+    page of a queued or running job reloads itself to show progress.
+    """
+
+    form = ImportJobUploadForm
+    list_display = ("id", "kind", "mapping", "status", "progress", "rows_read", "rows_created", "rows_updated",
+                    "rows_unchanged", "rows_rejected", "created_by", "created_at")
+    list_filter = ("kind", "status")
+    list_select_related = ("created_by",)
+    readonly_fields = ("kind", "mapping", "file_name", "status", "progress", "rows_read", "rows_created",
+                       "rows_updated", "rows_unchanged", "rows_rejected", "report", "error", "created_by",
+                       "created_at", "started_at", "finished_at")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: ImportJob | None = None):
+        if obj is None:
+            return ("mapping", "source_file")
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ImportJob | None = None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_urls(self):
+        report_view = self.admin_site.admin_view(self.report_view)
+        return [
+            path("<path:object_id>/report/", report_view, name="customers_importjob_report"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("file"))
+    def file_name(self, obj: ImportJob) -> str:
+        return obj.source_file.name.rsplit("/", 1)[-1]
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: ImportJob) -> str:
+        return f"{obj.progress_percent}% ({obj.bytes_read:,} / {obj.bytes_total:,} bytes)"
+
+    @admin.display(description=_("error report"))
+    def report(self, obj: ImportJob) -> str:
+        if not obj.report_file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("admin:customers_importjob_report", args=[obj.pk]),
+                           _("Download the error report (CSV)"))
+
+    def save_model(self, request: HttpRequest, obj: ImportJob, form, change: bool) -> None:
+        job = services.import_job_create(
+            mapping_name=form.cleaned_data["mapping"], uploaded_file=form.cleaned_data["source_file"],
+            by=request.user,
+        )
+        # The admin logs and redirects with this instance; point it at the saved job.
+        obj.pk, obj.kind, obj.status, obj.created_at = job.pk, job.kind, job.status, job.created_at
+
+    def response_add(self, request: HttpRequest, obj: ImportJob, post_url_continue=None) -> HttpResponse:
+        self.message_user(request, _("Import queued; this page shows its progress."), level=messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:customers_importjob_change", args=[obj.pk]))
+
+    def report_view(self, request: HttpRequest, object_id: str) -> FileResponse:
+        if not permissions.is_admin(request.user):
+            raise Http404
+        job = ImportJob.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if job is None or not job.report_file:
+            raise Http404
+        return FileResponse(job.report_file.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
+                            content_type="text/csv; charset=utf-8")

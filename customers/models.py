@@ -395,3 +395,72 @@ class DataQualityIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.rule}"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class ImportJob(models.Model):
+    """An upload of a core-banking export, imported by a Celery task; progress and counts as it goes.
+
+    Status moves queued -> running -> done | failed, only through customers.services.
+    """
+
+    TRANSITIONS = {
+        ImportJobStatus.QUEUED: {ImportJobStatus.RUNNING},
+        ImportJobStatus.RUNNING: {ImportJobStatus.DONE, ImportJobStatus.FAILED},
+    }
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("customers")
+        HOLDINGS = "holdings", _("holdings")
+        TRANSACTIONS = "transactions", _("transactions")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    source_file = models.FileField(_("file"), upload_to="imports/")
+    mapping = models.CharField(_("mapping"), max_length=100)
+    status = models.CharField(_("status"), max_length=10, choices=ImportJobStatus.choices,
+                              default=ImportJobStatus.QUEUED)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_created = models.PositiveIntegerField(_("created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("updated"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    bytes_read = models.PositiveBigIntegerField(_("bytes read"), default=0)
+    bytes_total = models.PositiveBigIntegerField(_("file size (bytes)"), default=0)
+    report_file = models.FileField(_("error report"), upload_to="imports/reports/", blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="import_jobs")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rows_read=F("rows_created") + F("rows_updated") + F("rows_unchanged")
+                            + F("rows_rejected")),
+                name="import_job_rows_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportJobStatus.DONE, ImportJobStatus.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ImportJobStatus.DONE:
+            return 100
+        return int(100 * self.bytes_read / self.bytes_total) if self.bytes_total else 0

@@ -8,6 +8,7 @@ from datetime import datetime
 from celery import shared_task
 from django.db import OperationalError
 
+from core.outbox import task_run_once
 from customers import services
 
 
@@ -31,3 +32,24 @@ def data_quality_run_task(*, as_of: str | None = None, customer_ids: list[int] |
         as_of=datetime.fromisoformat(as_of) if as_of else None, customer_ids=customer_ids
     )
     return dataclasses.asdict(result)
+
+
+# The run is many transactions (one per batch), not one: task_run_once guards only the claim
+# (queued -> running), so a redelivered message neither starts the import twice nor holds one
+# transaction open for the whole file. A worker lost mid-run leaves the job "running" with the
+# batches committed so far; uploading the file again finishes it (the import is idempotent).
+@shared_task(
+    bind=True,
+    name="customers.import_job_run_task",
+    ignore_result=True,
+    soft_time_limit=50 * 60,
+    time_limit=55 * 60,
+)
+def import_job_run_task(self, *, job_id: int) -> None:
+    """Claim the import job once per task id and run it."""
+    task_id = self.request.id or f"{self.name}:{job_id}"
+    claimed = []
+    task_run_once(task_id=task_id, task_name=self.name,
+                  work=lambda: claimed.append(services.import_job_start(job_id=job_id)))
+    if claimed and claimed[0]:
+        services.import_job_run(job_id=job_id)

@@ -202,3 +202,14 @@ def test_msgfmt_reports_every_message_translated():
     assert result.returncode == 0, result.stderr
     assert "translated message" in result.stderr
     assert "fuzzy" not in result.stderr and "untranslated" not in result.stderr
+
+
+def test_amounts_are_grouped_in_thousands_in_zh_hans():
+    from decimal import Decimal
+
+    from django.template import Context, Template
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        rendered = Template('{{ amount|floatformat:"2g" }}').render(Context({"amount": Decimal("1234567.8")}))
+    assert rendered == "1,234,567.80"

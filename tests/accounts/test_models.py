@@ -88,3 +88,10 @@ def test_role_labels_are_translated_labels_in_role_order(make_user):
     labels = User.objects.get(pk=user.pk).role_labels()
     # then
     assert labels == ["relationship manager", "branch manager"]
+
+
+def test_full_name_reads_family_name_first_for_chinese_names(db):
+    from tests.accounts.factories import UserFactory
+
+    assert UserFactory(username="zw", last_name="张", first_name="伟").get_full_name() == "张伟"
+    assert UserFactory(username="jd", last_name="Doe", first_name="Jane").get_full_name() == "Jane Doe"
