@@ -5,10 +5,12 @@ import gettext
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import translation
 
@@ -204,12 +206,10 @@ def test_msgfmt_reports_every_message_translated():
     assert "fuzzy" not in result.stderr and "untranslated" not in result.stderr
 
 
-def test_amounts_are_grouped_in_thousands_in_zh_hans():
-    from decimal import Decimal
-
-    from django.template import Context, Template
-    from django.utils import translation
-
-    with translation.override("zh-hans"):
-        rendered = Template('{{ amount|floatformat:"2g" }}').render(Context({"amount": Decimal("1234567.8")}))
-    assert rendered == "1,234,567.80"
+def test_amounts_are_grouped_in_thousands_in_both_languages():
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            rendered = Template("{% load crm_format %}{{ amount|cny }}").render(
+                Context({"amount": Decimal("1234567.8")})
+            )
+        assert rendered == "1,234,567.80"

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Delegation, DelegationStatus, Role, User
-from tests.accounts.factories import DelegationFactory
+from tests.accounts.factories import DelegationFactory, UserFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STARTS_ON = date(2030, 3, 10)
@@ -91,7 +91,5 @@ def test_role_labels_are_translated_labels_in_role_order(make_user):
 
 
 def test_full_name_reads_family_name_first_for_chinese_names(db):
-    from tests.accounts.factories import UserFactory
-
     assert UserFactory(username="zw", last_name="张", first_name="伟").get_full_name() == "张伟"
     assert UserFactory(username="jd", last_name="Doe", first_name="Jane").get_full_name() == "Jane Doe"
