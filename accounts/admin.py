@@ -19,6 +19,21 @@ from core.errors import ApplicationError
 _ROLE_LABELS = {role.value: role.label for role in Role}
 
 
+def _apply_to_each(model_admin, request: HttpRequest, queryset: QuerySet, service, success_message) -> None:
+    """Run an admin action's service on each selected row: refusals become warnings, the rest a count."""
+    done_count = 0
+    for obj in queryset:
+        try:
+            service(obj)
+        except ApplicationError as error:
+            model_admin.message_user(request, f"{obj}: {error.message}", level=messages.WARNING)
+        else:
+            done_count += 1
+    if done_count:
+        model_admin.message_user(request, success_message(done_count) % {"count": done_count},
+                                 level=messages.SUCCESS)
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "get_full_name", "staff_number", "branch", "roles", "is_active", "last_login")
@@ -93,21 +108,11 @@ class DelegationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected delegations"), permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Delegation]) -> None:
-        revoked_count = 0
-        for delegation in queryset:
-            try:
-                services.delegation_revoke(delegation=delegation, by=request.user)
-            except ApplicationError as error:
-                self.message_user(request, f"{delegation}: {error.message}", level=messages.WARNING)
-            else:
-                revoked_count += 1
-        if revoked_count:
-            self.message_user(
-                request,
-                ngettext("%(count)d delegation revoked.", "%(count)d delegations revoked.", revoked_count)
-                % {"count": revoked_count},
-                level=messages.SUCCESS,
-            )
+        _apply_to_each(
+            self, request, queryset,
+            lambda delegation: services.delegation_revoke(delegation=delegation, by=request.user),
+            lambda count: ngettext("%(count)d delegation revoked.", "%(count)d delegations revoked.", count),
+        )
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -194,18 +199,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected API keys"), permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        revoked_count = 0
-        for api_key in queryset:
-            try:
-                services.api_key_revoke(api_key=api_key, by=request.user)
-            except ApplicationError as error:
-                self.message_user(request, f"{api_key}: {error.message}", level=messages.WARNING)
-            else:
-                revoked_count += 1
-        if revoked_count:
-            self.message_user(
-                request,
-                ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", revoked_count)
-                % {"count": revoked_count},
-                level=messages.SUCCESS,
-            )
+        _apply_to_each(
+            self, request, queryset,
+            lambda api_key: services.api_key_revoke(api_key=api_key, by=request.user),
+            lambda count: ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", count),
+        )

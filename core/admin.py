@@ -25,7 +25,20 @@ def _has_role_group(user, group_names: tuple[str, ...]) -> bool:
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoWritesAdminMixin:
+    """Rows written by services only: admin may show them, never add, change or delete them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(NoWritesAdminMixin, admin.ModelAdmin):
     """Rows are written by services only; here they can be read, never added, changed or deleted."""
 
     reader_groups: tuple[str, ...] = ADMIN_GROUPS
@@ -36,14 +49,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return _has_role_group(request.user, self.reader_groups)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(AuditEvent)

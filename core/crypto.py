@@ -131,11 +131,14 @@ def decrypt(*, stored: str) -> str:
     # ValueError: a token with non-ASCII characters (base64 refuses it); it also covers
     # UnicodeDecodeError should a foreign key ever "decrypt" to bytes that are not UTF-8.
     except (InvalidToken, ValueError):
-        raise PiiDecryptionError(
-            f"PII value with key id {_printable_key_id(key_id)} failed to decrypt "
-            "(wrong key or tampered value).",
-            key_id=key_id,
-        ) from None
+        raise _decryption_failed(key_id=key_id) from None
+
+
+def _decryption_failed(*, key_id: str) -> PiiDecryptionError:
+    return PiiDecryptionError(
+        f"PII value with key id {_printable_key_id(key_id)} failed to decrypt (wrong key or tampered value).",
+        key_id=key_id,
+    )
 
 
 def rotate(*, stored: str) -> str:
@@ -152,11 +155,7 @@ def rotate(*, stored: str) -> str:
         fernet.extract_timestamp(token)
         new_token = MultiFernet([primary, fernet]).rotate(token).decode("ascii")
     except (InvalidToken, ValueError):
-        raise PiiDecryptionError(
-            f"PII value with key id {_printable_key_id(key_id)} failed to decrypt "
-            "(wrong key or tampered value).",
-            key_id=key_id,
-        ) from None
+        raise _decryption_failed(key_id=key_id) from None
     return f"{keyring.primary_key_id}{KEY_ID_SEPARATOR}{new_token}"
 
 

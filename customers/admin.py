@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions
+from core.admin import NoWritesAdminMixin
 from customers import importing, selectors, services
 from customers.models import (
     Customer,
@@ -98,17 +99,8 @@ class AdminOnly(admin.ModelAdmin):
         return permissions.is_admin(request.user)
 
 
-class ReadOnly(AdminOnly):
+class ReadOnly(NoWritesAdminMixin, AdminOnly):
     """Rows written elsewhere: they can be read here, never added, changed or deleted."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class BigTable(ReadOnly):
