@@ -21,5 +21,11 @@ def roles(request: HttpRequest) -> dict:
             "can_view_customers": permissions.can_view_customers(user),
             "can_view_data_quality_queue": permissions.can_view_data_quality_queue(user),
             "can_record_interaction": permissions.can_record_interaction(user),
+            "can_view_segments": permissions.can_view_segments(user),
+            "can_record_service": permissions.can_record_service(user),
+            "can_view_service_report": permissions.can_view_service_report(user),
+            "can_view_complaints": permissions.can_view_complaints(user),
+            "can_handle_complaints": permissions.can_handle_complaints(user),
+            "can_view_complaint_hotspots": permissions.can_view_complaint_hotspots(user),
         }
     }

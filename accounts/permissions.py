@@ -90,6 +90,57 @@ def can_record_interaction(user: User) -> bool:
     return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
 
 
+# --- Segmentation (MANUAL 2.1) --------------------------------------------------------------
+
+
+def can_view_segments(user: User) -> bool:
+    """The segment overview is for branch managers (their branch) and head office."""
+    return is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_propose_segment_override(user: User) -> bool:
+    """Maker: an RM (own customers) or a branch manager proposes a manual tier override."""
+    return is_relationship_manager(user) or is_branch_manager(user)
+
+
+def can_approve_segment_override(user: User) -> bool:
+    """Checker: a branch manager (their branch) or an administrator approves it."""
+    return is_branch_manager(user) or is_admin(user)
+
+
+def can_record_recommendation_feedback(user: User) -> bool:
+    return is_relationship_manager(user) or is_branch_manager(user)
+
+
+# --- Service processes and surveys (MANUAL 2.4, 3.1-3.2) ---------------------------------------
+
+
+def can_record_service(user: User) -> bool:
+    return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
+
+
+def can_view_service_report(user: User) -> bool:
+    """Handling times and overruns by touchpoint, per branch."""
+    return is_branch_manager(user) or sees_all_branches(user)
+
+
+# --- Complaints (MANUAL 3.3) -------------------------------------------------------------------
+
+
+def can_view_complaints(user: User) -> bool:
+    """The desk queue; auditors read it without acting."""
+    return is_complaint_desk(user) or is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_handle_complaints(user: User) -> bool:
+    """Log complaints and move them through their states."""
+    return is_complaint_desk(user) or is_branch_manager(user) or is_admin(user)
+
+
+def can_view_complaint_hotspots(user: User) -> bool:
+    return is_branch_manager(user) or sees_all_branches(user)
+
+
 def can_manage_api_keys(user: User) -> bool:
     return is_admin(user)
 

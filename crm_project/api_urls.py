@@ -12,4 +12,8 @@ urlpatterns = [
     # Staff sign in to read the docs; API clients fetch the schema with their key.
     path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("v1/", include("accounts.api.urls")),
+    path("v1/", include("customers.api.urls")),
+    path("v1/", include("segmentation.api.urls")),
+    path("v1/", include("service.api.urls")),
+    path("v1/", include("complaints.api.urls")),
 ]

@@ -12,6 +12,12 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),
+    path("segments/", include("segmentation.urls")),
+    path("service/", include("service.urls")),
+    path("complaints/", include("complaints.urls")),
+    # Pages for customers themselves (no login): survey answers, online complaints, progress.
+    path("public/surveys/", include("service.public_urls")),
+    path("public/complaints/", include("complaints.public_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,10 @@
+"""The segmentation panel on the customer 360 page (customers' template loads it; Python imports stay downward)."""
+
+from django import template
+
+register = template.Library()
+
+
+@register.inclusion_tag("segmentation/partials/customer_panel.html", takes_context=True)
+def segmentation_customer_panel(context, customer):
+    return {}

@@ -1,0 +1,5 @@
+from django.urls import path  # noqa: F401  (pages arrive with the segmentation feature)
+
+app_name = "segmentation"
+
+urlpatterns: list = []
