@@ -203,6 +203,11 @@ class ApiScope(models.TextChoices):
     INTERACTIONS_WRITE = "interactions:write", _("record interactions")
     PRODUCTS_READ = "products:read", _("read products")
     PRODUCTS_WRITE = "products:write", _("write products")
+    SEGMENTS_READ = "segments:read", _("read classes, tiers, CLV and recommendations")
+    COMPLAINTS_READ = "complaints:read", _("read complaints and their status")
+    COMPLAINTS_WRITE = "complaints:write", _("log complaints and move them through their states")
+    SURVEYS_READ = "surveys:read", _("read survey responses")
+    SERVICE_WRITE = "service:write", _("record services")
 
 
 class ApiKeyQuerySet(models.QuerySet):
