@@ -90,18 +90,22 @@ class Customer(models.Model):
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     occupation = models.CharField(_("occupation"), max_length=100, blank=True)
     id_number = EncryptedCharField(_("national ID number"), max_length=18, null=True, blank=True)
-    id_number_bidx = BlindIndexField(source="id_number", normalizer="id_number")
+    # Indexed in Meta: a plain db_index on a varchar also builds a useless LIKE (pattern_ops)
+    # index, and a blind index is only ever compared for equality.
+    id_number_bidx = BlindIndexField(source="id_number", normalizer="id_number", db_index=False)
     phone = EncryptedCharField(_("mobile phone"), max_length=20, null=True, blank=True)
-    phone_bidx = BlindIndexField(source="phone", normalizer="phone")
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone", db_index=False)
     email = EncryptedCharField(_("email"), max_length=254, null=True, blank=True)
     address = EncryptedCharField(_("address"), max_length=300, null=True, blank=True)
 
     branch = models.ForeignKey(
-        "accounts.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="customers"
+        "accounts.Branch", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="customers",
+        db_index=False,  # customer_branch_idx starts with branch_id
     )
     relationship_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="managed_customers",
+        db_index=False,  # customer_rm_name_idx starts with relationship_manager_id
     )
     customer_since = models.DateField(_("customer since"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=CustomerStatus.choices,
@@ -148,6 +152,8 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["relationship_manager", "name", "id"], name="customer_rm_name_idx"),
             models.Index(fields=["branch", "status", "name", "id"], name="customer_branch_idx"),
+            models.Index(fields=["id_number_bidx"], name="customer_id_number_bidx_idx"),
+            models.Index(fields=["phone_bidx"], name="customer_phone_bidx_idx"),
             # Name search (icontains) and customer-number prefix search (istartswith): Django
             # compiles both to UPPER(col::text) LIKE UPPER(%s), so the trigram index is on
             # UPPER(col); a plain gin_trgm_ops index on the bare column would never be used.

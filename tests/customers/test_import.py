@@ -102,7 +102,12 @@ def test_sample_imports_53_rows_and_rejects_the_7_defects(core_banking_org):
     closed = Customer.objects.get(external_id="691860363700")
     assert (closed.status, closed.closed_on) == ("closed", date(2024, 8, 11))
     # The blind indexes were written, so exact search finds the imported customer.
+    assert first.phone_bidx == crypto.blind_index(kind="phone", value="18449008934")
+    assert first.id_number_bidx == crypto.blind_index(kind="id_number", value="440106196307150402")
     assert Customer.objects.filter(phone_bidx=first.phone_bidx).count() == 1
+    # Rows are COPYed, not saved: what save() would set is set all the same.
+    assert first.created_at and first.updated_at and first.info_updated_at
+    assert (first.consent_marketing, first.completeness_score, first.email) == ("unknown", 0, None)
 
 
 def test_reimporting_the_sample_changes_nothing(core_banking_org):
