@@ -112,6 +112,16 @@ def can_record_recommendation_feedback(user: User) -> bool:
     return is_relationship_manager(user) or is_branch_manager(user)
 
 
+def can_view_segment_customers(user: User) -> bool:
+    """The customer list by tier and class: RMs (their customers), branch managers and head office."""
+    return is_relationship_manager(user) or can_view_segments(user)
+
+
+def can_view_recommendations(user: User) -> bool:
+    """Recommendations on the 360 page: those who offer them, and head office reading along."""
+    return can_record_recommendation_feedback(user) or sees_all_branches(user)
+
+
 # --- Service processes and surveys (MANUAL 2.4, 3.1-3.2) ---------------------------------------
 
 
@@ -122,6 +132,26 @@ def can_record_service(user: User) -> bool:
 def can_view_service_report(user: User) -> bool:
     """Handling times and overruns by touchpoint, per branch."""
     return is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_view_survey_responses(user: User) -> bool:
+    """Survey answers of the customers the user may see (the selector decides which)."""
+    return can_view_customers(user)
+
+
+def can_retag_feedback(user: User) -> bool:
+    """Correct the feedback topics the keyword tagger gave an answer; auditors read only."""
+    return can_record_service(user)
+
+
+def can_view_follow_ups(user: User) -> bool:
+    """RMs their customers' follow-ups, branch managers their branch's, head office all."""
+    return is_relationship_manager(user) or is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_work_follow_ups(user: User) -> bool:
+    """Mark a follow-up done or close it; auditors read only."""
+    return is_relationship_manager(user) or is_branch_manager(user) or is_admin(user)
 
 
 # --- Complaints (MANUAL 3.3) -------------------------------------------------------------------

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401  (public pages arrive with the service feature)
+from django.urls import path
+
+from service import views
 
 app_name = "service-public"
 
-urlpatterns: list = []
+urlpatterns = [
+    # Any string reaches the view, so a malformed token gets the same page as an unknown one.
+    path("<str:token>/", views.SurveyAnswerView.as_view(), name="survey-answer"),
+]

@@ -1,10 +1,34 @@
 """The service panel on the customer 360 page (customers' template loads it; Python imports stay downward)."""
 
 from django import template
+from django.utils import timezone
+
+from accounts import permissions
+from service import selectors
 
 register = template.Library()
+
+RECORDS_SHOWN = 5
+RESPONSES_SHOWN = 5
+FOLLOW_UPS_SHOWN = 10
 
 
 @register.inclusion_tag("service/partials/customer_panel.html", takes_context=True)
 def service_customer_panel(context, customer):
-    return {}
+    """Recent services, survey answers and open follow-ups of a customer the page already fetched scoped."""
+    user = context["request"].user
+    if not permissions.can_view_customers(user):
+        return {"show": False}
+    return {
+        "show": True,
+        "customer": customer,
+        "request": context["request"],
+        "csrf_token": context.get("csrf_token"),
+        "service_records": list(selectors.service_record_list_for(customer=customer)[:RECORDS_SHOWN]),
+        "shown": RECORDS_SHOWN,
+        "survey_responses": list(selectors.survey_response_list_for(customer=customer)[:RESPONSES_SHOWN]),
+        "follow_ups": list(selectors.follow_up_list_for(customer=customer)[:FOLLOW_UPS_SHOWN]),
+        "today": timezone.localdate(),
+        "can_record_service": permissions.can_record_service(user),
+        "can_work_follow_ups": permissions.can_work_follow_ups(user),
+    }

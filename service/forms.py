@@ -1,0 +1,112 @@
+"""Input shapes for the service pages. Rules live in services; these check shape only (STYLE.md §7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from service.models import FeedbackTopic, FollowUpTask, ServiceOutcome, Touchpoint
+
+_ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
+_ISO_DATETIME_WIDGET = {"format": "%Y-%m-%dT%H:%M", "attrs": {"type": "datetime-local"}}
+REPORT_DEFAULT_DAYS = 30
+REPORT_MAX_DAYS = 366
+
+
+class ServiceRecordForm(forms.Form):
+    touchpoint = forms.ModelChoiceField(label=_("Touchpoint"), queryset=Touchpoint.objects.none(),
+                                        empty_label=None)
+    started_at = forms.DateTimeField(label=_("Started at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
+    ended_at = forms.DateTimeField(label=_("Ended at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
+    steps_completed = forms.MultipleChoiceField(
+        label=_("SOP steps completed"), required=False, widget=forms.CheckboxSelectMultiple,
+    )
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=ServiceOutcome.choices)
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=1000,
+                            widget=forms.Textarea(attrs={"rows": 2}))
+    send_survey = forms.BooleanField(
+        label=_("Send a satisfaction survey by SMS"), required=False, initial=True,
+        help_text=_("Only for completed services."),
+    )
+
+    def __init__(self, *args, touchpoints, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.touchpoints = list(touchpoints)
+        self.fields["touchpoint"].queryset = Touchpoint.objects.filter(pk__in=[t.pk for t in self.touchpoints])
+        # Every step of every touchpoint is a valid choice here; the service checks they belong.
+        self.fields["steps_completed"].choices = list(dict.fromkeys(
+            (step, label) for touchpoint in self.touchpoints for step, label in touchpoint.sop_step_labels
+        ))
+
+
+class ServiceReportForm(forms.Form):
+    """The period and (for head office) the branch of the service report."""
+
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    branch = forms.ModelChoiceField(label=_("Branch"), required=False, queryset=None,
+                                    empty_label=_("All branches"))
+
+    def __init__(self, *args, branches=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if branches is None:
+            del self.fields["branch"]
+        else:
+            self.fields["branch"].queryset = branches
+
+    def period(self):
+        """(since, until): the chosen period, the last 30 days by default, at most a year."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        until = data.get("until") or timezone.localdate()
+        since = data.get("since") or until - timedelta(days=REPORT_DEFAULT_DAYS - 1)
+        if since > until:
+            since, until = until, since
+        since = max(since, until - timedelta(days=REPORT_MAX_DAYS - 1))
+        return since, until
+
+
+class FollowUpFinishForm(forms.Form):
+    status = forms.ChoiceField(choices=[(FollowUpTask.Status.DONE, _("Followed up")),
+                                        (FollowUpTask.Status.CLOSED, _("Close without follow-up"))])
+    note = forms.CharField(label=_("Outcome note"), required=False, max_length=1000)
+
+
+class FeedbackTopicsForm(forms.Form):
+    topics = forms.ModelMultipleChoiceField(
+        label=_("Feedback topics"), required=False, queryset=FeedbackTopic.objects.none(),
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+    )
+
+    def __init__(self, *args, topics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].queryset = topics
+
+
+def _score_choices(low: int, high: int):
+    return [(str(value), str(value)) for value in range(low, high + 1)]
+
+
+class SurveyAnswerForm(forms.Form):
+    """The public survey: CSAT 1-5 and NPS 0-10 as buttons, three optional 0-100 scores, a comment."""
+
+    csat = forms.TypedChoiceField(
+        label=_("Overall, how satisfied are you with our service?"), coerce=int, choices=_score_choices(1, 5),
+        widget=forms.RadioSelect,
+    )
+    nps = forms.TypedChoiceField(
+        label=_("How likely are you to recommend us to a friend or colleague?"), coerce=int,
+        choices=_score_choices(0, 10), widget=forms.RadioSelect,
+    )
+    score_service = forms.IntegerField(label=_("Service"), required=False, min_value=0, max_value=100)
+    score_product = forms.IntegerField(label=_("Products"), required=False, min_value=0, max_value=100)
+    score_ease = forms.IntegerField(label=_("Ease of doing business with us"), required=False,
+                                    min_value=0, max_value=100)
+    comment = forms.CharField(
+        label=_("Anything you would like to tell us?"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    DIMENSIONS = ("score_service", "score_product", "score_ease")
