@@ -1,0 +1,78 @@
+"""Input and output shapes of the complaints API (unique names; shape only, rules in services)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from complaints.models import ComplaintAction, ComplaintChannel, ComplaintSeverity, ComplaintStatus, RootCause
+from core.api import RejectUnknownFieldsMixin
+
+
+class ComplaintCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
+    customer_id = serializers.IntegerField(required=False, allow_null=True,
+                                           help_text="The customer; omit for an unidentified complainant.")
+    contact_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    branch = serializers.CharField(required=False, max_length=20,
+                                   help_text="Branch code; defaults to the customer's branch.")
+    channel = serializers.ChoiceField(choices=ComplaintChannel.choices)
+    category = serializers.CharField(max_length=16, help_text="Category code, e.g. B0302.")
+    severity = serializers.ChoiceField(choices=ComplaintSeverity.choices, default=ComplaintSeverity.MEDIUM)
+    product = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="Product code.")
+    description = serializers.CharField(max_length=4000)
+    received_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+class ComplaintTransitionInput(RejectUnknownFieldsMixin, serializers.Serializer):
+    action = serializers.ChoiceField(choices=ComplaintAction.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+    resolution = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+    root_cause = serializers.ChoiceField(choices=RootCause.choices, required=False, allow_blank=True, default="")
+    expected_version = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None,
+                                                help_text="The version you last read; a mismatch is a 409 conflict.")
+
+
+class ComplaintListFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("open", "open"), *ComplaintStatus.choices], required=False)
+    branch = serializers.CharField(required=False, max_length=20)
+    category = serializers.CharField(required=False, max_length=16)
+    severity = serializers.ChoiceField(choices=ComplaintSeverity.choices, required=False)
+    channel = serializers.ChoiceField(choices=ComplaintChannel.choices, required=False)
+    breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    customer_id = serializers.IntegerField(required=False)
+
+
+class ComplaintEventOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor_label")
+    note = serializers.CharField()
+    customer_visible = serializers.BooleanField()
+
+
+class ComplaintOutput(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    customer_id = serializers.IntegerField(allow_null=True)
+    branch = serializers.CharField(source="branch.code")
+    channel = serializers.CharField()
+    category = serializers.CharField(source="category.code")
+    severity = serializers.CharField()
+    product = serializers.CharField(source="product.code", allow_null=True, default=None)
+    received_at = serializers.DateTimeField()
+    first_response_due_at = serializers.DateTimeField()
+    resolution_due_at = serializers.DateTimeField()
+    first_response_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    breached = serializers.BooleanField(source="is_breached")
+    sla_policy_version = serializers.IntegerField(source="sla_policy.version")
+    root_cause = serializers.CharField()
+    allowed_actions = serializers.ListField(child=serializers.CharField())
+
+
+class ComplaintDetailOutput(ComplaintOutput):
+    events = ComplaintEventOutput(many=True, source="timeline")

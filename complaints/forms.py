@@ -1,0 +1,213 @@
+"""Input shapes for the complaint pages. Rules live in services; these check shape only (STYLE.md §7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Branch
+from complaints import selectors
+from complaints.models import (
+    ComplaintAction,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintSeverity,
+    ComplaintStatus,
+    RootCause,
+)
+from customers.models import Product
+
+_ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ComplaintCategory) -> str:
+        return f"— {obj.label}" if obj.parent_id else obj.label
+
+
+class _CategoryMixin:
+    def _set_category_choices(self) -> None:
+        field = self.fields["category"]
+        categories = selectors.categories_for_choice()
+        field.queryset = ComplaintCategory.objects.filter(is_active=True)
+        field.choices = [("", field.empty_label or "---------")] + [
+            (c.pk, field.label_from_instance(c)) for c in categories]
+
+
+class _NoEchoTextInput(forms.TextInput):
+    """Never writes the submitted value back into the page (identifiers stay out of HTML)."""
+
+    def format_value(self, value):
+        return None
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[(selectors.STATUS_OPEN, _("Open (needs work)")), ("", _("Any")),
+                                        *ComplaintStatus.choices])
+    category = CategoryChoiceField(label=_("Category"), required=False, queryset=ComplaintCategory.objects.none(),
+                                   empty_label=_("All categories"))
+    severity = forms.ChoiceField(label=_("Severity"), required=False, choices=[("", _("Any")),
+                                                                                *ComplaintSeverity.choices])
+    branch = forms.ModelChoiceField(label=_("Branch"), required=False, queryset=Branch.objects.order_by("code"),
+                                    empty_label=_("All branches"))
+    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", _("Any")),
+                                                                              *ComplaintChannel.choices])
+    product = forms.ModelChoiceField(label=_("Product"), required=False, queryset=Product.objects.all(),
+                                     widget=forms.HiddenInput)
+    breached = forms.ChoiceField(label=_("SLA"), required=False,
+                                 choices=[("", _("Any")), ("yes", _("Overdue")), ("no", _("Not overdue"))])
+    received_from = forms.DateField(label=_("Received from"), required=False,
+                                    widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    received_to = forms.DateField(label=_("Received to"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    order = forms.ChoiceField(label=_("Sort by"), required=False, choices=[
+        ("due", _("Due soonest")), ("-received", _("Newest first")), ("received", _("Oldest first")),
+        ("severity", _("Most severe first")),
+    ])
+
+    def __init__(self, *args, with_branch: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = ComplaintCategory.objects.all()
+        self.fields["category"].choices = [("", _("All categories"))] + [
+            (c.pk, self.fields["category"].label_from_instance(c)) for c in selectors.categories_for_choice()]
+        if not with_branch:
+            del self.fields["branch"]
+
+    def filters(self) -> selectors.QueueFilters:
+        """The selector's filters; an invalid filter is dropped rather than failing the page."""
+        cleaned = getattr(self, "cleaned_data", {})
+        # No status in the query: the open queue; "status=" (Any): every status.
+        status = cleaned["status"] if "status" in cleaned and "status" in self.data else selectors.STATUS_OPEN
+        category, branch, product = cleaned.get("category"), cleaned.get("branch"), cleaned.get("product")
+        breached = {"yes": True, "no": False}.get(cleaned.get("breached") or "")
+        return selectors.QueueFilters(
+            status=status or "",
+            category_id=category.pk if category else None,
+            severity=cleaned.get("severity") or None,
+            branch_id=branch.pk if branch else None,
+            channel=cleaned.get("channel") or None,
+            product_id=product.pk if product else None,
+            breached=breached,
+            received_from=cleaned.get("received_from"),
+            received_to=cleaned.get("received_to"),
+            order=cleaned.get("order") or selectors.QUEUE_DEFAULT_ORDER,
+        )
+
+
+class CustomerNameSearchForm(forms.Form):
+    q = forms.CharField(label=_("Name or customer number"), required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
+
+
+class CustomerIdentifierForm(forms.Form):
+    """Exact search by national ID number or mobile phone: POSTed, never echoed back."""
+
+    id_number = forms.CharField(label=_("National ID number"), required=False, max_length=30,
+                                widget=_NoEchoTextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    phone = forms.CharField(label=_("Mobile phone"), required=False, max_length=30,
+                            widget=_NoEchoTextInput(attrs={"autocomplete": "off", "inputmode": "tel"}))
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        given = [name for name in ("id_number", "phone") if cleaned_data.get(name)]
+        if not given and not self.errors:
+            raise forms.ValidationError(_("Enter a national ID number or a mobile phone number."))
+        if len(given) > 1:
+            raise forms.ValidationError(_("Enter either a national ID number or a mobile phone number, not both."))
+        return cleaned_data
+
+
+class ComplaintCreateForm(_CategoryMixin, forms.Form):
+    customer_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    contact_name = forms.CharField(label=_("Complainant's name (walk-in)"), required=False, max_length=100)
+    contact_phone = forms.CharField(label=_("Complainant's phone (walk-in)"), required=False, max_length=30,
+                                    widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    channel = forms.ChoiceField(label=_("Channel"), choices=ComplaintChannel.choices)
+    category = CategoryChoiceField(label=_("Category"), queryset=ComplaintCategory.objects.none(),
+                                   empty_label=_("Choose a category"))
+    severity = forms.ChoiceField(label=_("Severity"), choices=ComplaintSeverity.choices,
+                                 initial=ComplaintSeverity.MEDIUM)
+    product = forms.ModelChoiceField(label=_("Product"), required=False,
+                                     queryset=Product.objects.order_by("category", "code"),
+                                     empty_label=_("No particular product"))
+    description = forms.CharField(label=_("Description"), max_length=4000, widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text=_("What happened, in the customer's words. No ID or card numbers."))
+    attachment = forms.FileField(label=_("Attachment (optional)"), required=False,
+                                 help_text=_("PDF, JPEG or PNG, up to 5 MB."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._set_category_choices()
+
+
+class ComplaintTransitionForm(forms.Form):
+    action = forms.ChoiceField(choices=ComplaintAction.choices, widget=forms.HiddenInput)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    note = forms.CharField(label=_("Note"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    resolution = forms.CharField(label=_("Resolution given to the customer"), required=False, max_length=4000,
+                                 widget=forms.Textarea(attrs={"rows": 3}))
+    root_cause = forms.ChoiceField(label=_("Root cause"), required=False,
+                                   choices=[("", _("Choose the root cause")), *RootCause.choices])
+
+
+class HotspotFilterForm(forms.Form):
+    dimension = forms.ChoiceField(label=_("Group by"), required=False, choices=[
+        ("category", _("Category")), ("branch", _("Branch")), ("product", _("Product")), ("channel", _("Channel")),
+    ])
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+
+    MAX_DAYS = 366
+
+    def period(self) -> tuple[str, object, object]:
+        cleaned = getattr(self, "cleaned_data", {})
+        today = timezone.localdate()
+        end = cleaned.get("end") or today
+        start = cleaned.get("start") or end - timedelta(days=29)
+        if start > end:
+            start, end = end, start
+        if (end - start).days >= self.MAX_DAYS:
+            start = end - timedelta(days=self.MAX_DAYS - 1)
+        return cleaned.get("dimension") or "category", start, end
+
+
+# --- Public pages -----------------------------------------------------------------------------------
+
+
+class PublicComplaintForm(_CategoryMixin, forms.Form):
+    contact_name = forms.CharField(label=_("Your name"), max_length=100)
+    contact_phone = forms.CharField(label=_("Your mobile phone"), max_length=30,
+                                    widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+    branch = forms.ModelChoiceField(label=_("Branch"), queryset=Branch.objects.filter(is_head_office=False)
+                                    .order_by("code"), empty_label=_("Choose your branch"))
+    category = CategoryChoiceField(label=_("What is it about?"), queryset=ComplaintCategory.objects.none(),
+                                   empty_label=_("Choose a category"))
+    description = forms.CharField(label=_("Your complaint"), max_length=4000, widget=forms.Textarea(attrs={"rows": 6}),
+                                  help_text=_("Please do not enter ID, card or account numbers."))
+    # Honeypot: hidden from people by CSS; a bot filling every field gives itself away.
+    website = forms.CharField(label=_("Leave this field empty"), required=False, max_length=200,
+                              widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._set_category_choices()
+
+
+class PublicProgressForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Reference number"), max_length=24,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "TS20261128-000123"}),
+    )
+    phone_last4 = forms.RegexField(label=_("Last four digits of your phone"), regex=r"^\d{4}$", max_length=4,
+                                   widget=_NoEchoTextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+                                   error_messages={"invalid": _("Enter four digits.")})
+
+
+class PublicReopenForm(forms.Form):
+    phone_last4 = forms.RegexField(label=_("Last four digits of your phone"), regex=r"^\d{4}$", max_length=4,
+                                   widget=_NoEchoTextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+                                   error_messages={"invalid": _("Enter four digits.")})
+    reason = forms.CharField(label=_("What is still wrong?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))

@@ -1,0 +1,275 @@
+"""Reads for complaints, scoped to the viewer (STYLE.md §2).
+
+Complaint desk and branch managers see their branch's complaints; compliance auditors and
+administrators see every branch; an API key sees its branch, or every branch when unrestricted.
+Anyone else sees none. A complaint outside the scope is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import Branch
+from complaints.models import (
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintEvent,
+    ComplaintNotification,
+    ComplaintSeverity,
+    RootCause,
+)
+from customers.models import Customer, CustomerStatus, Product
+
+# The sort whitelist: input picks a key, never a column.
+QUEUE_ORDERS = {
+    "due": (F("resolution_due_at").asc(), F("id").asc()),
+    "-received": (F("received_at").desc(), F("id").desc()),
+    "received": (F("received_at").asc(), F("id").asc()),
+    "severity": (F("severity_rank").desc(), F("resolution_due_at").asc(), F("id").asc()),
+}
+QUEUE_DEFAULT_ORDER = "due"
+STATUS_OPEN = "open"  # the queue's default: every status that still needs work
+
+
+def _scope(user: Any) -> Q | None:
+    """The filter on complaint columns the viewer is limited to, Q() for all, None for none."""
+    if permissions.is_api_client(user):
+        return Q(branch_id=user.branch_id) if user.branch_id else Q()
+    if permissions.sees_all_branches(user):
+        return Q()
+    if (permissions.is_complaint_desk(user) or permissions.is_branch_manager(user)) and user.branch_id:
+        return Q(branch_id=user.branch_id)
+    return None
+
+
+def complaint_list_visible_to(*, user: Any) -> QuerySet[Complaint]:
+    """Return the complaints the user may see, with what a list shows."""
+    scope = _scope(user)
+    complaints = Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
+                                                  "product")
+    return complaints.none() if scope is None else complaints.filter(scope)
+
+
+def complaint_get_visible_to(*, user: Any, reference: str) -> Complaint:
+    """One complaint the user may see; Complaint.DoesNotExist otherwise (a 404)."""
+    return complaint_list_visible_to(user=user).get(reference=reference)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = STATUS_OPEN
+    category_id: int | None = None
+    severity: str | None = None
+    branch_id: int | None = None
+    channel: str | None = None
+    product_id: int | None = None
+    breached: bool | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    order: str = QUEUE_DEFAULT_ORDER
+
+
+def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[Complaint]:
+    """The desk queue: filtered, sorted by a whitelisted key, ties broken on id (stable pages).
+
+    ``category_id`` matches the category and its sub-categories; dates are local and inclusive.
+    """
+    complaints = complaint_list_visible_to(user=user)
+    if filters.status == STATUS_OPEN:
+        complaints = complaints.open()
+    elif filters.status:
+        complaints = complaints.filter(status=filters.status)
+    if filters.category_id:
+        complaints = complaints.filter(Q(category_id=filters.category_id) | Q(category__parent_id=filters.category_id))
+    if filters.severity:
+        complaints = complaints.filter(severity=filters.severity)
+    if filters.branch_id:
+        complaints = complaints.filter(branch_id=filters.branch_id)
+    if filters.channel:
+        complaints = complaints.filter(channel=filters.channel)
+    if filters.product_id:
+        complaints = complaints.filter(product_id=filters.product_id)
+    if filters.breached is True:
+        complaints = complaints.breached()
+    elif filters.breached is False:
+        complaints = complaints.filter(first_response_breached_at__isnull=True, resolution_breached_at__isnull=True)
+    if filters.received_from:
+        complaints = complaints.filter(received_at__gte=_local_midnight(filters.received_from))
+    if filters.received_to:
+        complaints = complaints.filter(received_at__lt=_local_midnight(filters.received_to + timedelta(days=1)))
+    order = QUEUE_ORDERS.get(filters.order) or QUEUE_ORDERS[QUEUE_DEFAULT_ORDER]
+    if filters.order == "severity":
+        complaints = complaints.annotate(severity_rank=Case(
+            *[When(severity=severity, then=Value(rank)) for rank, severity in enumerate(ComplaintSeverity.values)],
+            output_field=IntegerField(),
+        ))
+    return complaints.order_by(*order)
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def complaint_events_for(*, complaint: Complaint, customer_visible_only: bool = False) -> QuerySet[ComplaintEvent]:
+    events = ComplaintEvent.objects.filter(complaint=complaint).select_related("actor")
+    if customer_visible_only:
+        events = events.filter(customer_visible=True)
+    return events.order_by("occurred_at", "id")
+
+
+def complaint_list_for_customer(*, user: Any, customer: Customer, limit: int = 10) -> list[Complaint]:
+    """The customer's complaints the user may see, newest first (the customer 360 panel)."""
+    return list(complaint_list_visible_to(user=user).filter(customer=customer).order_by("-received_at", "-id")[:limit])
+
+
+def complaint_for_public(*, reference: str) -> Complaint | None:
+    """The complaint behind a reference typed by a customer (no scope: the phone check follows)."""
+    reference = (reference or "").strip().upper()
+    if not reference or len(reference) > 24:
+        return None
+    return Complaint.objects.select_related("customer", "sla_policy").filter(reference=reference).first()
+
+
+def notification_unread_count(*, user: Any) -> int:
+    return ComplaintNotification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+
+
+def categories_top_level() -> QuerySet[ComplaintCategory]:
+    return ComplaintCategory.objects.filter(parent__isnull=True, is_active=True).order_by("sort_order", "code")
+
+
+def categories_for_choice() -> list[ComplaintCategory]:
+    """Active categories, each top level followed by its sub-categories (for a select)."""
+    categories = list(ComplaintCategory.objects.filter(is_active=True).select_related("parent")
+                      .order_by("sort_order", "code"))
+    children: dict[int, list[ComplaintCategory]] = {}
+    for category in categories:
+        if category.parent_id:
+            children.setdefault(category.parent_id, []).append(category)
+    ordered: list[ComplaintCategory] = []
+    for category in categories:
+        if category.parent_id is None:
+            ordered.append(category)
+            ordered.extend(children.get(category.pk, []))
+    return ordered
+
+
+# --- Hot spots ------------------------------------------------------------------------------------
+
+HOTSPOT_DIMENSIONS = ("category", "branch", "product", "channel")
+
+
+@dataclass
+class HotspotRow:
+    key: Any
+    label: str
+    count: int
+    previous_count: int
+    per_thousand_customers: float | None = None
+
+    @property
+    def change_pct(self) -> float | None:
+        if not self.previous_count:
+            return None
+        return round((self.count - self.previous_count) * 100 / self.previous_count, 1)
+
+
+def complaint_hotspots(*, user: Any, dimension: str, start: date, end: date) -> dict:
+    """Complaints received in [start, end] (local dates) grouped by one dimension, against the previous period.
+
+    Also: top root causes, SLA compliance (first response / resolution within due) for the
+    complaints of the period, and complaints per 1,000 active customers in the viewer's scope.
+    Every figure is one GROUP BY or aggregate query.
+    """
+    if dimension not in HOTSPOT_DIMENSIONS:
+        dimension = "category"
+    days = (end - start).days + 1
+    previous_start, previous_end = start - timedelta(days=days), start - timedelta(days=1)
+    scoped = complaint_list_visible_to(user=user).select_related(None)
+    current = scoped.filter(received_at__gte=_local_midnight(start),
+                            received_at__lt=_local_midnight(end + timedelta(1)))
+    previous = scoped.filter(received_at__gte=_local_midnight(previous_start),
+                             received_at__lt=_local_midnight(previous_end + timedelta(1)))
+    group_field = {"category": Coalesce("category__parent_id", "category_id"), "branch": F("branch_id"),
+                   "product": F("product_id"), "channel": F("channel")}[dimension]
+    now_counts = dict(current.order_by().annotate(k=group_field).values_list("k").annotate(n=Count("id"))
+                      .values_list("k", "n"))
+    before_counts = dict(previous.order_by().annotate(k=group_field).values_list("k").annotate(n=Count("id"))
+                         .values_list("k", "n"))
+    keys = set(now_counts) | set(before_counts)
+    labels = _dimension_labels(dimension, keys)
+    customers_by_branch: dict[int, int] = {}
+    if dimension == "branch":
+        customers_by_branch = dict(
+            Customer.objects.filter(branch_id__in=[k for k in keys if k], status=CustomerStatus.ACTIVE).order_by()
+            .values_list("branch_id").annotate(n=Count("id")).values_list("branch_id", "n"))
+    rows = []
+    for key in keys:
+        customers = customers_by_branch.get(key)
+        rows.append(HotspotRow(
+            key=key, label=labels.get(key, "—"), count=now_counts.get(key, 0), previous_count=before_counts.get(key, 0),
+            per_thousand_customers=(round(now_counts.get(key, 0) * 1000 / customers, 2) if customers else None),
+        ))
+    rows.sort(key=lambda row: (-row.count, -row.previous_count, row.label))
+
+    totals = current.order_by().aggregate(
+        total=Count("id"),
+        responded=Count("id", filter=Q(first_response_at__isnull=False)),
+        responded_on_time=Count("id", filter=Q(first_response_at__lt=F("first_response_due_at"))),
+        resolved=Count("id", filter=Q(resolved_at__isnull=False)),
+        resolved_on_time=Count("id", filter=Q(resolved_at__lt=F("resolution_due_at"))),
+        breached=Count("id", filter=Q(first_response_breached_at__isnull=False)
+                       | Q(resolution_breached_at__isnull=False)),
+    )
+    previous_total = previous.order_by().count()
+    root_causes = [
+        (RootCause(code).label, code, n) for code, n in
+        current.exclude(root_cause="").order_by().values_list("root_cause").annotate(n=Count("id"))
+        .order_by("-n", "root_cause").values_list("root_cause", "n")[:5]
+    ]
+    customer_scope = _customer_scope_for_rate(user)
+    active_customers = Customer.objects.filter(customer_scope, status=CustomerStatus.ACTIVE).count() \
+        if customer_scope is not None else 0
+    return {
+        "dimension": dimension,
+        "start": start, "end": end, "previous_start": previous_start, "previous_end": previous_end,
+        "rows": rows,
+        "total": totals["total"], "previous_total": previous_total,
+        "change_pct": (round((totals["total"] - previous_total) * 100 / previous_total, 1) if previous_total else None),
+        "first_response_compliance_pct": _pct(totals["responded_on_time"], totals["total"]),
+        "resolution_compliance_pct": _pct(totals["resolved_on_time"], totals["resolved"]),
+        "resolved": totals["resolved"], "breached": totals["breached"],
+        "root_causes": root_causes,
+        "active_customers": active_customers,
+        "per_thousand_customers": (round(totals["total"] * 1000 / active_customers, 2) if active_customers else None),
+    }
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(part * 100 / whole, 1) if whole else None
+
+
+def _customer_scope_for_rate(user: Any) -> Q | None:
+    scope = _scope(user)
+    return scope  # complaint scope is by branch_id, the same column on customers
+
+
+def _dimension_labels(dimension: str, keys: set) -> dict:
+    keys = {k for k in keys if k is not None}
+    if dimension == "category":
+        return {c.pk: c.label for c in ComplaintCategory.objects.filter(pk__in=keys)}
+    if dimension == "branch":
+        return {b.pk: b.name for b in Branch.objects.filter(pk__in=keys)}
+    if dimension == "product":
+        labels = {p.pk: str(p) for p in Product.objects.filter(pk__in=keys)}
+        return labels
+    return {value: str(label) for value, label in ComplaintChannel.choices}
+

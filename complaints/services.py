@@ -1,0 +1,644 @@
+"""Writes for complaints (MANUAL 3.3): logging, the status machine, the breach scan, closing the loop.
+
+Every transition is one service that locks the row (``select_for_update``), checks the version
+the caller saw (when given) and the status machine, and writes a ``ComplaintEvent`` in the same
+transaction, so two desk staff acting at once get exactly one winner and a clear conflict.
+``now`` is a parameter everywhere the clock matters, so tests control it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from accounts.models import ApiScope, Branch, Role, User
+from complaints.models import (
+    TRANSITIONS,
+    Complaint,
+    ComplaintAction,
+    ComplaintAttachment,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintNotification,
+    ComplaintSeverity,
+    ComplaintStatus,
+    RootCause,
+    SlaPolicy,
+    SlaRule,
+)
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorCode
+from core.outbox import outbox_enqueue
+from customers.models import Customer, Product
+from service import services as service_services
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_SEQUENCE = "complaints_reference_seq"
+REFERENCE_PREFIX = "TS"
+AUDIT_LINK_CUSTOMER = "complaints.link_customer"
+NOTIFY_TASK = "complaints.complaint_notifications_deliver_task"
+# A received_at slightly ahead of the server clock is a phone's clock skew, not a typing error.
+RECEIVED_AT_FUTURE_TOLERANCE = timedelta(minutes=5)
+ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+_DIGITS = re.compile(r"\d")
+
+# Which actions count as the first response to the complainant (escalating does not).
+FIRST_RESPONSE_ACTIONS = {ComplaintAction.ACKNOWLEDGE, ComplaintAction.INVESTIGATE, ComplaintAction.RESOLVE}
+# Timeline events the complainant sees on the public progress page.
+CUSTOMER_VISIBLE_KINDS = {
+    ComplaintEventKind.CREATED, ComplaintEventKind.ACKNOWLEDGED, ComplaintEventKind.INVESTIGATING,
+    ComplaintEventKind.RESOLVED, ComplaintEventKind.CLOSED, ComplaintEventKind.REOPENED,
+}
+EVENT_KIND_BY_ACTION = {
+    ComplaintAction.ACKNOWLEDGE: ComplaintEventKind.ACKNOWLEDGED,
+    ComplaintAction.INVESTIGATE: ComplaintEventKind.INVESTIGATING,
+    ComplaintAction.ESCALATE: ComplaintEventKind.ESCALATED,
+    ComplaintAction.RESOLVE: ComplaintEventKind.RESOLVED,
+    ComplaintAction.CLOSE: ComplaintEventKind.CLOSED,
+    ComplaintAction.REOPEN: ComplaintEventKind.REOPENED,
+}
+
+
+# --- Actors and permissions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerActor:
+    """The complainant acting on the public pages (no login)."""
+
+    audit_label: str = "customer"
+    is_authenticated: bool = False
+
+
+CUSTOMER = CustomerActor()
+
+
+def _actor_columns(by: Any | None) -> tuple[User | None, str]:
+    if by is None:
+        return None, "system"
+    if isinstance(by, CustomerActor) or permissions.is_api_client(by):
+        return None, by.audit_label
+    return by, by.get_username()
+
+
+def _require_handler(by: Any | None) -> None:
+    """Staff who handle complaints, an API key with complaints:write, or the system itself."""
+    if by is None:
+        return
+    if permissions.is_api_client(by):
+        if by.has_scope(ApiScope.COMPLAINTS_WRITE):
+            return
+    elif permissions.can_handle_complaints(by):
+        return
+    raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+
+
+# --- SLA policy ----------------------------------------------------------------------------------
+
+
+def sla_policy_active(*, at: datetime) -> SlaPolicy:
+    """Return the policy version in force at ``at`` (the latest version already effective)."""
+    policy = SlaPolicy.objects.filter(effective_from__lte=at).order_by("-version").first()
+    if policy is None:
+        raise ApplicationError(ErrorCode.UNAVAILABLE, _("No complaint SLA policy is in force."))
+    return policy
+
+
+def sla_rule_for(*, policy: SlaPolicy, category: ComplaintCategory, severity: str) -> SlaRule | None:
+    """The most specific rule of ``policy`` for the category (or its parent) and severity.
+
+    Specificity: the category itself beats its parent beats any category; then a named severity
+    beats any severity.
+    """
+    best: tuple[int, SlaRule] | None = None
+    for rule in policy.rules.all():
+        if rule.category_id is None:
+            category_score = 0
+        elif rule.category_id == category.pk:
+            category_score = 2
+        elif rule.category_id == category.parent_id:
+            category_score = 1
+        else:
+            continue
+        if rule.severity and rule.severity != severity:
+            continue
+        score = category_score * 2 + (1 if rule.severity else 0)
+        if best is None or score > best[0]:
+            best = (score, rule)
+    return best[1] if best else None
+
+
+def sla_deadlines(*, policy: SlaPolicy, rule: SlaRule | None, started_at: datetime) -> tuple[datetime, datetime]:
+    """(first response due, resolution due) for a clock started at ``started_at``."""
+    source = rule or policy
+    return (started_at + timedelta(minutes=source.first_response_minutes),
+            started_at + timedelta(minutes=source.resolution_minutes))
+
+
+# --- Logging a complaint ---------------------------------------------------------------------------
+
+
+def _next_reference(*, received_at: datetime) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [REFERENCE_SEQUENCE])
+        number = cursor.fetchone()[0]
+    return f"{REFERENCE_PREFIX}{timezone.localdate(received_at):%Y%m%d}-{number:06d}"
+
+
+def _normalised_phone(raw: str) -> str:
+    digits = "".join(_DIGITS.findall(raw or ""))
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+@transaction.atomic
+def complaint_create(
+    *,
+    by: Any | None,
+    branch: Branch,
+    channel: str,
+    category: ComplaintCategory,
+    severity: str,
+    description: str,
+    customer: Customer | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+    product: Product | None = None,
+    received_at: datetime | None = None,
+    attachment: UploadedFile | None = None,
+    now: datetime | None = None,
+) -> Complaint:
+    """Log a complaint for a customer, or for an unidentified walk-in (contact name and phone).
+
+    The caller fetched ``customer`` through the customer selectors for ``by``. Deadlines come
+    from the SLA policy in force at ``received_at`` (default: now), stamped on the complaint.
+    """
+    if not isinstance(by, CustomerActor):
+        _require_handler(by)
+    now = now or timezone.now()
+    received_at = received_at or now
+    if timezone.is_naive(received_at):
+        received_at = timezone.make_aware(received_at)
+    if received_at > now + RECEIVED_AT_FUTURE_TOLERANCE:
+        raise ApplicationError.invalid(_("A complaint cannot be received in the future."), field="received_at")
+    if channel not in ComplaintChannel.values:
+        raise ApplicationError.invalid(_("Choose a channel from the list."), field="channel")
+    if severity not in ComplaintSeverity.values:
+        raise ApplicationError.invalid(_("Choose a severity from the list."), field="severity")
+    if not category.is_active:
+        raise ApplicationError.invalid(_("This category is no longer in use."), field="category")
+    description = (description or "").strip()
+    if not description:
+        raise ApplicationError.invalid(_("Describe the complaint."), field="description")
+    if len(description) > Complaint._meta.get_field("description").max_length:
+        raise ApplicationError.invalid(_("The description is too long."), field="description")
+    contact_name = (contact_name or "").strip()
+    contact_phone = _normalised_phone(contact_phone)
+    if customer is None:
+        if not contact_name:
+            raise ApplicationError.invalid(
+                _("Find the customer, or enter the complainant's name for a walk-in."), field="contact_name")
+        if len(contact_phone) < 7:
+            raise ApplicationError.invalid(_("Enter the complainant's phone number."), field="contact_phone")
+    if attachment is not None:
+        _check_attachment(attachment)
+
+    policy = sla_policy_active(at=received_at)
+    rule = sla_rule_for(policy=policy, category=category, severity=severity)
+    first_response_due_at, resolution_due_at = sla_deadlines(policy=policy, rule=rule, started_at=received_at)
+    actor, actor_label = _actor_columns(by)
+    complaint = Complaint.objects.create(
+        reference=_next_reference(received_at=received_at),
+        customer=customer,
+        contact_name=contact_name[:100],
+        contact_phone=contact_phone or None,
+        branch=branch,
+        channel=channel,
+        category=category,
+        severity=severity,
+        product=product,
+        description=description,
+        received_at=received_at,
+        resolution_clock_started_at=received_at,
+        sla_policy=policy,
+        sla_rule=rule,
+        first_response_due_at=first_response_due_at,
+        resolution_due_at=resolution_due_at,
+        created_by=actor,
+        created_by_label=actor_label,
+    )
+    ComplaintEvent.objects.create(
+        complaint=complaint, kind=ComplaintEventKind.CREATED, to_status=ComplaintStatus.RECEIVED,
+        occurred_at=now, actor=actor, actor_label=actor_label, customer_visible=True,
+    )
+    if attachment is not None:
+        ComplaintAttachment.objects.create(
+            complaint=complaint, file=attachment, original_name=attachment.name[:200],
+            content_type=attachment.content_type or "", size_bytes=attachment.size, uploaded_at=now,
+            uploaded_by=actor,
+        )
+    return complaint
+
+
+def complaint_public_submit(
+    *, branch: Branch, category: ComplaintCategory, contact_name: str, contact_phone: str, description: str,
+    now: datetime | None = None,
+) -> Complaint:
+    """Log a complaint sent by the customer through the public online form (unidentified until linked)."""
+    return complaint_create(
+        by=CUSTOMER, branch=branch, channel=ComplaintChannel.ONLINE, category=category,
+        severity=ComplaintSeverity.MEDIUM, description=description, contact_name=contact_name,
+        contact_phone=contact_phone, now=now,
+    )
+
+
+def _check_attachment(upload: UploadedFile) -> None:
+    if upload.size > ATTACHMENT_MAX_BYTES:
+        raise ApplicationError.invalid(_("Attachments are limited to 5 MB."), field="attachment")
+    if (upload.content_type or "") not in ATTACHMENT_TYPES:
+        raise ApplicationError.invalid(_("Attach a PDF, JPEG or PNG file."), field="attachment")
+
+
+@transaction.atomic
+def complaint_link_customer(*, complaint: Complaint, customer: Customer, by: User) -> Complaint:
+    """Link an unidentified complaint to the customer the desk found; audited (it reveals who complained)."""
+    _require_handler(by)
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    if locked.customer_id is not None:
+        raise ApplicationError(ErrorCode.CONFLICT, _("This complaint is already linked to a customer."))
+    locked.customer = customer
+    locked.version += 1
+    locked.save(update_fields=["customer", "version"])
+    actor, actor_label = _actor_columns(by)
+    ComplaintEvent.objects.create(complaint=locked, kind=ComplaintEventKind.CUSTOMER_LINKED,
+                                  occurred_at=timezone.now(), actor=actor, actor_label=actor_label)
+    if locked.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
+        _survey_send(complaint=locked, by=by)
+    audit_record(actor=by, action=AUDIT_LINK_CUSTOMER, target=locked, detail={"customer_id": customer.pk})
+    return locked
+
+
+# --- The status machine -------------------------------------------------------------------------
+
+
+def _transition(
+    *,
+    complaint: Complaint,
+    action: str,
+    by: Any | None,
+    note: str = "",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    check=None,
+    apply=None,
+) -> Complaint:
+    """Lock the row, check version and status machine, apply, record the event. Must run in a transaction."""
+    now = now or timezone.now()
+    locked = Complaint.objects.select_for_update().select_related("sla_policy").get(pk=complaint.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise ApplicationError(
+            ErrorCode.CONFLICT,
+            _("Complaint %(reference)s was changed by someone else (it is now %(status)s); reload and try again.")
+            % {"reference": locked.reference, "status": locked.get_status_display()},
+        )
+    from_statuses, to_status = TRANSITIONS[action]
+    if locked.status not in from_statuses:
+        raise ApplicationError(
+            ErrorCode.INVALID_TRANSITION,
+            _("A complaint that is %(status)s cannot be moved with “%(action)s”.")
+            % {"status": locked.get_status_display(), "action": ComplaintAction(action).label},
+        )
+    if check is not None:
+        check(locked, now)
+    from_status = locked.status
+    update_fields = {"status", "version"}
+    if action in FIRST_RESPONSE_ACTIONS and locked.first_response_at is None:
+        locked.first_response_at = max(now, locked.received_at)
+        update_fields.add("first_response_at")
+    if apply is not None:
+        update_fields |= set(apply(locked, now))
+    locked.status = to_status
+    locked.version += 1
+    locked.save(update_fields=sorted(update_fields))
+    actor, actor_label = _actor_columns(by)
+    kind = EVENT_KIND_BY_ACTION[action]
+    event = ComplaintEvent.objects.create(
+        complaint=locked, kind=kind, from_status=from_status, to_status=to_status, occurred_at=now,
+        actor=actor, actor_label=actor_label, note=(note or "").strip()[:4000],
+        customer_visible=kind in CUSTOMER_VISIBLE_KINDS,
+    )
+    if action == ComplaintAction.ESCALATE:
+        _notify_branch_managers(complaint=locked, event=event, now=now)
+    return locked
+
+
+@transaction.atomic
+def complaint_acknowledge(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
+                          now: datetime | None = None) -> Complaint:
+    """Give the first response: the complaint is acknowledged and the first-response clock stops."""
+    _require_handler(by)
+    return _transition(complaint=complaint, action=ComplaintAction.ACKNOWLEDGE, by=by, note=note,
+                       expected_version=expected_version, now=now)
+
+
+@transaction.atomic
+def complaint_investigate(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
+                          now: datetime | None = None) -> Complaint:
+    _require_handler(by)
+    return _transition(complaint=complaint, action=ComplaintAction.INVESTIGATE, by=by, note=note,
+                       expected_version=expected_version, now=now)
+
+
+@transaction.atomic
+def complaint_escalate(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
+                       now: datetime | None = None) -> Complaint:
+    """Escalate to the branch manager: an event and a notification for each of the branch's managers."""
+    _require_handler(by)
+
+    def apply(locked: Complaint, at: datetime) -> list[str]:
+        locked.escalated_at = at
+        return ["escalated_at"]
+
+    return _transition(complaint=complaint, action=ComplaintAction.ESCALATE, by=by, note=note,
+                       expected_version=expected_version, now=now, apply=apply)
+
+
+@transaction.atomic
+def complaint_resolve(*, complaint: Complaint, by: Any, resolution: str, root_cause: str, note: str = "",
+                      expected_version: int | None = None, now: datetime | None = None) -> Complaint:
+    """Resolve with the answer given to the customer and the root cause; send the satisfaction survey."""
+    _require_handler(by)
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise ApplicationError.invalid(_("Describe how the complaint was resolved."), field="resolution")
+    if len(resolution) > Complaint._meta.get_field("resolution").max_length:
+        raise ApplicationError.invalid(_("The resolution is too long."), field="resolution")
+    if root_cause not in RootCause.values:
+        raise ApplicationError.invalid(_("Choose the root cause from the list."), field="root_cause")
+
+    def apply(locked: Complaint, at: datetime) -> list[str]:
+        locked.resolved_at = max(at, locked.received_at)
+        locked.resolution = resolution
+        locked.root_cause = root_cause
+        return ["resolved_at", "resolution", "root_cause"]
+
+    resolved = _transition(complaint=complaint, action=ComplaintAction.RESOLVE, by=by, note=note or resolution,
+                           expected_version=expected_version, now=now, apply=apply)
+    if resolved.customer_id is not None:
+        _survey_send(complaint=resolved, by=by)
+    return resolved
+
+
+@transaction.atomic
+def complaint_close(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
+                    now: datetime | None = None) -> Complaint:
+    _require_handler(by)
+
+    def apply(locked: Complaint, at: datetime) -> list[str]:
+        locked.closed_at = at
+        return ["closed_at"]
+
+    return _transition(complaint=complaint, action=ComplaintAction.CLOSE, by=by, note=note,
+                       expected_version=expected_version, now=now, apply=apply)
+
+
+def _reopen_check(locked: Complaint, at: datetime) -> None:
+    window = timedelta(days=locked.sla_policy.reopen_window_days)
+    if locked.resolved_at is None or at > locked.resolved_at + window:
+        raise ApplicationError(
+            ErrorCode.INVALID_TRANSITION,
+            _("This complaint can no longer be reopened: reopening is possible for %(days)d days after resolution.")
+            % {"days": locked.sla_policy.reopen_window_days},
+        )
+
+
+def _reopen_apply(locked: Complaint, at: datetime) -> list[str]:
+    """Restart the resolution clock under the complaint's own policy version."""
+    _first_due, resolution_due_at = sla_deadlines(policy=locked.sla_policy, rule=locked.sla_rule, started_at=at)
+    locked.resolved_at = None
+    locked.closed_at = None
+    locked.resolution_clock_started_at = at
+    locked.resolution_due_at = resolution_due_at
+    locked.resolution_breached_at = None
+    locked.reopen_count += 1
+    return ["resolved_at", "closed_at", "resolution_clock_started_at", "resolution_due_at",
+            "resolution_breached_at", "reopen_count"]
+
+
+@transaction.atomic
+def complaint_reopen(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
+                     now: datetime | None = None) -> Complaint:
+    """Reopen a resolved or closed complaint within the policy's window; the resolution clock restarts."""
+    if not isinstance(by, CustomerActor):
+        _require_handler(by)
+    return _transition(complaint=complaint, action=ComplaintAction.REOPEN, by=by, note=note,
+                       expected_version=expected_version, now=now, check=_reopen_check, apply=_reopen_apply)
+
+
+TRANSITION_SERVICES = {
+    ComplaintAction.ACKNOWLEDGE: complaint_acknowledge,
+    ComplaintAction.INVESTIGATE: complaint_investigate,
+    ComplaintAction.ESCALATE: complaint_escalate,
+    ComplaintAction.RESOLVE: complaint_resolve,
+    ComplaintAction.CLOSE: complaint_close,
+    ComplaintAction.REOPEN: complaint_reopen,
+}
+
+
+def complaint_transition(*, complaint: Complaint, action: str, by: Any, note: str = "", resolution: str = "",
+                         root_cause: str = "", expected_version: int | None = None,
+                         now: datetime | None = None) -> Complaint:
+    """Dispatch a requested action to its one service (pages and the API both come through here)."""
+    if action not in TRANSITION_SERVICES:
+        raise ApplicationError.invalid(_("Unknown action."), field="action")
+    kwargs: dict[str, Any] = {"complaint": complaint, "by": by, "note": note, "expected_version": expected_version,
+                              "now": now}
+    if action == ComplaintAction.RESOLVE:
+        kwargs |= {"resolution": resolution, "root_cause": root_cause}
+    return TRANSITION_SERVICES[action](**kwargs)
+
+
+# --- The public side ---------------------------------------------------------------------------------
+
+
+def complaint_phone_matches(*, complaint: Complaint | None, phone_last4: str) -> bool:
+    """Whether ``phone_last4`` are the last four digits of the complainant's phone (constant time)."""
+    given = "".join(_DIGITS.findall(phone_last4 or ""))[-4:].rjust(4, "x")
+    if complaint is None:
+        hmac.compare_digest(given, "0000")  # keep the work (and time) of a miss close to a hit
+        return False
+    phone = complaint.contact_phone or (complaint.customer.phone if complaint.customer_id else None) or ""
+    expected = _normalised_phone(phone)[-4:]
+    return len(expected) == 4 and hmac.compare_digest(given, expected)
+
+
+@transaction.atomic
+def complaint_public_reopen(*, complaint: Complaint, phone_last4: str, reason: str,
+                            now: datetime | None = None) -> Complaint:
+    """The complainant reopens after an unsatisfying resolution (the survey's thank-you page links here)."""
+    if not complaint_phone_matches(complaint=complaint, phone_last4=phone_last4):
+        raise ApplicationError.invalid(_("The reference number or phone digits do not match."), field="phone_last4")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError.invalid(_("Tell us what is still wrong."), field="reason")
+    return complaint_reopen(complaint=complaint, by=CUSTOMER, note=reason[:2000], now=now)
+
+
+# --- Closing the loop --------------------------------------------------------------------------------
+
+
+def _survey_send(*, complaint: Complaint, by: Any | None) -> None:
+    """Invite the customer to the satisfaction survey; a failure is recorded, it never undoes the resolve."""
+    actor, actor_label = _actor_columns(by)
+    try:
+        with transaction.atomic():
+            service_services.survey_send(
+                customer=complaint.customer, trigger="complaint", reference=complaint.reference,
+                by=actor,
+            )
+    except ApplicationError as error:
+        logger.warning("Survey for complaint %s not sent: %s", complaint.pk, error.code)
+        ComplaintEvent.objects.create(complaint=complaint, kind=ComplaintEventKind.SURVEY_FAILED,
+                                      occurred_at=timezone.now(), actor=actor, actor_label=actor_label,
+                                      note=error.message)
+        return
+    ComplaintEvent.objects.create(complaint=complaint, kind=ComplaintEventKind.SURVEY_SENT,
+                                  occurred_at=timezone.now(), actor=actor, actor_label=actor_label)
+
+
+# --- Breach scan and escalation --------------------------------------------------------------------
+
+# Claim the due, unflagged rows in one statement each: a second scan running at the same time
+# waits on the row locks and then re-checks "breached_at IS NULL", so every breach is claimed
+# (and escalated, and notified) exactly once. Rows whose clock still runs are auto-escalated.
+_CLAIM_SQL = {
+    "first_response": """
+        UPDATE complaints_complaint
+           SET first_response_breached_at = %(now)s,
+               status = CASE WHEN status IN ('received', 'acknowledged', 'investigating')
+                             THEN 'escalated' ELSE status END,
+               escalated_at = COALESCE(escalated_at, %(now)s),
+               version = version + 1
+         WHERE id IN (SELECT id FROM complaints_complaint
+                       WHERE first_response_at IS NULL AND first_response_breached_at IS NULL
+                         AND first_response_due_at <= %(now)s
+                       ORDER BY first_response_due_at LIMIT %(limit)s
+                       FOR UPDATE SKIP LOCKED)
+           AND first_response_breached_at IS NULL
+        RETURNING id, first_response_due_at
+    """,
+    "resolution": """
+        UPDATE complaints_complaint
+           SET resolution_breached_at = %(now)s,
+               status = CASE WHEN status IN ('received', 'acknowledged', 'investigating')
+                             THEN 'escalated' ELSE status END,
+               escalated_at = COALESCE(escalated_at, %(now)s),
+               version = version + 1
+         WHERE id IN (SELECT id FROM complaints_complaint
+                       WHERE resolved_at IS NULL AND resolution_breached_at IS NULL
+                         AND resolution_due_at <= %(now)s
+                       ORDER BY resolution_due_at LIMIT %(limit)s
+                       FOR UPDATE SKIP LOCKED)
+           AND resolution_breached_at IS NULL
+        RETURNING id, resolution_due_at
+    """,
+}
+_BREACH_EVENT_KIND = {
+    "first_response": ComplaintEventKind.FIRST_RESPONSE_BREACHED,
+    "resolution": ComplaintEventKind.RESOLUTION_BREACHED,
+}
+SCAN_BATCH_SIZE = 5000
+
+
+@transaction.atomic
+def complaint_breach_scan(*, now: datetime | None = None, batch_size: int = SCAN_BATCH_SIZE) -> dict[str, int]:
+    """Flag every due-but-unflagged clock (catching up after downtime), escalate and notify once each.
+
+    Returns {"first_response": n, "resolution": m} for this run. Rows another scan holds are
+    skipped (that scan flags them), so two beat processes never flag, escalate or notify twice.
+    """
+    now = now or timezone.now()
+    counts: dict[str, int] = {}
+    for clock, sql in _CLAIM_SQL.items():
+        counts[clock] = 0
+        while True:  # after downtime the backlog may exceed one batch
+            with connection.cursor() as cursor:
+                cursor.execute(sql, {"now": now, "limit": batch_size})
+                claimed = cursor.fetchall()
+            if claimed:
+                _record_breaches(clock=clock, claimed=claimed, now=now)
+            counts[clock] += len(claimed)
+            if len(claimed) < batch_size:
+                break
+    if any(counts.values()):
+        logger.info("Complaint breach scan flagged %s", counts)
+    return counts
+
+
+def _record_breaches(*, clock: str, claimed: list[tuple[int, datetime]], now: datetime) -> None:
+    complaint_ids = [complaint_id for complaint_id, _due_at in claimed]
+    complaints = {c.pk: c for c in Complaint.objects.filter(pk__in=complaint_ids).only("id", "branch_id", "status")}
+    events = ComplaintEvent.objects.bulk_create([
+        ComplaintEvent(
+            complaint_id=complaint_id, kind=_BREACH_EVENT_KIND[clock], occurred_at=now, actor_label="system",
+            to_status=complaints[complaint_id].status,
+            note=_("Due %(due)s; escalated to the branch manager.") % {
+                "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")},
+        )
+        for complaint_id, due_at in claimed
+    ])
+    managers_by_branch: dict[int, list[int]] = {}
+    branch_ids = {complaint.branch_id for complaint in complaints.values()}
+    for user_id, branch_id in User.objects.filter(
+        branch_id__in=branch_ids, is_active=True, groups__name=Role.BRANCH_MANAGER.value
+    ).values_list("id", "branch_id"):
+        managers_by_branch.setdefault(branch_id, []).append(user_id)
+    notifications = ComplaintNotification.objects.bulk_create([
+        ComplaintNotification(complaint_id=event.complaint_id, event=event, recipient_id=user_id, created_at=now)
+        for event in events
+        for user_id in managers_by_branch.get(complaints[event.complaint_id].branch_id, [])
+    ])
+    if notifications:
+        outbox_enqueue(task_name=NOTIFY_TASK, kwargs={"notification_ids": [n.pk for n in notifications]})
+
+
+def _notify_branch_managers(*, complaint: Complaint, event: ComplaintEvent, now: datetime) -> None:
+    manager_ids = User.objects.filter(
+        branch_id=complaint.branch_id, is_active=True, groups__name=Role.BRANCH_MANAGER.value
+    ).values_list("id", flat=True)
+    notifications = ComplaintNotification.objects.bulk_create([
+        ComplaintNotification(complaint=complaint, event=event, recipient_id=user_id, created_at=now)
+        for user_id in manager_ids
+    ])
+    if notifications:
+        outbox_enqueue(task_name=NOTIFY_TASK, kwargs={"notification_ids": [n.pk for n in notifications]})
+
+
+def complaint_notifications_deliver(*, notification_ids: list[int], now: datetime | None = None) -> int:
+    """Mark the notifications delivered (the in-app inbox is the channel for now); return how many.
+
+    Idempotent: a notification is delivered once, whatever the number of calls.
+    """
+    return ComplaintNotification.objects.filter(pk__in=notification_ids, delivered_at__isnull=True).update(
+        delivered_at=now or timezone.now())
+
+
+def complaint_notifications_mark_read(*, complaint: Complaint, user: User, now: datetime | None = None) -> int:
+    """Mark the user's notifications about this complaint read (they opened it); return how many."""
+    return ComplaintNotification.objects.filter(complaint=complaint, recipient_id=user.pk, read_at__isnull=True).update(
+        read_at=now or timezone.now())

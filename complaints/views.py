@@ -1,0 +1,356 @@
+"""Complaint desk pages (MANUAL 3.3): parse → authorize → one call → render (STYLE.md §6).
+
+A complaint outside the viewer's scope is a 404, checked before any role check that could
+answer 403 for a single complaint. Service errors (an invalid transition, a conflict) come back
+as a message on the page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts import permissions
+from complaints import selectors, services
+from complaints.forms import (
+    ComplaintCreateForm,
+    ComplaintTransitionForm,
+    CustomerIdentifierForm,
+    CustomerNameSearchForm,
+    HotspotFilterForm,
+    QueueFilterForm,
+)
+from complaints.models import Complaint, ComplaintAction
+from core.errors import ApplicationError
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from customers.models import Customer
+
+QUEUE_PAGE_SIZE = 50
+CUSTOMER_RESULTS_MAX = 20
+MAX_PAGE_NUMBER = 10_000
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return number if 1 <= number <= MAX_PAGE_NUMBER else 1
+
+
+class QueuePage:
+    """One page read with LIMIT size+1 and no COUNT(*): previous / next only (a bank-wide queue is large)."""
+
+    paginator = None
+
+    def __init__(self, queryset: QuerySet, *, number: int, per_page: int):
+        offset = (number - 1) * per_page
+        rows = list(queryset[offset: offset + per_page + 1])
+        self.number = number
+        self.object_list = rows[:per_page]
+        self._has_next = len(rows) > per_page
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    def has_next(self) -> bool:
+        return self._has_next
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_next() or self.has_previous()
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _require(predicate, user) -> None:
+    if not predicate(user):
+        raise PermissionDenied
+
+
+def _complaint_or_404(user, reference: str) -> Complaint:
+    try:
+        return selectors.complaint_get_visible_to(user=user, reference=reference)
+    except Complaint.DoesNotExist as error:
+        raise Http404 from error
+
+
+def _add_service_errors(form, error: ApplicationError) -> None:
+    for field, field_messages in error.field_errors.items():
+        for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
+            form.add_error(field if field in form.fields else None, str(message))
+    if not error.field_errors:
+        form.add_error(None, error.message)
+
+
+class ComplaintQueueView(LoginRequiredMixin, View):
+    """The desk queue with SLA timers, filters, sort and pages."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        with_branch = permissions.sees_all_branches(user)
+        data = request.GET.copy()
+        data.setdefault("status", selectors.STATUS_OPEN)  # the default queue: what still needs work
+        form = QueueFilterForm(data, with_branch=with_branch)
+        form.is_valid()
+        filters = form.filters()
+        page = QueuePage(selectors.complaint_queue_visible_to(user=user, filters=filters),
+                         number=_page_number(request.GET.get("page")), per_page=QUEUE_PAGE_SIZE)
+        context = {
+            "form": form,
+            "page": page,
+            "now": timezone.now(),
+            "show_branch_column": with_branch,
+            "can_handle": permissions.can_handle_complaints(user),
+            "can_view_hotspots": permissions.can_view_complaint_hotspots(user),
+            # Escalations waiting for a branch manager (breaches and manual escalations).
+            "unread_escalations": (selectors.notification_unread_count(user=user)
+                                   if permissions.is_branch_manager(user) else 0),
+        }
+        return render(request, "complaints/complaint_list.html", context)
+
+
+class ComplaintCreateView(LoginRequiredMixin, View):
+    """Log a complaint: find the customer (name by GET, ID number / phone by POST) or record a walk-in."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = self._authorize(request)
+        name_form = CustomerNameSearchForm(request.GET)
+        name_results = None
+        if name_form.is_valid() and name_form.cleaned_data["q"].strip():
+            name_results = list(customer_selectors.customer_search_visible_to(
+                user=user, query=name_form.cleaned_data["q"]).for_listing()[:CUSTOMER_RESULTS_MAX])
+        customer = self._selected_customer(request, request.GET.get("customer"))
+        initial = {"customer_id": customer.pk} if customer else {}
+        return self._render(request, form=ComplaintCreateForm(initial=initial), customer=customer,
+                            name_form=name_form, name_results=name_results)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = self._authorize(request)
+        form = ComplaintCreateForm(request.POST, request.FILES)
+        customer = None
+        if form.is_valid():
+            customer = self._selected_customer(request, form.cleaned_data["customer_id"])
+            branch = customer.branch if customer else user.branch
+            if branch is None:
+                form.add_error(None, _("Find the customer first: your account belongs to no branch."))
+            else:
+                try:
+                    complaint = services.complaint_create(
+                        by=user, branch=branch, customer=customer,
+                        contact_name="" if customer else form.cleaned_data["contact_name"],
+                        contact_phone="" if customer else form.cleaned_data["contact_phone"],
+                        channel=form.cleaned_data["channel"], category=form.cleaned_data["category"],
+                        severity=form.cleaned_data["severity"], product=form.cleaned_data["product"],
+                        description=form.cleaned_data["description"], attachment=form.cleaned_data["attachment"],
+                    )
+                except ApplicationError as error:
+                    _add_service_errors(form, error)
+                else:
+                    messages.success(request, _("Complaint %(reference)s was logged.") % {
+                        "reference": complaint.reference})
+                    return redirect("complaints:complaint-detail", reference=complaint.reference)
+        return self._render(request, form=form, customer=customer, name_form=CustomerNameSearchForm())
+
+    @staticmethod
+    def _authorize(request: HttpRequest):
+        _require(permissions.can_handle_complaints, request.user)
+        return request.user
+
+    @staticmethod
+    def _selected_customer(request: HttpRequest, raw_id) -> Customer | None:
+        try:
+            customer_id = int(raw_id) if raw_id not in (None, "") else None
+        except (TypeError, ValueError):
+            customer_id = None
+        if customer_id is None:
+            return None
+        try:
+            return customer_selectors.customer_get_visible_to(user=request.user, customer_id=customer_id)
+        except Customer.DoesNotExist as error:
+            raise Http404 from error
+
+    @staticmethod
+    def _render(request, *, form, customer=None, name_form=None, name_results=None, identifier_form=None,
+                identifier_results=None) -> HttpResponse:
+        response = render(request, "complaints/complaint_form.html", {
+            "form": form, "customer": customer, "name_form": name_form or CustomerNameSearchForm(),
+            "name_results": name_results, "identifier_form": identifier_form or CustomerIdentifierForm(),
+            "identifier_results": identifier_results,
+        })
+        add_never_cache_headers(response)
+        return response
+
+
+class ComplaintCustomerFindView(LoginRequiredMixin, View):
+    """Exact search by ID number or phone for the complaint form; POST keeps the number out of URLs."""
+
+    http_method_names = ["post"]
+
+    @method_decorator(sensitive_post_parameters("id_number", "phone"))
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_handle_complaints, user)
+        identifier_form = CustomerIdentifierForm(request.POST)
+        results = None
+        if identifier_form.is_valid():
+            results = customer_services.customer_identifier_search(
+                user=user, id_number=identifier_form.cleaned_data["id_number"] or None,
+                phone=identifier_form.cleaned_data["phone"] or None, limit=CUSTOMER_RESULTS_MAX)
+        return ComplaintCreateView._render(
+            request, form=ComplaintCreateForm(), identifier_form=identifier_form if results is None else None,
+            identifier_results=results)
+
+
+class ComplaintDetailView(LoginRequiredMixin, View):
+    """One complaint: details, SLA clocks, timeline, the actions the status machine allows."""
+
+    def get(self, request: HttpRequest, reference: str) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        complaint = _complaint_or_404(user, reference)
+        if permissions.is_branch_manager(user):
+            services.complaint_notifications_mark_read(complaint=complaint, user=user)
+        can_handle = permissions.can_handle_complaints(user)
+        actions = []
+        if can_handle:
+            actions = [
+                {"value": action, "label": ComplaintAction(action).label,
+                 "form": ComplaintTransitionForm(initial={"action": action, "expected_version": complaint.version})}
+                for action in complaint.allowed_actions()
+            ]
+        response = render(request, "complaints/complaint_detail.html", {
+            "complaint": complaint,
+            "events": list(selectors.complaint_events_for(complaint=complaint)),
+            "attachments": list(complaint.attachments.all()),
+            "actions": actions,
+            "can_handle": can_handle,
+            "now": timezone.now(),
+            "identifier_form": CustomerIdentifierForm(),
+        })
+        add_never_cache_headers(response)
+        return response
+
+
+class ComplaintTransitionView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, reference: str) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        complaint = _complaint_or_404(user, reference)
+        _require(permissions.can_handle_complaints, user)
+        form = ComplaintTransitionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("The request was incomplete; reload the page and try again."))
+            return redirect("complaints:complaint-detail", reference=reference)
+        try:
+            services.complaint_transition(complaint=complaint, by=user, **form.cleaned_data)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            for field_messages in error.field_errors.values():
+                for message in field_messages:
+                    if str(message) != error.message:
+                        messages.error(request, str(message))
+        else:
+            messages.success(request, _("Done: %(action)s.") % {
+                "action": ComplaintAction(form.cleaned_data["action"]).label})
+        return redirect("complaints:complaint-detail", reference=reference)
+
+
+class ComplaintLinkCustomerView(LoginRequiredMixin, View):
+    """Identify the customer behind a walk-in or online complaint (exact ID / phone search, then link)."""
+
+    http_method_names = ["post"]
+
+    @method_decorator(sensitive_post_parameters("id_number", "phone"))
+    def post(self, request: HttpRequest, reference: str) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        complaint = _complaint_or_404(user, reference)
+        _require(permissions.can_handle_complaints, user)
+        if request.POST.get("customer_id"):
+            customer = ComplaintCreateView._selected_customer(request, request.POST["customer_id"])
+            services.complaint_link_customer(complaint=complaint, customer=customer, by=user)
+            messages.success(request, _("The complaint is now linked to the customer."))
+            return redirect("complaints:complaint-detail", reference=reference)
+        identifier_form = CustomerIdentifierForm(request.POST)
+        results = None
+        if identifier_form.is_valid():
+            results = customer_services.customer_identifier_search(
+                user=user, id_number=identifier_form.cleaned_data["id_number"] or None,
+                phone=identifier_form.cleaned_data["phone"] or None, limit=CUSTOMER_RESULTS_MAX)
+        response = render(request, "complaints/complaint_link.html", {
+            "complaint": complaint, "identifier_form": identifier_form, "results": results})
+        add_never_cache_headers(response)
+        return response
+
+
+class ComplaintAttachmentView(LoginRequiredMixin, View):
+    def get(self, request: HttpRequest, reference: str, attachment_id: int) -> HttpResponse:
+        _require(permissions.can_view_complaints, request.user)
+        complaint = _complaint_or_404(request.user, reference)
+        attachment = complaint.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise Http404
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                                content_type=attachment.content_type or "application/octet-stream")
+        add_never_cache_headers(response)
+        return response
+
+
+class ComplaintHotspotView(LoginRequiredMixin, View):
+    """Hot spots: complaints by category / branch / product / channel, trend, root causes, SLA compliance."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaint_hotspots, user)
+        form = HotspotFilterForm(request.GET)
+        form.is_valid()
+        dimension, start, end = form.period()
+        report = selectors.complaint_hotspots(user=user, dimension=dimension, start=start, end=end)
+        for row in report["rows"]:
+            row.drill_query = self._drill_query(dimension, row.key, start, end)
+        chart_rows = report["rows"][:12]
+        chart = {
+            "labels": [row.label for row in chart_rows],
+            "current": [row.count for row in chart_rows],
+            "previous": [row.previous_count for row in chart_rows],
+            "current_label": _("This period"),
+            "previous_label": _("Previous period"),
+        }
+        return render(request, "complaints/complaint_hotspots.html", {
+            "form": form, "report": report, "chart": chart,
+            "dimension_label": dict(form.fields["dimension"].choices).get(dimension),
+        })
+
+    @staticmethod
+    def _drill_query(dimension: str, key, start, end) -> str:
+        params = {"status": "", "received_from": start.isoformat(), "received_to": end.isoformat()}
+        if key is not None:
+            params[dimension] = key
+        return "?" + urlencode(params)
+

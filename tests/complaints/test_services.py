@@ -1,0 +1,315 @@
+"""Complaint services: SLA arithmetic, the status machine, the breach scan, closing the loop."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.models import Role
+from complaints import services
+from complaints.models import (
+    TRANSITIONS,
+    Complaint,
+    ComplaintAction,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintNotification,
+    ComplaintSeverity,
+    ComplaintStatus,
+    RootCause,
+    SlaPolicy,
+    SlaRule,
+    SlaState,
+    sla_state_at,
+)
+from core.errors import ApplicationError, ErrorCode
+from core.models import OutboxMessage
+from service.models import SurveyInvitation
+from tests.complaints.factories import category, make_complaint
+
+T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk(user_for_role):
+    return user_for_role("complaint_desk")
+
+
+# --- SLA arithmetic -----------------------------------------------------------------------------
+
+
+def test_default_policy_sets_24h_and_48h_deadlines_and_is_stamped(branch):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    assert complaint.first_response_due_at == T0 + timedelta(hours=24)
+    assert complaint.resolution_due_at == T0 + timedelta(hours=48)
+    assert complaint.sla_policy.version == 1
+    assert complaint.sla_rule is None
+    assert re.fullmatch(r"TS20261128-\d{6}", complaint.reference)
+
+
+@pytest.mark.parametrize(("elapsed", "expected"), [
+    (timedelta(hours=23, minutes=59, seconds=59), SlaState.CRITICAL),
+    (timedelta(hours=24), SlaState.OVERDUE),
+    (timedelta(hours=18) - timedelta(seconds=1), SlaState.ON_TRACK),
+    (timedelta(hours=18), SlaState.WARNING),  # 75 % of 24 h
+    (timedelta(hours=21, minutes=36) - timedelta(seconds=1), SlaState.WARNING),
+    (timedelta(hours=21, minutes=36), SlaState.CRITICAL),  # 90 % of 24 h
+])
+def test_first_response_clock_boundaries(branch, elapsed, expected):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    assert complaint.sla_state(now=T0 + elapsed) == expected
+
+
+def test_sla_state_for_a_done_clock():
+    due = T0 + timedelta(hours=48)
+    assert sla_state_at(started_at=T0, due_at=due, done_at=due - timedelta(seconds=1), now=due) == SlaState.MET
+    assert sla_state_at(started_at=T0, due_at=due, done_at=due, now=due) == SlaState.MISSED
+
+
+def test_rule_for_category_and_severity_overrides_and_most_specific_wins(branch):
+    policy = SlaPolicy.objects.get(version=1)
+    SlaRule.objects.create(policy=policy, severity=ComplaintSeverity.CRITICAL, first_response_minutes=120,
+                           resolution_minutes=720)
+    SlaRule.objects.create(policy=policy, category=category("B03"), first_response_minutes=600,
+                           resolution_minutes=1440)
+    exact = SlaRule.objects.create(policy=policy, category=category("B0302"), severity=ComplaintSeverity.CRITICAL,
+                                   first_response_minutes=60, resolution_minutes=240)
+    critical_card = make_complaint(branch=branch, received_at=T0, severity=ComplaintSeverity.CRITICAL)
+    assert critical_card.sla_rule == exact
+    assert critical_card.first_response_due_at == T0 + timedelta(hours=1)
+    debit_card = make_complaint(branch=branch, received_at=T0, category_code="B0301")
+    assert debit_card.resolution_due_at == T0 + timedelta(hours=24)  # the parent B03 rule
+    critical_loan = make_complaint(branch=branch, received_at=T0, category_code="B0201",
+                                   severity=ComplaintSeverity.CRITICAL)
+    assert critical_loan.first_response_due_at == T0 + timedelta(hours=2)
+
+
+def test_a_new_policy_version_applies_to_new_complaints_only(branch):
+    old = make_complaint(branch=branch, received_at=T0)
+    SlaPolicy.objects.create(version=2, effective_from=T0 + timedelta(hours=1), first_response_minutes=12 * 60,
+                             resolution_minutes=36 * 60)
+    new = make_complaint(branch=branch, received_at=T0 + timedelta(hours=2))
+    old.refresh_from_db()
+    assert (old.sla_policy.version, old.resolution_due_at) == (1, T0 + timedelta(hours=48))
+    assert (new.sla_policy.version, new.resolution_due_at) == (2, T0 + timedelta(hours=38))
+
+
+# --- Logging --------------------------------------------------------------------------------------
+
+
+def test_walk_in_needs_a_name_and_phone(branch, desk):
+    with pytest.raises(ApplicationError) as error:
+        services.complaint_create(by=desk, branch=branch, channel="branch", category=category(),
+                                  severity="medium", description="x", contact_name="", contact_phone="")
+    assert "contact_name" in error.value.field_errors
+    assert not Complaint.objects.exists()
+
+
+def test_rm_may_not_log_a_complaint(branch, user_for_role):
+    with pytest.raises(ApplicationError) as error:
+        make_complaint(branch=branch, by=user_for_role("rm"))
+    assert error.value.code == ErrorCode.PERMISSION_DENIED
+
+
+def test_references_are_unique(branch):
+    references = {make_complaint(branch=branch, received_at=T0).reference for _ in range(5)}
+    assert len(references) == 5
+
+
+# --- The status machine: the whole matrix ------------------------------------------------------------
+
+STATUS_PATHS = {
+    ComplaintStatus.RECEIVED: [],
+    ComplaintStatus.ACKNOWLEDGED: [ComplaintAction.ACKNOWLEDGE],
+    ComplaintStatus.INVESTIGATING: [ComplaintAction.ACKNOWLEDGE, ComplaintAction.INVESTIGATE],
+    ComplaintStatus.ESCALATED: [ComplaintAction.ESCALATE],
+    ComplaintStatus.RESOLVED: [ComplaintAction.ACKNOWLEDGE, ComplaintAction.RESOLVE],
+    ComplaintStatus.CLOSED: [ComplaintAction.ACKNOWLEDGE, ComplaintAction.RESOLVE, ComplaintAction.CLOSE],
+}
+
+
+def _act(complaint, action, by, now):
+    return services.complaint_transition(complaint=complaint, action=action, by=by, now=now,
+                                         resolution="退还年费", root_cause=RootCause.RULES)
+
+
+@pytest.mark.parametrize("status", list(ComplaintStatus))
+@pytest.mark.parametrize("action", list(ComplaintAction))
+def test_transition_matrix(branch, desk, status, action):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    now = T0 + timedelta(hours=1)
+    for step in STATUS_PATHS[status]:
+        complaint = _act(complaint, step, desk, now)
+    assert complaint.status == status
+    events_before = ComplaintEvent.objects.filter(complaint=complaint).count()
+    from_statuses, to_status = TRANSITIONS[action]
+    if status in from_statuses:
+        moved = _act(complaint, action, desk, now + timedelta(minutes=5))
+        assert moved.status == to_status
+        event = ComplaintEvent.objects.filter(complaint=complaint).order_by("-id").first()
+        assert (event.from_status, event.to_status, event.actor_id) == (status, to_status, desk.pk)
+        assert moved.version == complaint.version + 1
+    else:
+        with pytest.raises(ApplicationError) as error:
+            _act(complaint, action, desk, now + timedelta(minutes=5))
+        assert error.value.code == ErrorCode.INVALID_TRANSITION
+        assert error.value.http_status == 409
+        complaint.refresh_from_db()
+        assert complaint.status == status
+        assert ComplaintEvent.objects.filter(complaint=complaint).count() == events_before
+
+
+def test_first_response_is_set_once(branch, desk):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    complaint = services.complaint_acknowledge(complaint=complaint, by=desk, now=T0 + timedelta(hours=2))
+    complaint = services.complaint_investigate(complaint=complaint, by=desk, now=T0 + timedelta(hours=3))
+    complaint = services.complaint_resolve(complaint=complaint, by=desk, resolution="ok", root_cause="C01",
+                                           now=T0 + timedelta(hours=4))
+    assert complaint.first_response_at == T0 + timedelta(hours=2)
+    assert complaint.resolved_at == T0 + timedelta(hours=4)
+
+
+def test_stale_expected_version_is_a_conflict(branch, desk):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    services.complaint_acknowledge(complaint=complaint, by=desk, expected_version=1)
+    with pytest.raises(ApplicationError) as error:
+        services.complaint_escalate(complaint=complaint, by=desk, expected_version=1)
+    assert error.value.code == ErrorCode.CONFLICT
+
+
+def test_resolve_needs_resolution_and_root_cause(branch, desk):
+    complaint = services.complaint_acknowledge(complaint=make_complaint(branch=branch), by=desk)
+    with pytest.raises(ApplicationError) as error:
+        services.complaint_resolve(complaint=complaint, by=desk, resolution="", root_cause="C01")
+    assert "resolution" in error.value.field_errors
+    with pytest.raises(ApplicationError) as error:
+        services.complaint_resolve(complaint=complaint, by=desk, resolution="ok", root_cause="nope")
+    assert "root_cause" in error.value.field_errors
+
+
+def test_reopen_within_the_window_restarts_the_resolution_clock(branch, desk):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    for action in (ComplaintAction.ACKNOWLEDGE, ComplaintAction.RESOLVE):
+        complaint = _act(complaint, action, desk, T0 + timedelta(hours=1))
+    reopened_at = T0 + timedelta(hours=1, days=30)
+    complaint = services.complaint_reopen(complaint=complaint, by=desk, now=reopened_at)
+    assert complaint.status == ComplaintStatus.INVESTIGATING
+    assert complaint.resolved_at is None
+    assert complaint.resolution_due_at == reopened_at + timedelta(hours=48)
+    assert complaint.reopen_count == 1
+
+
+def test_reopen_after_the_window_is_refused(branch, desk):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    for action in (ComplaintAction.ACKNOWLEDGE, ComplaintAction.RESOLVE):
+        complaint = _act(complaint, action, desk, T0 + timedelta(hours=1))
+    with pytest.raises(ApplicationError) as error:
+        services.complaint_reopen(complaint=complaint, by=desk, now=T0 + timedelta(hours=1, days=30, seconds=1))
+    assert error.value.code == ErrorCode.INVALID_TRANSITION
+    complaint.refresh_from_db()
+    assert complaint.status == ComplaintStatus.RESOLVED
+
+
+def test_manual_escalation_notifies_the_branch_managers(branch, desk, make_user):
+    manager = make_user(Role.BRANCH_MANAGER, username="bm")
+    complaint = make_complaint(branch=branch)
+    services.complaint_escalate(complaint=complaint, by=desk, note="VIP")
+    notification = ComplaintNotification.objects.get()
+    assert notification.recipient == manager
+    assert notification.event.kind == ComplaintEventKind.ESCALATED
+    assert OutboxMessage.objects.filter(task_name=services.NOTIFY_TASK).count() == 1
+    assert services.complaint_notifications_deliver(notification_ids=[notification.pk]) == 1
+    assert services.complaint_notifications_deliver(notification_ids=[notification.pk]) == 0
+
+
+# --- Closing the loop ---------------------------------------------------------------------------------
+
+
+def test_resolving_a_customer_complaint_sends_a_survey(customer, desk):
+    complaint = services.complaint_acknowledge(complaint=make_complaint(customer=customer), by=desk)
+    services.complaint_resolve(complaint=complaint, by=desk, resolution="已退还", root_cause="C02")
+    invitation = SurveyInvitation.objects.get()
+    assert (invitation.customer, invitation.trigger, invitation.reference) == (customer, "complaint",
+                                                                                complaint.reference)
+    assert ComplaintEvent.objects.filter(complaint=complaint, kind=ComplaintEventKind.SURVEY_SENT).exists()
+
+
+def test_walk_in_gets_no_survey_until_linked(branch, customer, desk):
+    complaint = services.complaint_acknowledge(complaint=make_complaint(branch=branch), by=desk)
+    complaint = services.complaint_resolve(complaint=complaint, by=desk, resolution="ok", root_cause="C01")
+    assert not SurveyInvitation.objects.exists()
+    services.complaint_link_customer(complaint=complaint, customer=customer, by=desk)
+    assert SurveyInvitation.objects.get().reference == complaint.reference
+
+
+def test_public_reopen_checks_the_phone(branch, desk):
+    complaint = make_complaint(branch=branch, contact_name="李娜", contact_phone="138-0000-4321")
+    for action in (ComplaintAction.ACKNOWLEDGE, ComplaintAction.RESOLVE):
+        complaint = _act(complaint, action, desk, None)
+    with pytest.raises(ApplicationError):
+        services.complaint_public_reopen(complaint=complaint, phone_last4="1234", reason="还是没解决")
+    reopened = services.complaint_public_reopen(complaint=complaint, phone_last4="4321", reason="还是没解决")
+    assert reopened.status == ComplaintStatus.INVESTIGATING
+    event = ComplaintEvent.objects.filter(complaint=complaint).order_by("-id").first()
+    assert (event.kind, event.actor_label, event.customer_visible) == (ComplaintEventKind.REOPENED, "customer", True)
+
+
+# --- Breach scan -----------------------------------------------------------------------------------
+
+
+def test_scan_flags_at_the_deadline_not_before(branch):
+    complaint = make_complaint(branch=branch, received_at=T0)
+    assert services.complaint_breach_scan(now=T0 + timedelta(hours=24) - timedelta(seconds=1)) == {
+        "first_response": 0, "resolution": 0}
+    assert services.complaint_breach_scan(now=T0 + timedelta(hours=24)) == {"first_response": 1, "resolution": 0}
+    complaint.refresh_from_db()
+    assert complaint.first_response_breached_at == T0 + timedelta(hours=24)
+    assert complaint.status == ComplaintStatus.ESCALATED
+
+
+def test_scan_catches_up_after_downtime_and_never_flags_twice(branch, make_user):
+    make_user(Role.BRANCH_MANAGER, username="bm")
+    complaints = [make_complaint(branch=branch, received_at=T0 + timedelta(minutes=i)) for i in range(3)]
+    resolved = complaints[2]
+    desk = make_user(Role.COMPLAINT_DESK, username="desk")
+    services.complaint_acknowledge(complaint=resolved, by=desk, now=T0 + timedelta(hours=1))
+    services.complaint_resolve(complaint=resolved, by=desk, resolution="ok", root_cause="C01",
+                               now=T0 + timedelta(hours=2))
+    # beat was down for three days
+    later = T0 + timedelta(days=3)
+    assert services.complaint_breach_scan(now=later) == {"first_response": 2, "resolution": 2}
+    assert services.complaint_breach_scan(now=later + timedelta(minutes=1)) == {"first_response": 0, "resolution": 0}
+    breach_kinds = (ComplaintEventKind.FIRST_RESPONSE_BREACHED, ComplaintEventKind.RESOLUTION_BREACHED)
+    assert ComplaintEvent.objects.filter(kind__in=breach_kinds).count() == 4
+    assert ComplaintNotification.objects.count() == 4  # one manager, one per breach
+
+
+def test_scan_batches_through_a_large_backlog(branch):
+    for i in range(7):
+        make_complaint(branch=branch, received_at=T0 + timedelta(seconds=i))
+    counts = services.complaint_breach_scan(now=T0 + timedelta(days=5), batch_size=3)
+    assert counts == {"first_response": 7, "resolution": 7}
+
+
+# --- Demo data -------------------------------------------------------------------------------------
+
+
+def test_demo_seed_is_realistic_and_consistent(branch):
+    from complaints.demo import demo_seed_complaints
+    from tests.customers.factories import CustomerFactory, ProductFactory
+
+    CustomerFactory.create_batch(30, branch=branch)
+    ProductFactory.create_batch(3)
+    as_of = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+    result = demo_seed_complaints(seed=7, as_of=as_of, count=400)
+    assert result["complaints"] == 400 == Complaint.objects.count()
+    assert result.get("resolved", 0) + result.get("closed", 0) > 250
+    assert result.get("escalated", 0) > 0
+    assert Complaint.objects.exclude(root_cause="").filter(resolved_at__isnull=False).count() == \
+        Complaint.objects.filter(resolved_at__isnull=False).count()
+    # every complaint has its "created" event; the breach scan finds nothing left to flag
+    assert ComplaintEvent.objects.filter(kind=ComplaintEventKind.CREATED).count() == 400
+    assert services.complaint_breach_scan(now=as_of) == {"first_response": 0, "resolution": 0}

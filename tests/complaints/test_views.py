@@ -1,0 +1,229 @@
+"""Complaint desk pages: the role matrix on every page, logging, transitions, the 360 panel, query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from complaints import services
+from complaints.models import Complaint, ComplaintAttachment, ComplaintEvent, ComplaintStatus
+from core.models import AuditEvent
+from tests.accounts.factories import BranchFactory
+from tests.complaints.factories import category, make_complaint
+from tests.customers.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["rm", "branch_manager", "complaint_desk", "auditor", "admin"]
+
+
+@pytest.fixture
+def complaint(branch):
+    return make_complaint(branch=branch)
+
+
+def _pages(complaint):
+    ref = complaint.reference
+    return {
+        "queue": ("get", reverse("complaints:complaint-list"), {}),
+        "create": ("get", reverse("complaints:complaint-create"), {}),
+        "detail": ("get", reverse("complaints:complaint-detail", args=[ref]), {}),
+        "hotspots": ("get", reverse("complaints:complaint-hotspots"), {}),
+        "transition": ("post", reverse("complaints:complaint-transition", args=[ref]),
+                       {"action": "acknowledge", "expected_version": complaint.version}),
+        "find": ("post", reverse("complaints:complaint-find-customer"), {"phone": "13912345678"}),
+        "link": ("post", reverse("complaints:complaint-link-customer", args=[ref]), {"phone": "13912345678"}),
+    }
+
+
+EXPECTED = {
+    #              rm   bm   desk auditor admin
+    "queue":      (403, 200, 200, 200, 200),
+    "create":     (403, 200, 200, 403, 200),
+    "detail":     (403, 200, 200, 200, 200),
+    "hotspots":   (403, 200, 403, 200, 200),
+    "transition": (403, 302, 302, 403, 302),
+    "find":       (403, 200, 200, 403, 200),
+    "link":       (403, 200, 200, 403, 200),
+}
+
+
+@pytest.mark.parametrize("page", list(EXPECTED))
+@pytest.mark.parametrize("role_index", range(len(ROLES)))
+def test_role_matrix(client_as, complaint, page, role_index):
+    role = ROLES[role_index]
+    client = client_as(role)
+    method, url, data = _pages(complaint)[page]
+    response = getattr(client, method)(url, data)
+    assert response.status_code == EXPECTED[page][role_index]
+    complaint.refresh_from_db()
+    if response.status_code == 403:
+        assert complaint.status == ComplaintStatus.RECEIVED  # nothing changed
+
+
+@pytest.mark.parametrize("page", list(EXPECTED))
+def test_anonymous_is_sent_to_login(client, complaint, page):
+    method, url, data = _pages(complaint)[page]
+    response = getattr(client, method)(url, data)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_another_branchs_complaint_is_not_found(client_as, branch):
+    foreign = make_complaint(branch=BranchFactory(code="B0999"))
+    client = client_as("complaint_desk")
+    assert client.get(reverse("complaints:complaint-detail", args=[foreign.reference])).status_code == 404
+    response = client.post(reverse("complaints:complaint-transition", args=[foreign.reference]),
+                           {"action": "acknowledge", "expected_version": 1})
+    assert response.status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.status == ComplaintStatus.RECEIVED
+
+
+def test_queue_lists_open_complaints_with_sla_badges(client_as, branch):
+    overdue = make_complaint(branch=branch, received_at=timezone.now() - timedelta(hours=30))
+    fresh = make_complaint(branch=branch)
+    response = client_as("complaint_desk").get(reverse("complaints:complaint-list"))
+    content = response.content.decode()
+    assert overdue.reference in content and fresh.reference in content
+    assert 'data-sla="overdue"' in content and 'data-sla="on_track"' in content
+
+
+def test_queue_filters(client_as, branch, customer):
+    card = make_complaint(branch=branch, category_code="B0302", severity="high")
+    loan = make_complaint(branch=branch, category_code="B0201")
+    client = client_as("complaint_desk")
+    content = client.get(reverse("complaints:complaint-list"), {"category": category("B03").pk}).content.decode()
+    assert card.reference in content and loan.reference not in content
+    url = reverse("complaints:complaint-list")
+    content = client.get(url, {"severity": "high", "order": "severity"}).content.decode()
+    assert card.reference in content and loan.reference not in content
+    content = client.get(reverse("complaints:complaint-list"), {"breached": "yes"}).content.decode()
+    assert card.reference not in content
+
+
+def test_desk_logs_a_complaint_for_a_customer(client_as, customer):
+    client = client_as("complaint_desk")
+    upload = SimpleUploadedFile("receipt.png", b"\x89PNG\r\n", content_type="image/png")
+    response = client.post(reverse("complaints:complaint-create"), {
+        "customer_id": customer.pk, "channel": "branch", "category": category().pk, "severity": "medium",
+        "description": "信用卡年费未按承诺减免", "attachment": upload,
+    })
+    complaint = Complaint.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/complaints/{complaint.reference}/")
+    assert complaint.customer == customer and complaint.created_by == client.user
+    assert ComplaintAttachment.objects.get().original_name == "receipt.png"
+
+
+def test_desk_logs_a_walk_in_and_links_the_customer_later(client_as, customer):
+    client = client_as("complaint_desk")
+    client.post(reverse("complaints:complaint-create"), {
+        "contact_name": "王先生", "contact_phone": "13912345678", "channel": "branch",
+        "category": category().pk, "severity": "low", "description": "排队时间过长",
+    })
+    complaint = Complaint.objects.get()
+    assert complaint.customer is None and complaint.branch == client.user.branch
+    response = client.post(reverse("complaints:complaint-link-customer", args=[complaint.reference]),
+                           {"phone": "13912345678"})
+    assert customer.name in response.content.decode()
+    assert "13912345678" not in response.content.decode()
+    assert AuditEvent.objects.filter(action="customers.identifier_search").exists()
+    client.post(reverse("complaints:complaint-link-customer", args=[complaint.reference]),
+                {"customer_id": customer.pk})
+    complaint.refresh_from_db()
+    assert complaint.customer == customer
+
+
+def test_identifier_search_is_posted_and_never_echoed(client_as, customer):
+    client = client_as("complaint_desk")
+    response = client.post(reverse("complaints:complaint-find-customer"), {"id_number": customer.id_number})
+    content = response.content.decode()
+    assert customer.name in content and customer.id_number not in content
+
+
+def test_invalid_transition_shows_a_message(client_as, complaint):
+    client = client_as("complaint_desk")
+    response = client.post(reverse("complaints:complaint-transition", args=[complaint.reference]),
+                           {"action": "close", "expected_version": complaint.version}, follow=True)
+    assert "cannot be moved" in response.content.decode()
+    complaint.refresh_from_db()
+    assert complaint.status == ComplaintStatus.RECEIVED
+
+
+def test_stale_page_gets_a_conflict_message(client_as, complaint):
+    client = client_as("complaint_desk")
+    services.complaint_acknowledge(complaint=complaint, by=client.user)
+    response = client.post(reverse("complaints:complaint-transition", args=[complaint.reference]),
+                           {"action": "escalate", "expected_version": 1}, follow=True)
+    assert "changed by someone else" in response.content.decode()
+    assert ComplaintEvent.objects.filter(complaint=complaint).count() == 2
+
+
+def test_detail_shows_timeline_and_allowed_actions(client_as, complaint):
+    client = client_as("complaint_desk")
+    client.post(reverse("complaints:complaint-transition", args=[complaint.reference]),
+                {"action": "acknowledge", "expected_version": 1, "note": "已致电客户"})
+    content = client.get(reverse("complaints:complaint-detail", args=[complaint.reference])).content.decode()
+    assert "已致电客户" in content and 'data-kind="acknowledged"' in content
+    assert 'value="resolve"' in content and 'value="acknowledge"' not in content
+
+
+def test_auditor_sees_no_action_buttons(client_as, complaint):
+    content = client_as("auditor").get(reverse("complaints:complaint-detail", args=[complaint.reference]))
+    assert 'name="action"' not in content.content.decode()
+
+
+def test_hotspots_show_counts_trend_and_rates(client_as, branch, customer):
+    now = timezone.now()
+    make_complaint(branch=branch, received_at=now - timedelta(days=1))
+    make_complaint(branch=branch, received_at=now - timedelta(days=2), category_code="B0201")
+    make_complaint(branch=branch, received_at=now - timedelta(days=40))
+    response = client_as("branch_manager").get(reverse("complaints:complaint-hotspots"), {"dimension": "branch"})
+    report = response.context["report"]
+    assert report["total"] == 2 and report["previous_total"] == 1
+    assert report["rows"][0].per_thousand_customers == 2000.0  # 2 complaints, 1 active customer
+    assert 'id="hotspot-chart"' in response.content.decode()
+
+
+def test_customer_360_shows_the_complaints_panel(client_as, customer):
+    complaint = make_complaint(customer=customer)
+    content = client_as("complaint_desk").get(reverse("customers:customer-detail", args=[customer.pk]))
+    assert complaint.reference in content.content.decode()
+
+
+def test_customer_360_has_no_panel_for_an_rm(client_as, customer):
+    make_complaint(customer=customer)
+    client = client_as("rm")
+    customer.relationship_manager = client.user
+    customer.save()
+    content = client.get(reverse("customers:customer-detail", args=[customer.pk])).content.decode()
+    assert "complaints-panel-heading" not in content
+
+
+def test_queue_query_count_is_constant(client_as, make_user, branch):
+    client = client_as("admin")
+    for _ in range(3):
+        make_complaint(customer=CustomerFactory(branch=branch))
+    client.get(reverse("complaints:complaint-list"))
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("complaints:complaint-list")).status_code == 200
+    for _ in range(20):
+        make_complaint(customer=CustomerFactory(branch=BranchFactory()))
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("complaints:complaint-list"))
+    assert len(many) == len(few)
+    assert len(few) <= 12
+
+
+def test_branch_manager_sees_escalations_waiting(client_as, complaint, user_for_role):
+    client = client_as("branch_manager")
+    services.complaint_escalate(complaint=complaint, by=user_for_role("complaint_desk"))
+    content = client.get(reverse("complaints:complaint-list")).content.decode()
+    assert "1 escalation is waiting for you." in content
+    client.get(reverse("complaints:complaint-detail", args=[complaint.reference]))
+    assert "waiting for you" not in client.get(reverse("complaints:complaint-list")).content.decode()
