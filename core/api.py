@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -98,6 +99,8 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     type=str,
     location=OpenApiParameter.HEADER,
     required=False,
+    # What core.idempotency accepts: printable ASCII, at least one non-space character, 255 at most.
+    pattern=r"^[!-~]([ -~]{0,253}[!-~])?$",
     description=(
         "Any unique string (1-255 printable ASCII characters; a UUID is ideal). A retry with the same key "
         "and body replays the first response (header Idempotent-Replayed: true); the same key with another "
@@ -146,3 +149,19 @@ class RejectUnknownFieldsMixin:
             if unknown:
                 raise exceptions.ValidationError({name: [_("Unknown field.")] for name in unknown})
         return super().to_internal_value(data)
+
+
+class RejectUnknownFieldsSchema(OpenApiSerializerExtension):
+    """Say in the schema what RejectUnknownFieldsMixin does: no properties beyond the documented ones.
+
+    Without it the schema allows extra keys that the server refuses, and schema-driven clients
+    and tests (schemathesis) send them.
+    """
+
+    target_class = RejectUnknownFieldsMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema

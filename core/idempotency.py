@@ -13,7 +13,8 @@ retry can run; returned responses (2xx-4xx) are stored and replayed. Preconditio
 run inside an outer transaction (no ATOMIC_REQUESTS), or the record would commit with the work.
 
 Records expire after RECORD_TTL (24 h): an expired record is replaced on the next use of its key,
-and ``idempotency_records_purge`` deletes old rows (TODO #4: run it from a beat task). A record
+and ``idempotency_records_purge`` deletes old rows (hourly, core.tasks.idempotency_records_purge_task
+from the beat schedule in crm_project/celery.py). A record
 left in flight by a crashed process is treated as abandoned after IN_FLIGHT_TIMEOUT. Work that
 committed before such a crash is not replayed, so writes also rely on unique external references.
 """

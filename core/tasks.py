@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import outbox
+from core import idempotency, outbox
 
 
 # Beat runs this every OUTBOX_RELAY_INTERVAL_SECONDS (crm_project/celery.py). It is idempotent
@@ -11,3 +11,11 @@ from core import outbox
 def outbox_relay_task() -> int:
     """Publish outbox messages left pending, e.g. while the broker was down."""
     return outbox.outbox_relay()
+
+
+# Beat runs this hourly (crm_project/celery.py). Deleting records older than their 24 h lifetime
+# is idempotent; an overlapping run finds nothing left to delete.
+@shared_task(name="core.idempotency_records_purge_task", ignore_result=True, soft_time_limit=300, time_limit=360)
+def idempotency_records_purge_task() -> int:
+    """Delete idempotency records past their lifetime (core.idempotency.RECORD_TTL)."""
+    return idempotency.idempotency_records_purge()

@@ -152,6 +152,8 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["relationship_manager", "name", "id"], name="customer_rm_name_idx"),
             models.Index(fields=["branch", "status", "name", "id"], name="customer_branch_idx"),
+            # The API's incremental sync (?updated_since=): without it a recent cutoff scans every row.
+            models.Index(fields=["updated_at"], name="customer_updated_at_idx"),
             models.Index(fields=["id_number_bidx"], name="customer_id_number_bidx_idx"),
             models.Index(fields=["phone_bidx"], name="customer_phone_bidx_idx"),
             # Name search (icontains) and customer-number prefix search (istartswith): Django

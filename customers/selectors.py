@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import reduce
 
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +32,7 @@ from customers.models import (
     DataQualityRule,
     Holding,
     Interaction,
+    Product,
     ProductCategory,
     Transaction,
 )
@@ -266,3 +268,122 @@ def data_quality_policy_latest() -> DataQualityPolicy:
     if policy is None:
         raise ApplicationError(ErrorCode.UNAVAILABLE, _("No data-quality policy is configured."))
     return policy
+
+
+# --- API principals (issue #4): an API key is a bank system, a signed-in user is staff --------
+
+
+def customer_list_for_principal(*, principal) -> QuerySet[Customer]:
+    """Return the customers an API caller may see.
+
+    An API key is another bank system: every customer, or its branch's when the key is limited
+    to one. A signed-in user sees what customer_list_visible_to allows.
+    """
+    if permissions.is_api_client(principal):
+        customers = Customer.objects.select_related("branch", "relationship_manager")
+        if principal.branch_id is not None:
+            customers = customers.filter(branch_id=principal.branch_id)
+        return customers
+    return customer_list_visible_to(user=principal)
+
+
+def customer_get_for_principal(*, principal, customer_id: int) -> Customer:
+    """Return one customer the API caller may see; Customer.DoesNotExist otherwise (a 404)."""
+    return customer_list_for_principal(principal=principal).get(pk=customer_id)
+
+
+def customer_api_list(
+    *,
+    principal,
+    branch_code: str | None = None,
+    status: str | None = None,
+    relationship_manager: str | None = None,
+    updated_since: datetime | None = None,
+    search: str | None = None,
+    after_id: int | None = None,
+) -> QuerySet[Customer]:
+    """Filter the customers the caller may see, in id order from ``after_id`` (keyset pagination).
+
+    ``relationship_manager`` is the RM's staff number; ``search`` matches a name (contains) or a
+    customer number (starts with); empty arguments do not filter.
+    """
+    customers = customer_list_for_principal(principal=principal)
+    if branch_code:
+        customers = customers.filter(branch__code=branch_code)
+    if status:
+        customers = customers.filter(status=status)
+    if relationship_manager:
+        customers = customers.filter(relationship_manager__staff_number=relationship_manager)
+    if updated_since is not None:
+        customers = customers.filter(updated_at__gte=updated_since)
+    search = (search or "").strip()
+    if search:
+        customers = customers.filter(Q(name__icontains=search) | Q(external_id__istartswith=search))
+    if after_id is not None:
+        customers = customers.filter(pk__gt=after_id)
+    return customers.order_by("id")
+
+
+def customer_find_by_identifier_for_principal(
+    *, principal, id_number: str | None = None, phone: str | None = None
+) -> QuerySet[Customer]:
+    """Return the caller's customers whose ID number or phone matches exactly (blind index)."""
+    customers = customer_list_for_principal(principal=principal)
+    for field_name, raw in (("id_number_bidx", id_number), ("phone_bidx", phone)):
+        if raw is None or not str(raw).strip():
+            continue
+        digest = blind_index(kind=field_name.removesuffix("_bidx"), value=raw)
+        customers = customers.filter(**{field_name: digest}) if digest else customers.none()
+    return customers.order_by("id")
+
+
+def product_list(*, after_id: int | None = None, category: str | None = None,
+                 is_active: bool | None = None) -> QuerySet[Product]:
+    """Return the product catalogue in id order (not scoped: products are public bank data)."""
+    products = Product.objects.all()
+    if category:
+        products = products.filter(category=category)
+    if is_active is not None:
+        products = products.filter(is_active=is_active)
+    if after_id is not None:
+        products = products.filter(pk__gt=after_id)
+    return products.order_by("id")
+
+
+def product_get(*, code: str) -> Product:
+    """Return the product with this code; Product.DoesNotExist otherwise."""
+    return Product.objects.get(code=code)
+
+
+def interaction_page_for(*, customer: Customer, before_id: int | None = None) -> QuerySet[Interaction]:
+    """Return the customer's interactions, most recently recorded first, from before ``before_id``."""
+    interactions = Interaction.objects.filter(customer=customer).select_related("staff")
+    if before_id is not None:
+        interactions = interactions.filter(pk__lt=before_id)
+    return interactions.order_by("-id")
+
+
+def customer_ids_by_number_for_principal(*, principal, customer_numbers: list[str]) -> dict[str, int]:
+    """Map the customer numbers the caller may see to customer ids, in one query.
+
+    The numbers go to PostgreSQL as one array parameter: Django's ``__in`` with a list prepares
+    each of 10,000 values on its own, which costs more than the query.
+    """
+    if not customer_numbers:
+        return {}
+    numbers = RawSQL("SELECT unnest(%s::text[])", [pg_array_literal(customer_numbers)])
+    return dict(
+        customer_list_for_principal(principal=principal)
+        .filter(external_id__in=numbers)
+        .order_by()
+        .values_list("external_id", "id")
+    )
+
+
+def pg_array_literal(values) -> str:
+    """Return one PostgreSQL array literal ('{"a","b"}') for a ``%s::text[]`` (or ::bigint[] ...) parameter.
+
+    psycopg2 sends a Python list as ARRAY['a', 'b', ...]: 10,000 constant expressions for the
+    server to parse and plan, where one literal is parsed in one pass (about 30 % faster inserts).
+    """
+    return "{" + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"

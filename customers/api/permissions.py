@@ -1,0 +1,45 @@
+"""Who may call which customers endpoint: API-key scopes and staff role predicates per method
+(accounts.permissions.require_scopes). Which customers: customers.selectors."""
+
+from __future__ import annotations
+
+from accounts import permissions
+from accounts.models import ApiScope, User
+
+
+def can_maintain_customers(user: User) -> bool:
+    """Create and change customer records: the staff who serve customers, not the desk or auditors."""
+    return (
+        permissions.is_relationship_manager(user) or permissions.is_branch_manager(user)
+        or permissions.is_admin(user)
+    )
+
+
+def may_reveal_pii(principal) -> bool:
+    """An API key with customers:reveal, or a user allowed to reveal PII, reads it unmasked (audited)."""
+    if permissions.is_api_client(principal):
+        return principal.has_scope(ApiScope.CUSTOMERS_REVEAL)
+    return permissions.can_reveal_pii(principal)
+
+
+CustomerAccess = permissions.require_scopes(
+    read=ApiScope.CUSTOMERS_READ, write=ApiScope.CUSTOMERS_WRITE,
+    staff_read=permissions.can_view_customers, staff_write=can_maintain_customers,
+)
+# A lookup is a read sent as POST (numbers never go in URLs).
+CustomerLookupAccess = permissions.require_scopes(
+    write=ApiScope.CUSTOMERS_READ, staff_write=permissions.can_view_customers,
+)
+# Holdings and transactions come from core banking: API keys write them, staff only read.
+HoldingAccess = permissions.require_scopes(
+    read=ApiScope.CUSTOMERS_READ, write=ApiScope.HOLDINGS_WRITE, staff_read=permissions.can_view_customers,
+)
+InteractionAccess = permissions.require_scopes(
+    read=ApiScope.CUSTOMERS_READ, write=ApiScope.INTERACTIONS_WRITE,
+    staff_read=permissions.can_view_customers, staff_write=permissions.can_record_interaction,
+)
+ProductAccess = permissions.require_scopes(
+    read=ApiScope.PRODUCTS_READ, write=ApiScope.PRODUCTS_WRITE,
+    staff_read=permissions.can_view_customers, staff_write=permissions.is_admin,
+)
+TransactionIngestAccess = permissions.require_scopes(write=ApiScope.TRANSACTIONS_WRITE)
