@@ -10,6 +10,15 @@ for _name in ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_BLIND_INDEX_KEY", "CELER
     if not globals().get(_name):
         raise ImproperlyConfigured(f"{_name} must be set in the environment in production.")
 
+# Customers open survey links from SMS: they must point at the public host, over HTTPS.
+if not PUBLIC_BASE_URL.startswith("https://"):  # noqa: F405
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be set to the public https:// origin in production.")
+
+# TLS ends at a reverse proxy (below). Without TRUSTED_PROXY_COUNT every request would seem to
+# come from the proxy's address: the audit log would lose client addresses and the per-address
+# limits of the public pages would throttle the whole bank at once.
+if TRUSTED_PROXY_COUNT < 1:  # noqa: F405
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1 in production (Django runs behind a proxy).")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
