@@ -62,6 +62,8 @@ def idempotent(handler):
     """Make a DRF POST handler (method of an APIView, or an @api_view function) honour Idempotency-Key.
 
     On an APIView's ``post`` the schema also documents the header and the 409/422 responses.
+    Precondition: the response holds no unmasked PII or secrets; it is stored in plain JSONB for 24 h
+    and replayed without an audit row (customers.api masks PII in responses to writes).
     """
 
     @functools.wraps(handler)

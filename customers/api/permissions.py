@@ -15,11 +15,13 @@ def can_maintain_customers(user: User) -> bool:
     )
 
 
-def may_reveal_pii(principal) -> bool:
-    """An API key with customers:reveal, or a user allowed to reveal PII, reads it unmasked (audited)."""
-    if permissions.is_api_client(principal):
-        return principal.has_scope(ApiScope.CUSTOMERS_REVEAL)
-    return permissions.can_reveal_pii(principal)
+def may_read_pii_unmasked(principal) -> bool:
+    """Only an API key with customers:reveal reads PII unmasked through the API (audited).
+
+    Staff sessions always get masked values, whatever their role: revealing is a page action, one
+    field of one customer at a time and audited, and the API must not turn it into a bulk export.
+    """
+    return permissions.is_api_client(principal) and principal.has_scope(ApiScope.CUSTOMERS_REVEAL)
 
 
 CustomerAccess = permissions.require_scopes(

@@ -208,8 +208,9 @@ class CustomerOutput(serializers.Serializer):
     gender = serializers.ChoiceField(choices=Gender.choices)
     birth_date = serializers.DateField(allow_null=True)
     occupation = serializers.CharField(allow_blank=True)
-    pii_masked = serializers.BooleanField(help_text="True when id_number, phone, email and address are masked "
-                                          "(the caller lacks customers:reveal / may not reveal PII).")
+    pii_masked = serializers.BooleanField(help_text="True when id_number, phone, email and address are masked: "
+                                          "always for staff sessions and in responses to writes; false only "
+                                          "on reads by an API key with customers:reveal.")
     id_number = serializers.CharField(allow_blank=True, help_text="Masked unless pii_masked is false.")
     phone = serializers.CharField(allow_blank=True, help_text="Masked unless pii_masked is false.")
     email = serializers.CharField(allow_blank=True, help_text="Masked unless pii_masked is false.")

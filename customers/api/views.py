@@ -39,9 +39,14 @@ HOLDING_PRODUCT_PARAMETER = OpenApiParameter("product_code", str, OpenApiParamet
 QUERY_SERIALIZERS = (io.CustomerListQueryInput, io.ProductListQueryInput, io.PageQueryInput)
 CONFLICT_RESPONSE = OpenApiResponse(ApiErrorOutput, description="Conflicts with a stored object (see message).")
 MASKING_NOTE = (
-    "PII (id_number, phone, email, address) is masked unless the caller is an API key with customers:reveal "
-    "or a user who may reveal PII; an unmasked response is recorded in the audit log (customer ids and field "
-    "names, never values)."
+    "PII (id_number, phone, email, address) is masked unless the caller is an API key with customers:reveal; "
+    "an unmasked response is recorded in the audit log (customer ids and field names, never values). Staff "
+    "sessions always get masked values, whatever their role: revealing is a page action."
+)
+WRITE_MASKING_NOTE = (
+    "The response always carries PII (id_number, phone, email, address) masked, even for an API key with "
+    "customers:reveal: the caller sent those values, and a response kept for an Idempotency-Key replay must "
+    "hold no plaintext PII. Read the customer back with GET (customers:reveal) for unmasked values."
 )
 SCOPE_NOTE = (
     "An API key sees every customer (or only its branch's when the key is limited to a branch); a signed-in "
@@ -89,11 +94,20 @@ def _code_or_400(value: str, *, field: str) -> str:
 
 
 def _render_customers(request, customers: list[Customer]) -> list[dict]:
-    reveal = api_permissions.may_reveal_pii(request.user)
+    """Render customers for a read: unmasked (and audited) only for an API key with customers:reveal."""
+    reveal = api_permissions.may_read_pii_unmasked(request.user)
     rendered = [io.customer_output(customer, reveal=reveal) for customer in customers]
     if reveal:
         services.customer_pii_read_record(by=request.user, customers=customers)
     return rendered
+
+
+def _render_written_customer(customer: Customer) -> dict:
+    """Render the result of a write, PII always masked.
+
+    The caller sent the values, and core.idempotency stores this body in plain JSONB for replays.
+    """
+    return io.customer_output(customer, reveal=False)
 
 
 def _parsed(serializer_class, data) -> dict:
@@ -143,7 +157,7 @@ class CustomerListCreateApi(APIView):
         description="Needs customers:write (staff: relationship manager, branch manager, administrator). The new "
                     "customer must be in the caller's scope (an RM assigns themselves, a branch manager or a "
                     "branch key their branch). A customer number already stored is a 409; to create-or-update "
-                    f"use PUT /api/v1/customers/by-external-id/{{external_id}}/. {MASKING_NOTE}",
+                    f"use PUT /api/v1/customers/by-external-id/{{external_id}}/. {WRITE_MASKING_NOTE}",
         request=io.CustomerCreateInput,
         responses={201: io.CustomerOutput, 409: CONFLICT_RESPONSE},
         examples=[OpenApiExample("New customer", value=CUSTOMER_EXAMPLE, request_only=True), INVALID_EXAMPLE],
@@ -154,7 +168,7 @@ class CustomerListCreateApi(APIView):
         external_id = fields.pop("external_id")
         customer = services.customer_create(by=request.user, external_id=external_id, fields=fields)
         customer = selectors.customer_get_for_principal(principal=request.user, customer_id=customer.pk)
-        return Response(_render_customers(request, [customer])[0], status=status.HTTP_201_CREATED)
+        return Response(_render_written_customer(customer), status=status.HTTP_201_CREATED)
 
 
 class CustomerDetailApi(APIView):
@@ -173,7 +187,7 @@ class CustomerDetailApi(APIView):
         tags=CUSTOMERS_TAG, operation_id="customers_partial_update", summary="Change a customer",
         description="Only the fields sent change. Needs customers:write (staff: relationship manager, branch "
                     "manager, administrator); the customer must stay in the caller's scope (else 403, nothing "
-                    f"changes). {MASKING_NOTE}",
+                    f"changes). {WRITE_MASKING_NOTE}",
         parameters=[CUSTOMER_ID_PARAMETER], request=io.CustomerUpdateInput,
         responses={200: io.CustomerOutput, 409: CONFLICT_RESPONSE},
         examples=[OpenApiExample("New phone", value={"phone": "13987654321"}, request_only=True),
@@ -183,7 +197,7 @@ class CustomerDetailApi(APIView):
         customer = _customer_or_404(request, customer_id)
         fields = _parsed(io.CustomerUpdateInput, request.data)
         customer = services.customer_update(customer=customer, by=request.user, fields=fields)
-        return Response(_render_customers(request, [customer])[0])
+        return Response(_render_written_customer(customer))
 
 
 class CustomerUpsertByExternalIdApi(APIView):
@@ -195,7 +209,7 @@ class CustomerUpsertByExternalIdApi(APIView):
         description="Idempotent: the same call twice leaves one customer and changes nothing the second time. "
                     "New customer: 201 (name and branch required); existing: 200, and only the fields sent "
                     "change. A customer number that exists outside the caller's scope is a 404. Needs "
-                    f"customers:write. {MASKING_NOTE}",
+                    f"customers:write. {WRITE_MASKING_NOTE}",
         parameters=[EXTERNAL_ID_PARAMETER], request=io.CustomerUpsertInput,
         responses={200: io.CustomerOutput, 201: io.CustomerOutput, 409: CONFLICT_RESPONSE},
         examples=[
@@ -214,7 +228,7 @@ class CustomerUpsertByExternalIdApi(APIView):
         except Customer.DoesNotExist:
             raise exceptions.NotFound() from None
         customer = selectors.customer_get_for_principal(principal=request.user, customer_id=customer.pk)
-        return Response(_render_customers(request, [customer])[0],
+        return Response(_render_written_customer(customer),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -224,7 +238,8 @@ class CustomerLookupApi(APIView):
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_lookup", summary="Find customers by ID number or phone",
         description="Exact match through the blind index; the number travels in the body, never in a URL. "
-                    "Every lookup is audited (the kind of number and the match count, never the number). "
+                    "Every lookup is audited (the kind of number and the match count, never the number). A read "
+                    "sent as POST: it takes no Idempotency-Key, so no response is ever stored. "
                     f"Needs customers:read. {SCOPE_NOTE} {MASKING_NOTE}",
         request=io.CustomerLookupInput, responses={200: io.CustomerLookupOutput},
         examples=[OpenApiExample("By phone", value={"kind": "phone", "value": "+86 138-1234-5678"}, request_only=True),

@@ -4,6 +4,7 @@ and bad input that must be a 4xx in the one error shape, never a 500."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import ApiScope
 from core.audit import AuditAction
-from core.models import AuditEvent
+from core.idempotency import REPLAYED_HEADER
+from core.models import AuditEvent, IdempotencyRecord
 from customers import services
 from customers.models import Customer, CustomerStatus, Holding, Interaction, Product
 from tests.api.conftest import ALL_SCOPES, json_call
@@ -123,15 +125,27 @@ def test_reveal_scope_unmasks_and_audits_ids_and_fields_never_values(make_key, o
     assert own_customer.phone not in str(event.detail) and own_customer.id_number not in str(event.detail)
 
 
-@pytest.mark.parametrize(("role", "masked"), [("rm", False), ("auditor", True)])
-def test_staff_reveal_follows_can_reveal_pii(client, rm_user, user_for_role, own_customer, role, masked):
-    """An RM may reveal (audited); the compliance auditor reads masked data only."""
+@pytest.mark.parametrize("role", ["rm", "branch_manager", "complaint_desk", "auditor", "admin"])
+def test_staff_sessions_always_get_masked_pii_and_nothing_is_audited(client, rm_user, user_for_role, own_customer,
+                                                                     role):
+    """Revealing is a page action: no staff role reads unmasked PII through the API, not even a bulk page."""
     client.force_login(rm_user if role == "rm" else user_for_role(role))
 
-    body = client.get(f"{LIST_URL}{own_customer.pk}/").json()
+    responses = [
+        client.get(LIST_URL, {"page_size": 200}),
+        client.get(f"{LIST_URL}{own_customer.pk}/"),
+        json_call(client, "post", f"{LIST_URL}lookup/", {"kind": "phone", "value": own_customer.phone}),
+    ]
 
-    assert body["pii_masked"] is masked
-    assert AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists() is not masked
+    listed, retrieved, looked_up = (response.json() for response in responses)
+    rows = [*listed["results"], retrieved, *looked_up["results"]]
+    assert len(rows) == 3 and all(row["pii_masked"] is True for row in rows)
+    assert {row["phone"] for row in rows} == {own_customer.masked_phone}
+    assert {row["id_number"] for row in rows} == {own_customer.masked_id_number}
+    for response in responses:
+        assert own_customer.phone.encode() not in response.content
+        assert own_customer.id_number.encode() not in response.content
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
 
 
 # --- Create, PATCH, upsert -------------------------------------------------------------------------
@@ -182,6 +196,66 @@ def test_create_refuses_bad_input_with_a_400_naming_the_field(make_key, branch, 
     assert response.status_code == 400, response.content
     assert field in error_of(response)["fields"]
     assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("write", ["create", "patch", "upsert_new", "upsert_existing"])
+def test_writes_return_pii_masked_even_to_a_reveal_key(make_key, own_customer, write):
+    """The caller sent the values: a write's response is masked and reveals (audits) nothing."""
+    client = make_key(ALL_SCOPES)
+    body = {"phone": "13811112222", "email": "zhao.min@example.cn", "address": "北京市海淀区中关村大街1号"}
+    method, url, body = {
+        "create": ("post", LIST_URL, new_customer_body(**body)),
+        "patch": ("patch", f"{LIST_URL}{own_customer.pk}/", body),
+        "upsert_new": ("put", f"{LIST_URL}by-external-id/C-UP-9/", {**body, "name": "赵敏", "branch": "B0101"}),
+        "upsert_existing": ("put", f"{LIST_URL}by-external-id/{own_customer.external_id}/", body),
+    }[write]
+
+    response = json_call(client, method, url, body)
+
+    assert response.status_code in (200, 201), response.content
+    written = response.json()
+    assert written["pii_masked"] is True
+    assert written["phone"] == "138****2222"
+    assert written["email"] == "z*******@example.cn"
+    assert "13811112222" not in response.content.decode() and "中关村大街1号" not in response.content.decode()
+    assert Customer.objects.get(pk=written["id"]).phone == "13811112222"
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
+
+
+@pytest.mark.parametrize("principal", ["reveal_key", "rm_session"])
+def test_an_idempotent_create_stores_no_plaintext_pii_and_replays_the_same(client, make_key, rm_user, branch,
+                                                                           principal):
+    """The response kept for Idempotency-Key replays (plain JSONB, 24 h) holds masked PII only."""
+    if principal == "reveal_key":
+        client = make_key(ALL_SCOPES)
+    else:
+        client.force_login(rm_user)
+    body = new_customer_body(email="zhao.min@example.cn", address="北京市海淀区中关村大街1号",
+                             relationship_manager=rm_user.staff_number)
+    plaintext = [body["phone"], body["id_number"], body["email"], body["address"]]
+
+    first = json_call(client, "post", LIST_URL, body, HTTP_IDEMPOTENCY_KEY="create-zhao-min")
+    replay = json_call(client, "post", LIST_URL, body, HTTP_IDEMPOTENCY_KEY="create-zhao-min")
+
+    assert first.status_code == 201, first.content
+    stored = json.dumps(IdempotencyRecord.objects.get(key="create-zhao-min").response_body, ensure_ascii=False)
+    assert stored and not [value for value in plaintext if value in stored]
+    assert json.loads(stored)["pii_masked"] is True
+    assert (replay.status_code, replay[REPLAYED_HEADER], replay.json()) == (201, "true", first.json())
+    assert Customer.objects.filter(external_id=body["external_id"]).count() == 1
+    assert not AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists()
+
+
+def test_a_lookup_is_a_read_and_never_stores_its_response(make_key, own_customer):
+    """The lookup may answer a reveal key unmasked, so it ignores Idempotency-Key: nothing is kept."""
+    client = make_key([*READ_ONLY, ApiScope.CUSTOMERS_REVEAL])
+
+    response = json_call(client, "post", f"{LIST_URL}lookup/", {"kind": "phone", "value": own_customer.phone},
+                         HTTP_IDEMPOTENCY_KEY="lookup-1")
+
+    assert response.json()["results"][0]["phone"] == own_customer.phone
+    assert not IdempotencyRecord.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).count() == 1
 
 
 def test_create_with_a_taken_customer_number_is_a_409(make_key, own_customer):

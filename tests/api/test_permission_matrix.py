@@ -5,6 +5,10 @@ endpoint's scope, a key limited to the home branch) x an own and a foreign custo
 customer with another RM. Expected: anonymous 401; a key without the scope or a staff role the
 endpoint does not grant 403; a customer outside the principal's scope 404 (never 403); lists
 count exactly what the selector allows. A refused write changes nothing.
+
+Masking: only a read by an API key holding customers:reveal ("key" and "branch_key" hold every
+scope) returns PII unmasked, and is audited; staff sessions, whatever their role, and every
+response to a write get masked values.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiClient, ApiScope
+from core.audit import AuditAction
+from core.models import AuditEvent
 from customers import selectors
 from customers.models import Customer, Holding, Interaction, Product, Transaction
 from tests.api.conftest import ALL_SCOPES, json_call
@@ -33,6 +39,9 @@ SEES = {
     "key": {"own", "foreign"}, "branch_key": {"own"},
 }
 PRINCIPALS = (*STAFF_ROLES, "anonymous", "key", "key_without_scope", "branch_key")
+REVEAL_KEYS = {"key", "branch_key"}
+CUSTOMER_READS = {"customers_list", "customers_retrieve", "customers_lookup"}
+CUSTOMER_WRITES = {"customers_create", "customers_partial_update", "customers_upsert"}
 
 
 @dataclass(frozen=True)
@@ -172,3 +181,17 @@ def test_permission_matrix(endpoint_name, principal, target, own_customer, forei
         assert visible == set(allowed.values_list("external_id", flat=True))
     if expected == 200 and endpoint_name == "customers_lookup":
         assert len(body["results"]) == (1 if target in SEES[principal] else 0)
+    if expected < 400 and endpoint_name in CUSTOMER_READS | CUSTOMER_WRITES:
+        _assert_masking(endpoint_name, principal, response, own_customer, foreign_customer)
+
+
+def _assert_masking(endpoint_name: str, principal: str, response, *customers: Customer) -> None:
+    body = response.json()
+    rows = body.get("results", [body])
+    unmasked = principal in REVEAL_KEYS and endpoint_name in CUSTOMER_READS
+    assert all(row["pii_masked"] is not unmasked for row in rows)
+    if not unmasked:
+        for customer in customers:
+            assert customer.phone.encode() not in response.content
+            assert customer.id_number.encode() not in response.content
+    assert AuditEvent.objects.filter(action=AuditAction.PII_REVEAL).exists() is (unmasked and bool(rows))
