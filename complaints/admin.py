@@ -3,11 +3,13 @@ read-only (their status moves only through the services, STYLE §4)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django import forms
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
+from complaints import services
 from complaints.models import (
     Complaint,
     ComplaintCategory,
@@ -16,6 +18,10 @@ from complaints.models import (
     SlaPolicy,
     SlaRule,
 )
+from core.errors import ApplicationError
+
+SLA_POLICY_FIELDS = ("effective_from", "first_response_minutes", "resolution_minutes", "warning_pct", "critical_pct",
+                     "reopen_window_days")
 
 
 @admin.register(ComplaintCategory)
@@ -33,14 +39,36 @@ class SlaRuleInline(admin.TabularInline):
     fields = ("category", "severity", "first_response_minutes", "resolution_minutes")
 
 
+class SlaPolicyAdminForm(forms.ModelForm):
+    """Shape only; the rule on effective_from is the service's, shown here as a field error."""
+
+    class Meta:
+        model = SlaPolicy
+        fields = SLA_POLICY_FIELDS
+
+    def clean_effective_from(self):
+        effective_from = self.cleaned_data["effective_from"]
+        self.checked_at = timezone.now()  # save_model checks against the same instant (no race into a 500)
+        try:
+            services.sla_policy_effective_from_check(effective_from=effective_from, now=self.checked_at)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message) from error
+        return effective_from
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
-    """Versions are immutable once saved: a change is a new version (add one), never an edit."""
+    """Versions are immutable once saved: a change is a new version (add one), never an edit.
 
+    A new version is written by services.sla_policy_version_create (numbered, audited, never
+    effective in the past); its rules are saved by the inline after it, in the same transaction.
+    """
+
+    form = SlaPolicyAdminForm
     list_display = ("version", "effective_from", "first_response_minutes", "resolution_minutes", "warning_pct",
                     "critical_pct", "reopen_window_days", "created_at")
     inlines = [SlaRuleInline]
-    exclude = ("version", "created_by")
+    fields = SLA_POLICY_FIELDS
 
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
@@ -50,18 +78,23 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request) -> dict:
         latest = SlaPolicy.objects.order_by("-version").first()
-        initial = {"effective_from": timezone.now()}
+        # From the next full hour: "now" would be in the past by the time the form is sent.
+        next_hour = (timezone.localtime() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        initial = {"effective_from": next_hour}
         if latest is not None:
             initial |= {field: getattr(latest, field) for field in (
                 "first_response_minutes", "resolution_minutes", "warning_pct", "critical_pct", "reopen_window_days")}
         return initial
 
-    @transaction.atomic
     def save_model(self, request, obj, form, change) -> None:
-        if not change:
-            obj.version = (SlaPolicy.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0) + 1
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        # Only adds reach here (versions are never changed). The inline formsets were built on
+        # ``obj``, so it takes on the row the service wrote.
+        created = services.sla_policy_version_create(
+            by=request.user, now=form.checked_at, **{field: form.cleaned_data[field] for field in SLA_POLICY_FIELDS})
+        obj.pk, obj.version, obj.created_by, obj.created_at = (created.pk, created.version, created.created_by,
+                                                               created.created_at)
+        obj._state.adding = False
+        obj._state.db = created._state.db
 
 
 class ComplaintEventInline(admin.TabularInline):

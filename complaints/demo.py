@@ -106,6 +106,7 @@ def demo_seed_complaints(*, seed: int, as_of: datetime, count: int | None = None
                 reference, customer_id, contact_name, contact_phone, branch_id, channel, category_id, severity,
                 product_id, description, status, version, received_at, first_response_at, resolved_at, closed_at,
                 resolution_clock_started_at, sla_policy_id, sla_rule_id, first_response_due_at, resolution_due_at,
+                original_resolution_due_at, first_resolved_at, resolution_flagged_due_at,
                 first_response_breached_at, resolution_breached_at, escalated_at, resolution, root_cause,
                 reopen_count, created_by_id, created_by_label, created_at)
             SELECT 'TS' || to_char(d.received_at AT TIME ZONE %(tz)s, 'YYYYMMDD') || '-'
@@ -124,6 +125,9 @@ def demo_seed_complaints(*, seed: int, as_of: datetime, count: int | None = None
                              AND d.resolved_at + interval '3 days' <= %(as_of)s THEN d.resolved_at + interval '3 days'
                         END,
                    d.received_at, %(policy)s, NULL, d.fr_due, d.res_due,
+                   d.res_due, d.resolved_at,
+                   CASE WHEN d.res_due <= %(as_of)s AND (d.resolved_at IS NULL OR d.resolved_at >= d.res_due)
+                        THEN d.res_due END,
                    CASE WHEN d.fr_due <= %(as_of)s AND (d.fr_at IS NULL OR d.fr_at >= d.fr_due)
                         THEN d.fr_due + interval '1 minute' END,
                    CASE WHEN d.res_due <= %(as_of)s AND (d.resolved_at IS NULL OR d.resolved_at >= d.res_due)
@@ -152,7 +156,7 @@ def demo_seed_complaints(*, seed: int, as_of: datetime, count: int | None = None
 
 
 _EVENT_SQL = [
-    # kind, from, to, time column, customer visible, note, condition
+    # kind, from, to, time column, customer visible, public note, condition (staff notes: none)
     ("created", "''", "'received'", "c.received_at", True, "''", "TRUE"),
     ("acknowledged", "'received'", "'acknowledged'", "c.first_response_at", True, "''",
      "c.first_response_at IS NOT NULL"),
@@ -173,11 +177,11 @@ def _demo_events(*, complaint_ids: list[int]) -> int:
     total = 0
     table = ComplaintEvent._meta.db_table
     with connection.cursor() as cursor:
-        for kind, from_status, to_status, at, visible, note, condition in _EVENT_SQL:
+        for kind, from_status, to_status, at, visible, public_note, condition in _EVENT_SQL:
             cursor.execute(
                 f"INSERT INTO {table} (complaint_id, kind, from_status, to_status, occurred_at, actor_id,"  # noqa: S608
-                f" actor_label, note, customer_visible)"
-                f" SELECT c.id, %s, {from_status}, {to_status}, {at}, NULL, %s, {note}, %s"
+                f" actor_label, note, public_note, customer_visible)"
+                f" SELECT c.id, %s, {from_status}, {to_status}, {at}, NULL, %s, '', {public_note}, %s"
                 f" FROM complaints_complaint c WHERE c.id = ANY(%s) AND {condition}",
                 [kind, DEMO_LABEL if kind not in ("first_response_breached", "resolution_breached") else "system",
                  visible, complaint_ids],

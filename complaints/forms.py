@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +22,17 @@ from complaints.models import (
 from customers.models import Product
 
 _ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
+
+
+class BoundedDateField(forms.DateField):
+    """A date within selectors.DATE_MIN..DATE_MAX; anything else is a form error, never a 500."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        message = _("Enter a date between %(min)s and %(max)s.") % {
+            "min": selectors.DATE_MIN.isoformat(), "max": selectors.DATE_MAX.isoformat()}
+        self.validators += [MinValueValidator(selectors.DATE_MIN, message=message),
+                            MaxValueValidator(selectors.DATE_MAX, message=message)]
 
 
 class CategoryChoiceField(forms.ModelChoiceField):
@@ -47,7 +59,9 @@ class _NoEchoTextInput(forms.TextInput):
 class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[(selectors.STATUS_OPEN, _("Open (needs work)")), ("", _("Any")),
-                                        *ComplaintStatus.choices])
+                                        *ComplaintStatus.choices,
+                                        (selectors.STATUS_SURVEY_PENDING,
+                                         _("Survey pending (resolved, customer not identified)"))])
     category = CategoryChoiceField(label=_("Category"), required=False, queryset=ComplaintCategory.objects.none(),
                                    empty_label=_("All categories"))
     severity = forms.ChoiceField(label=_("Severity"), required=False, choices=[("", _("Any")),
@@ -58,11 +72,14 @@ class QueueFilterForm(forms.Form):
                                                                               *ComplaintChannel.choices])
     product = forms.ModelChoiceField(label=_("Product"), required=False, queryset=Product.objects.all(),
                                      widget=forms.HiddenInput)
+    # A plain id, not a ModelChoiceField: the selector scopes it (a customer outside the scope shows nothing).
+    customer = forms.IntegerField(label=_("Customer"), required=False, min_value=1, max_value=2**63 - 1,
+                                  widget=forms.HiddenInput)
     breached = forms.ChoiceField(label=_("SLA"), required=False,
                                  choices=[("", _("Any")), ("yes", _("Overdue")), ("no", _("Not overdue"))])
-    received_from = forms.DateField(label=_("Received from"), required=False,
-                                    widget=forms.DateInput(**_ISO_DATE_WIDGET))
-    received_to = forms.DateField(label=_("Received to"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    received_from = BoundedDateField(label=_("Received from"), required=False,
+                                     widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    received_to = BoundedDateField(label=_("Received to"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
     order = forms.ChoiceField(label=_("Sort by"), required=False, choices=[
         ("due", _("Due soonest")), ("-received", _("Newest first")), ("received", _("Oldest first")),
         ("severity", _("Most severe first")),
@@ -91,6 +108,7 @@ class QueueFilterForm(forms.Form):
             channel=cleaned.get("channel") or None,
             product_id=product.pk if product else None,
             breached=breached,
+            customer_id=cleaned.get("customer"),
             received_from=cleaned.get("received_from"),
             received_to=cleaned.get("received_to"),
             order=cleaned.get("order") or selectors.QUEUE_DEFAULT_ORDER,
@@ -157,8 +175,8 @@ class HotspotFilterForm(forms.Form):
     dimension = forms.ChoiceField(label=_("Group by"), required=False, choices=[
         ("category", _("Category")), ("branch", _("Branch")), ("product", _("Product")), ("channel", _("Channel")),
     ])
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    start = BoundedDateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    end = BoundedDateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
 
     MAX_DAYS = 366
 
@@ -166,11 +184,8 @@ class HotspotFilterForm(forms.Form):
         cleaned = getattr(self, "cleaned_data", {})
         today = timezone.localdate()
         end = cleaned.get("end") or today
-        start = cleaned.get("start") or end - timedelta(days=29)
-        if start > end:
-            start, end = end, start
-        if (end - start).days >= self.MAX_DAYS:
-            start = end - timedelta(days=self.MAX_DAYS - 1)
+        start = cleaned.get("start") or max(end - timedelta(days=29), selectors.DATE_MIN)
+        start, end = selectors.hotspot_period(start=start, end=end, max_days=self.MAX_DAYS)
         return cleaned.get("dimension") or "category", start, end
 
 

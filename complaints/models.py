@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -164,9 +166,9 @@ class SlaPolicy(models.Model):
                                                          validators=[MinValueValidator(1)])
     resolution_minutes = models.PositiveIntegerField(_("resolution due after (minutes)"), default=48 * 60,
                                                      validators=[MinValueValidator(1)])
-    warning_pct = models.PositiveSmallIntegerField(_("first warning at (% of the clock)"), default=75,
+    warning_pct = models.PositiveSmallIntegerField(_("first warning at (percent of the clock)"), default=75,
                                                    validators=[MinValueValidator(1), MaxValueValidator(99)])
-    critical_pct = models.PositiveSmallIntegerField(_("second warning at (% of the clock)"), default=90,
+    critical_pct = models.PositiveSmallIntegerField(_("second warning at (percent of the clock)"), default=90,
                                                     validators=[MinValueValidator(1), MaxValueValidator(99)])
     reopen_window_days = models.PositiveSmallIntegerField(_("reopen allowed for (days after resolution)"),
                                                           default=30)
@@ -250,6 +252,17 @@ class ComplaintQuerySet(models.QuerySet):
     def breached(self) -> ComplaintQuerySet:
         return self.filter(Q(first_response_breached_at__isnull=False) | Q(resolution_breached_at__isnull=False))
 
+    def survey_pending(self) -> ComplaintQuerySet:
+        """Resolved (or closed) with no customer linked: the satisfaction survey waits for the link."""
+        return self.filter(resolved_at__isnull=False, customer__isnull=True)
+
+
+# Resolved within due: the last resolution met its clock and the first resolution met the
+# original deadline, so a reopening never turns an original miss into a hit. The Coalesce
+# covers rows written without the first-clock columns (never reopened, so they coincide).
+RESOLVED_ON_TIME = Q(resolved_at__lt=F("resolution_due_at")) & Q(LessThan(
+    Coalesce("first_resolved_at", "resolved_at"), Coalesce("original_resolution_due_at", "resolution_due_at")))
+
 
 class Complaint(models.Model):
     """A customer's complaint, identified by a human-friendly reference (TS20261128-000123)."""
@@ -279,6 +292,7 @@ class Complaint(models.Model):
     received_at = models.DateTimeField(_("received at"))
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True, editable=False)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True, editable=False)
+    first_resolved_at = models.DateTimeField(_("first resolved at"), null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
     # The clock the resolution deadline runs from: receipt, or the last reopening.
     resolution_clock_started_at = models.DateTimeField(_("resolution clock started at"), editable=False)
@@ -289,10 +303,18 @@ class Complaint(models.Model):
                                  on_delete=models.PROTECT, related_name="complaints", editable=False)
     first_response_due_at = models.DateTimeField(_("first response due"), editable=False)
     resolution_due_at = models.DateTimeField(_("resolution due"), editable=False)
+    # The resolution deadline set at receipt; a reopening moves resolution_due_at, never this.
+    original_resolution_due_at = models.DateTimeField(_("original resolution due"), null=True, blank=True,
+                                                      editable=False)
     first_response_breached_at = models.DateTimeField(_("first response overdue flagged at"), null=True,
                                                       blank=True, editable=False)
+    # Once set, a breach timestamp stays: a reopening restarts the clock but never erases a miss.
     resolution_breached_at = models.DateTimeField(_("resolution overdue flagged at"), null=True, blank=True,
                                                   editable=False)
+    # The resolution_due_at the breach scan last flagged: each clock (the first, each reopening)
+    # is flagged once, while resolution_breached_at keeps the first miss.
+    resolution_flagged_due_at = models.DateTimeField(_("resolution deadline flagged"), null=True, blank=True,
+                                                     editable=False)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True, editable=False)
 
     resolution = models.TextField(_("resolution"), max_length=4000, blank=True)
@@ -320,9 +342,8 @@ class Complaint(models.Model):
             models.Index(fields=["first_response_due_at"],
                          condition=Q(first_response_at__isnull=True, first_response_breached_at__isnull=True),
                          name="complaint_fr_unflagged_idx"),
-            models.Index(fields=["resolution_due_at"],
-                         condition=Q(resolved_at__isnull=True, resolution_breached_at__isnull=True),
-                         name="complaint_res_unflagged_idx"),
+            models.Index(fields=["resolution_due_at"], condition=Q(resolved_at__isnull=True),
+                         name="complaint_res_running_idx"),
             # Hot spots and the closed part of the queue: by period, per branch.
             models.Index(fields=["received_at", "id"], name="complaint_received_idx"),
             models.Index(fields=["branch", "received_at"], name="complaint_branch_received_idx"),
@@ -370,6 +391,15 @@ class Complaint(models.Model):
     def masked_contact_phone(self) -> str:
         return masking.mask_phone(self.contact_phone)
 
+    @property
+    def resolution_met(self) -> bool:
+        """Resolved within due, counting the original deadline too (see RESOLVED_ON_TIME)."""
+        if self.resolved_at is None:
+            return False
+        first_resolved_at = self.first_resolved_at or self.resolved_at
+        original_due_at = self.original_resolution_due_at or self.resolution_due_at
+        return self.resolved_at < self.resolution_due_at and first_resolved_at < original_due_at
+
     def allowed_actions(self) -> list[str]:
         return actions_allowed_from(self.status)
 
@@ -388,7 +418,7 @@ class Complaint(models.Model):
         if clock is None:
             if self.resolved_at is None:
                 return SlaState.MET
-            return SlaState.MET if self.resolved_at < self.resolution_due_at else SlaState.MISSED
+            return SlaState.MET if self.resolution_met else SlaState.MISSED
         _name, started_at, due_at = clock
         return sla_state_at(started_at=started_at, due_at=due_at, done_at=None, now=now,
                             warning_pct=policy.warning_pct, critical_pct=policy.critical_pct)
@@ -411,6 +441,7 @@ class ComplaintEventKind(models.TextChoices):
     CUSTOMER_LINKED = "customer_linked", _("customer identified")
     SURVEY_SENT = "survey_sent", _("satisfaction survey sent")
     SURVEY_FAILED = "survey_failed", _("satisfaction survey not sent")
+    SURVEY_PENDING = "survey_pending", _("satisfaction survey waiting for the customer link")
 
 
 class ComplaintEvent(models.Model):
@@ -426,7 +457,10 @@ class ComplaintEvent(models.Model):
                               on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(_("by"), max_length=150,
                                    help_text=_("Username, api-key:<name>, customer or system."))
-    note = models.TextField(_("note"), max_length=4000, blank=True)
+    note = models.TextField(_("note"), max_length=4000, blank=True, help_text=_("Staff only."))
+    # What the complainant reads on the public progress page: the resolution given, or their
+    # own reopening reason. Staff notes never go here.
+    public_note = models.TextField(_("note for the customer"), max_length=4000, blank=True, db_default="")
     customer_visible = models.BooleanField(_("shown to the customer"), default=False)
 
     class Meta:

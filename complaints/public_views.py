@@ -2,7 +2,9 @@
 
 Nothing here confirms that a reference number exists: a wrong reference and a wrong phone get
 the same page, the same status and the same message, and both count against the throttles
-(per client address and per reference, in the shared cache).
+(per client address, and failures per reference *and* client address, in the shared cache).
+The failure bucket is keyed on the pair so a stranger guessing digits for a sequential
+reference locks out only themselves, never the complainant.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from core.middleware import client_ip
 # (attempts, window in seconds). Abuse limits, not business numbers.
 SUBMIT_LIMIT_PER_IP = (5, 3600)
 LOOKUP_LIMIT_PER_IP = (20, 600)
-LOOKUP_LIMIT_PER_REFERENCE = (5, 3600)  # 10,000 possible phone endings: 5 guesses an hour
+LOOKUP_LIMIT_PER_REFERENCE = (5, 3600)  # per client address: 5 wrong phone endings an hour
 SESSION_SUBMITTED_KEY = "complaints_public_submitted"
 
 
@@ -54,6 +56,11 @@ def _over(bucket: str, ident: str, limit: tuple[int, int]) -> bool:
 
 def _ip(request: HttpRequest) -> str:
     return client_ip(request) or "unknown"
+
+
+def _reference_key(request: HttpRequest, reference: str) -> str:
+    """The failure bucket's key: this reference from this client address."""
+    return reference + "|" + _ip(request)
 
 
 def _throttled(request: HttpRequest, template: str, context: dict) -> HttpResponse:
@@ -126,14 +133,15 @@ class PublicProgressView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         form = PublicProgressForm(request.POST)
         reference = (request.POST.get("reference") or "").strip().upper()[:24]
+        reference_key = _reference_key(request, reference)
         if _hit("lookup-ip", _ip(request), LOOKUP_LIMIT_PER_IP) or _over(
-                "lookup-ref", reference, LOOKUP_LIMIT_PER_REFERENCE):
+                "lookup-ref", reference_key, LOOKUP_LIMIT_PER_REFERENCE):
             return _throttled(request, self.template_name, {"form": PublicProgressForm()})
         if not form.is_valid():
             return _no_store(render(request, self.template_name, {"form": form}))
         complaint = selectors.complaint_for_public(reference=form.cleaned_data["reference"])
         if not services.complaint_phone_matches(complaint=complaint, phone_last4=form.cleaned_data["phone_last4"]):
-            _hit("lookup-ref", reference, LOOKUP_LIMIT_PER_REFERENCE)
+            _hit("lookup-ref", reference_key, LOOKUP_LIMIT_PER_REFERENCE)
             return _no_store(render(request, self.template_name, {
                 "form": PublicProgressForm(initial={"reference": reference}), "error": _not_found_message()}))
         now = timezone.now()
@@ -158,7 +166,7 @@ class PublicReopenView(View):
     @method_decorator(sensitive_post_parameters("phone_last4"))
     def post(self, request: HttpRequest, reference: str) -> HttpResponse:
         form = PublicReopenForm(request.POST)
-        key = reference.strip().upper()[:24]
+        key = _reference_key(request, reference.strip().upper()[:24])
         context = {"reference": reference, "form": form}
         if _hit("lookup-ip", _ip(request), LOOKUP_LIMIT_PER_IP) or _over("lookup-ref", key, LOOKUP_LIMIT_PER_REFERENCE):
             return _throttled(request, self.template_name, context)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import Branch
 from complaints.models import (
+    RESOLVED_ON_TIME,
     Complaint,
     ComplaintCategory,
     ComplaintChannel,
@@ -37,6 +38,11 @@ QUEUE_ORDERS = {
 }
 QUEUE_DEFAULT_ORDER = "due"
 STATUS_OPEN = "open"  # the queue's default: every status that still needs work
+STATUS_SURVEY_PENDING = "survey_pending"  # resolved or closed, no customer linked: the survey waits
+# The dates a filter accepts (forms and API bound their date fields to these); the period
+# helpers clamp to them too, so no date arithmetic can leave Python's date range.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2100, 12, 31)
 
 
 def _scope(user: Any) -> Q | None:
@@ -72,6 +78,7 @@ class QueueFilters:
     channel: str | None = None
     product_id: int | None = None
     breached: bool | None = None
+    customer_id: int | None = None
     received_from: date | None = None
     received_to: date | None = None
     order: str = QUEUE_DEFAULT_ORDER
@@ -81,10 +88,13 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
     """The desk queue: filtered, sorted by a whitelisted key, ties broken on id (stable pages).
 
     ``category_id`` matches the category and its sub-categories; dates are local and inclusive.
+    ``customer_id`` narrows the viewer's complaints, so a customer outside the scope shows none.
     """
     complaints = complaint_list_visible_to(user=user)
     if filters.status == STATUS_OPEN:
         complaints = complaints.open()
+    elif filters.status == STATUS_SURVEY_PENDING:
+        complaints = complaints.survey_pending()
     elif filters.status:
         complaints = complaints.filter(status=filters.status)
     if filters.category_id:
@@ -97,14 +107,13 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
         complaints = complaints.filter(channel=filters.channel)
     if filters.product_id:
         complaints = complaints.filter(product_id=filters.product_id)
+    if filters.customer_id:
+        complaints = complaints.filter(customer_id=filters.customer_id)
     if filters.breached is True:
         complaints = complaints.breached()
     elif filters.breached is False:
         complaints = complaints.filter(first_response_breached_at__isnull=True, resolution_breached_at__isnull=True)
-    if filters.received_from:
-        complaints = complaints.filter(received_at__gte=_local_midnight(filters.received_from))
-    if filters.received_to:
-        complaints = complaints.filter(received_at__lt=_local_midnight(filters.received_to + timedelta(days=1)))
+    complaints = complaints_received_between(complaints, start=filters.received_from, end=filters.received_to)
     order = QUEUE_ORDERS.get(filters.order) or QUEUE_ORDERS[QUEUE_DEFAULT_ORDER]
     if filters.order == "severity":
         complaints = complaints.annotate(severity_rank=Case(
@@ -114,8 +123,36 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
     return complaints.order_by(*order)
 
 
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+def _clamped(day: date) -> date:
+    return min(max(day, DATE_MIN), DATE_MAX)
+
+
+def _day_start(day: date) -> datetime:
+    """Local midnight starting ``day`` (clamped to DATE_MIN..DATE_MAX)."""
+    return timezone.make_aware(datetime.combine(_clamped(day), time.min))
+
+
+def _day_end(day: date) -> datetime:
+    """Local midnight ending ``day``, exclusive (clamped, so 9999-12-31 does not overflow)."""
+    return timezone.make_aware(datetime.combine(_clamped(day) + timedelta(days=1), time.min))
+
+
+def complaints_received_between(complaints: QuerySet[Complaint], *, start: date | None,
+                                end: date | None) -> QuerySet[Complaint]:
+    """Narrow to complaints received on local dates start..end, inclusive; either end may be open."""
+    if start:
+        complaints = complaints.filter(received_at__gte=_day_start(start))
+    if end:
+        complaints = complaints.filter(received_at__lt=_day_end(end))
+    return complaints
+
+
+def hotspot_period(*, start: date, end: date, max_days: int) -> tuple[date, date]:
+    """The period to report: ordered, within DATE_MIN..DATE_MAX, at most ``max_days`` long."""
+    start, end = sorted((_clamped(start), _clamped(end)))
+    if (end - start).days >= max_days:
+        start = end - timedelta(days=max_days - 1)
+    return start, end
 
 
 def complaint_events_for(*, complaint: Complaint, customer_visible_only: bool = False) -> QuerySet[ComplaintEvent]:
@@ -182,22 +219,27 @@ class HotspotRow:
         return round((self.count - self.previous_count) * 100 / self.previous_count, 1)
 
 
-def complaint_hotspots(*, user: Any, dimension: str, start: date, end: date) -> dict:
+def complaint_hotspots(*, user: Any, dimension: str, start: date, end: date, now: datetime | None = None) -> dict:
     """Complaints received in [start, end] (local dates) grouped by one dimension, against the previous period.
 
     Also: top root causes, SLA compliance (first response / resolution within due) for the
     complaints of the period, and complaints per 1,000 active customers in the viewer's scope.
-    Every figure is one GROUP BY or aggregate query.
+    Every figure is one GROUP BY or aggregate query. Dates are clamped to DATE_MIN..DATE_MAX.
+    First-response compliance counts the complaints answered or already overdue (a clock still
+    running within due is neither met nor missed yet); resolution compliance counts the
+    resolved ones against the original deadline too (a reopening does not hide a miss).
     """
     if dimension not in HOTSPOT_DIMENSIONS:
         dimension = "category"
+    now = now or timezone.now()
+    start, end = sorted((_clamped(start), _clamped(end)))
     days = (end - start).days + 1
-    previous_start, previous_end = start - timedelta(days=days), start - timedelta(days=1)
+    previous_end = start - timedelta(days=1) if start > DATE_MIN else start
+    previous_start = _clamped(previous_end - timedelta(days=days - 1)) if start > DATE_MIN else start
     scoped = complaint_list_visible_to(user=user).select_related(None)
-    current = scoped.filter(received_at__gte=_local_midnight(start),
-                            received_at__lt=_local_midnight(end + timedelta(1)))
-    previous = scoped.filter(received_at__gte=_local_midnight(previous_start),
-                             received_at__lt=_local_midnight(previous_end + timedelta(1)))
+    current = complaints_received_between(scoped, start=start, end=end)
+    previous = (complaints_received_between(scoped, start=previous_start, end=previous_end) if start > DATE_MIN
+                else scoped.none())
     group_field = {"category": Coalesce("category__parent_id", "category_id"), "branch": F("branch_id"),
                    "product": F("product_id"), "channel": F("channel")}[dimension]
     now_counts = dict(current.order_by().annotate(k=group_field).values_list("k").annotate(n=Count("id"))
@@ -222,10 +264,11 @@ def complaint_hotspots(*, user: Any, dimension: str, start: date, end: date) -> 
 
     totals = current.order_by().aggregate(
         total=Count("id"),
-        responded=Count("id", filter=Q(first_response_at__isnull=False)),
+        first_response_settled=Count("id", filter=Q(first_response_at__isnull=False)
+                                     | Q(first_response_due_at__lte=now)),
         responded_on_time=Count("id", filter=Q(first_response_at__lt=F("first_response_due_at"))),
         resolved=Count("id", filter=Q(resolved_at__isnull=False)),
-        resolved_on_time=Count("id", filter=Q(resolved_at__lt=F("resolution_due_at"))),
+        resolved_on_time=Count("id", filter=RESOLVED_ON_TIME),
         breached=Count("id", filter=Q(first_response_breached_at__isnull=False)
                        | Q(resolution_breached_at__isnull=False)),
     )
@@ -244,7 +287,7 @@ def complaint_hotspots(*, user: Any, dimension: str, start: date, end: date) -> 
         "rows": rows,
         "total": totals["total"], "previous_total": previous_total,
         "change_pct": (round((totals["total"] - previous_total) * 100 / previous_total, 1) if previous_total else None),
-        "first_response_compliance_pct": _pct(totals["responded_on_time"], totals["total"]),
+        "first_response_compliance_pct": _pct(totals["responded_on_time"], totals["first_response_settled"]),
         "resolution_compliance_pct": _pct(totals["resolved_on_time"], totals["resolved"]),
         "resolved": totals["resolved"], "breached": totals["breached"],
         "root_causes": root_causes,

@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from accounts.models import ApiScope, Branch, Role, User
@@ -49,12 +50,16 @@ logger = logging.getLogger(__name__)
 REFERENCE_SEQUENCE = "complaints_reference_seq"
 REFERENCE_PREFIX = "TS"
 AUDIT_LINK_CUSTOMER = "complaints.link_customer"
+AUDIT_SLA_POLICY_CREATE = "complaints.sla_policy_version_create"
+# Serialises version numbering of SLA policies (an advisory lock, not a row: the next version has no row yet).
+SLA_POLICY_VERSION_LOCK = "complaints_sla_policy_version"
 NOTIFY_TASK = "complaints.complaint_notifications_deliver_task"
 # A received_at slightly ahead of the server clock is a phone's clock skew, not a typing error.
 RECEIVED_AT_FUTURE_TOLERANCE = timedelta(minutes=5)
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
 ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 _DIGITS = re.compile(r"\d")
+SURVEY_PENDING_NOTE = gettext_noop("complainant not identified: link the customer to send the survey")
 
 # Which actions count as the first response to the complainant (escalating does not).
 FIRST_RESPONSE_ACTIONS = {ComplaintAction.ACKNOWLEDGE, ComplaintAction.INVESTIGATE, ComplaintAction.RESOLVE}
@@ -115,6 +120,48 @@ def sla_policy_active(*, at: datetime) -> SlaPolicy:
     policy = SlaPolicy.objects.filter(effective_from__lte=at).order_by("-version").first()
     if policy is None:
         raise ApplicationError(ErrorCode.UNAVAILABLE, _("No complaint SLA policy is in force."))
+    return policy
+
+
+def sla_policy_effective_from_check(*, effective_from: datetime, now: datetime | None = None) -> None:
+    """Refuse a version that would take effect in the past: complaints already received keep their stamp."""
+    now = now or timezone.now()
+    if effective_from < now:
+        raise ApplicationError.invalid(
+            _("A new SLA policy version cannot take effect in the past; choose a time from now on."),
+            field="effective_from")
+
+
+@transaction.atomic
+def sla_policy_version_create(
+    *,
+    by: User,
+    effective_from: datetime,
+    first_response_minutes: int,
+    resolution_minutes: int,
+    warning_pct: int,
+    critical_pct: int,
+    reopen_window_days: int,
+    now: datetime | None = None,
+) -> SlaPolicy:
+    """Add the next SLA policy version, effective now or later; audited. Versions are never edited."""
+    sla_policy_effective_from_check(effective_from=effective_from, now=now)
+    if not 0 < warning_pct < critical_pct < 100:
+        raise ApplicationError.invalid(_("The first warning must come before the second, both under 100 percent."),
+                                       field="warning_pct")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [SLA_POLICY_VERSION_LOCK])
+    version = (SlaPolicy.objects.order_by("-version").values_list("version", flat=True).first() or 0) + 1
+    policy = SlaPolicy.objects.create(
+        version=version, effective_from=effective_from, first_response_minutes=first_response_minutes,
+        resolution_minutes=resolution_minutes, warning_pct=warning_pct, critical_pct=critical_pct,
+        reopen_window_days=reopen_window_days, created_by=by,
+    )
+    audit_record(actor=by, action=AUDIT_SLA_POLICY_CREATE, target=policy, detail={
+        "version": version, "effective_from": effective_from.isoformat(),
+        "first_response_minutes": first_response_minutes, "resolution_minutes": resolution_minutes,
+        "warning_pct": warning_pct, "critical_pct": critical_pct, "reopen_window_days": reopen_window_days,
+    })
     return policy
 
 
@@ -239,6 +286,7 @@ def complaint_create(
         sla_rule=rule,
         first_response_due_at=first_response_due_at,
         resolution_due_at=resolution_due_at,
+        original_resolution_due_at=resolution_due_at,
         created_by=actor,
         created_by_label=actor_label,
     )
@@ -302,6 +350,7 @@ def _transition(
     action: str,
     by: Any | None,
     note: str = "",
+    public_note: str = "",
     expected_version: int | None = None,
     now: datetime | None = None,
     check=None,
@@ -340,7 +389,7 @@ def _transition(
     event = ComplaintEvent.objects.create(
         complaint=locked, kind=kind, from_status=from_status, to_status=to_status, occurred_at=now,
         actor=actor, actor_label=actor_label, note=(note or "").strip()[:4000],
-        customer_visible=kind in CUSTOMER_VISIBLE_KINDS,
+        public_note=(public_note or "").strip()[:4000], customer_visible=kind in CUSTOMER_VISIBLE_KINDS,
     )
     if action == ComplaintAction.ESCALATE:
         _notify_branch_managers(complaint=locked, event=event, now=now)
@@ -381,7 +430,11 @@ def complaint_escalate(*, complaint: Complaint, by: Any, note: str = "", expecte
 @transaction.atomic
 def complaint_resolve(*, complaint: Complaint, by: Any, resolution: str, root_cause: str, note: str = "",
                       expected_version: int | None = None, now: datetime | None = None) -> Complaint:
-    """Resolve with the answer given to the customer and the root cause; send the satisfaction survey."""
+    """Resolve with the answer given to the customer and the root cause; send the satisfaction survey.
+
+    The resolution is what the complainant reads on the progress page; ``note`` stays with staff.
+    Without a linked customer the survey waits: an event says so, and linking sends it.
+    """
     _require_handler(by)
     resolution = (resolution or "").strip()
     if not resolution:
@@ -393,14 +446,23 @@ def complaint_resolve(*, complaint: Complaint, by: Any, resolution: str, root_ca
 
     def apply(locked: Complaint, at: datetime) -> list[str]:
         locked.resolved_at = max(at, locked.received_at)
+        fields = ["resolved_at", "resolution", "root_cause"]
+        if locked.first_resolved_at is None:
+            locked.first_resolved_at = locked.resolved_at
+            fields.append("first_resolved_at")
         locked.resolution = resolution
         locked.root_cause = root_cause
-        return ["resolved_at", "resolution", "root_cause"]
+        return fields
 
-    resolved = _transition(complaint=complaint, action=ComplaintAction.RESOLVE, by=by, note=note or resolution,
-                           expected_version=expected_version, now=now, apply=apply)
+    resolved = _transition(complaint=complaint, action=ComplaintAction.RESOLVE, by=by, note=note,
+                           public_note=resolution, expected_version=expected_version, now=now, apply=apply)
     if resolved.customer_id is not None:
         _survey_send(complaint=resolved, by=by)
+    else:
+        actor, actor_label = _actor_columns(by)
+        ComplaintEvent.objects.create(complaint=resolved, kind=ComplaintEventKind.SURVEY_PENDING,
+                                      occurred_at=timezone.now(), actor=actor, actor_label=actor_label,
+                                      note=_(SURVEY_PENDING_NOTE))
     return resolved
 
 
@@ -428,26 +490,40 @@ def _reopen_check(locked: Complaint, at: datetime) -> None:
 
 
 def _reopen_apply(locked: Complaint, at: datetime) -> list[str]:
-    """Restart the resolution clock under the complaint's own policy version."""
+    """Restart the resolution clock under the complaint's own policy version.
+
+    The original deadline, the first resolution and any breach stay as they were: SLA figures
+    count the original miss, and the scan flags the new clock on its own deadline.
+    """
     _first_due, resolution_due_at = sla_deadlines(policy=locked.sla_policy, rule=locked.sla_rule, started_at=at)
+    fields = ["resolved_at", "closed_at", "resolution_clock_started_at", "resolution_due_at", "reopen_count"]
+    if locked.original_resolution_due_at is None:  # a row written before the column existed
+        locked.original_resolution_due_at = locked.resolution_due_at
+        fields.append("original_resolution_due_at")
+    if locked.first_resolved_at is None:
+        locked.first_resolved_at = locked.resolved_at
+        fields.append("first_resolved_at")
     locked.resolved_at = None
     locked.closed_at = None
     locked.resolution_clock_started_at = at
     locked.resolution_due_at = resolution_due_at
-    locked.resolution_breached_at = None
     locked.reopen_count += 1
-    return ["resolved_at", "closed_at", "resolution_clock_started_at", "resolution_due_at",
-            "resolution_breached_at", "reopen_count"]
+    return fields
 
 
 @transaction.atomic
 def complaint_reopen(*, complaint: Complaint, by: Any, note: str = "", expected_version: int | None = None,
                      now: datetime | None = None) -> Complaint:
-    """Reopen a resolved or closed complaint within the policy's window; the resolution clock restarts."""
-    if not isinstance(by, CustomerActor):
+    """Reopen a resolved or closed complaint within the policy's window; the resolution clock restarts.
+
+    The complainant's own reason is shown back to them; a staff note stays internal.
+    """
+    by_customer = isinstance(by, CustomerActor)
+    if not by_customer:
         _require_handler(by)
     return _transition(complaint=complaint, action=ComplaintAction.REOPEN, by=by, note=note,
-                       expected_version=expected_version, now=now, check=_reopen_check, apply=_reopen_apply)
+                       public_note=note if by_customer else "", expected_version=expected_version, now=now,
+                       check=_reopen_check, apply=_reopen_apply)
 
 
 TRANSITION_SERVICES = {
@@ -524,39 +600,49 @@ def _survey_send(*, complaint: Complaint, by: Any | None) -> None:
 # --- Breach scan and escalation --------------------------------------------------------------------
 
 # Claim the due, unflagged rows in one statement each: a second scan running at the same time
-# waits on the row locks and then re-checks "breached_at IS NULL", so every breach is claimed
-# (and escalated, and notified) exactly once. Rows whose clock still runs are auto-escalated.
+# skips the rows this one locked (SKIP LOCKED) and the UPDATE re-checks the flag, so every
+# breach is claimed (and escalated, and notified) exactly once. The CTE reads the status under
+# the row lock, so the event records the status the scan moved the complaint from. Rows whose
+# clock still runs are auto-escalated. A resolution clock is flagged once per deadline
+# (resolution_flagged_due_at): a reopened clock is flagged on its own, and the first breach
+# time is kept.
+_ESCALATE_FROM = "('received', 'acknowledged', 'investigating')"
 _CLAIM_SQL = {
-    "first_response": """
-        UPDATE complaints_complaint
+    "first_response": f"""
+        WITH due AS (
+            SELECT id, status FROM complaints_complaint
+             WHERE first_response_at IS NULL AND first_response_breached_at IS NULL
+               AND first_response_due_at <= %(now)s
+             ORDER BY first_response_due_at LIMIT %(limit)s
+             FOR UPDATE SKIP LOCKED
+        )
+        UPDATE complaints_complaint AS c
            SET first_response_breached_at = %(now)s,
-               status = CASE WHEN status IN ('received', 'acknowledged', 'investigating')
-                             THEN 'escalated' ELSE status END,
-               escalated_at = COALESCE(escalated_at, %(now)s),
-               version = version + 1
-         WHERE id IN (SELECT id FROM complaints_complaint
-                       WHERE first_response_at IS NULL AND first_response_breached_at IS NULL
-                         AND first_response_due_at <= %(now)s
-                       ORDER BY first_response_due_at LIMIT %(limit)s
-                       FOR UPDATE SKIP LOCKED)
-           AND first_response_breached_at IS NULL
-        RETURNING id, first_response_due_at
-    """,
-    "resolution": """
-        UPDATE complaints_complaint
-           SET resolution_breached_at = %(now)s,
-               status = CASE WHEN status IN ('received', 'acknowledged', 'investigating')
-                             THEN 'escalated' ELSE status END,
-               escalated_at = COALESCE(escalated_at, %(now)s),
-               version = version + 1
-         WHERE id IN (SELECT id FROM complaints_complaint
-                       WHERE resolved_at IS NULL AND resolution_breached_at IS NULL
-                         AND resolution_due_at <= %(now)s
-                       ORDER BY resolution_due_at LIMIT %(limit)s
-                       FOR UPDATE SKIP LOCKED)
-           AND resolution_breached_at IS NULL
-        RETURNING id, resolution_due_at
-    """,
+               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN 'escalated' ELSE c.status END,
+               escalated_at = COALESCE(c.escalated_at, %(now)s),
+               version = c.version + 1
+          FROM due
+         WHERE c.id = due.id AND c.first_response_breached_at IS NULL
+        RETURNING c.id, c.first_response_due_at, due.status, c.status
+    """,  # noqa: S608 - constant SQL, values are parameters
+    "resolution": f"""
+        WITH due AS (
+            SELECT id, status FROM complaints_complaint
+             WHERE resolved_at IS NULL AND resolution_due_at <= %(now)s
+               AND resolution_flagged_due_at IS DISTINCT FROM resolution_due_at
+             ORDER BY resolution_due_at LIMIT %(limit)s
+             FOR UPDATE SKIP LOCKED
+        )
+        UPDATE complaints_complaint AS c
+           SET resolution_breached_at = COALESCE(c.resolution_breached_at, %(now)s),
+               resolution_flagged_due_at = c.resolution_due_at,
+               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN 'escalated' ELSE c.status END,
+               escalated_at = COALESCE(c.escalated_at, %(now)s),
+               version = c.version + 1
+          FROM due
+         WHERE c.id = due.id AND c.resolution_flagged_due_at IS DISTINCT FROM c.resolution_due_at
+        RETURNING c.id, c.resolution_due_at, due.status, c.status
+    """,  # noqa: S608
 }
 _BREACH_EVENT_KIND = {
     "first_response": ComplaintEventKind.FIRST_RESPONSE_BREACHED,
@@ -565,23 +651,25 @@ _BREACH_EVENT_KIND = {
 SCAN_BATCH_SIZE = 5000
 
 
-@transaction.atomic
 def complaint_breach_scan(*, now: datetime | None = None, batch_size: int = SCAN_BATCH_SIZE) -> dict[str, int]:
     """Flag every due-but-unflagged clock (catching up after downtime), escalate and notify once each.
 
     Returns {"first_response": n, "resolution": m} for this run. Rows another scan holds are
     skipped (that scan flags them), so two beat processes never flag, escalate or notify twice.
+    Each batch commits on its own: a run stopped by its time limit keeps the batches it finished,
+    and the next run carries on from there.
     """
     now = now or timezone.now()
     counts: dict[str, int] = {}
     for clock, sql in _CLAIM_SQL.items():
         counts[clock] = 0
         while True:  # after downtime the backlog may exceed one batch
-            with connection.cursor() as cursor:
-                cursor.execute(sql, {"now": now, "limit": batch_size})
-                claimed = cursor.fetchall()
-            if claimed:
-                _record_breaches(clock=clock, claimed=claimed, now=now)
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, {"now": now, "limit": batch_size})
+                    claimed = cursor.fetchall()
+                if claimed:
+                    _record_breaches(clock=clock, claimed=claimed, now=now)
             counts[clock] += len(claimed)
             if len(claimed) < batch_size:
                 break
@@ -590,17 +678,18 @@ def complaint_breach_scan(*, now: datetime | None = None, batch_size: int = SCAN
     return counts
 
 
-def _record_breaches(*, clock: str, claimed: list[tuple[int, datetime]], now: datetime) -> None:
-    complaint_ids = [complaint_id for complaint_id, _due_at in claimed]
-    complaints = {c.pk: c for c in Complaint.objects.filter(pk__in=complaint_ids).only("id", "branch_id", "status")}
+def _record_breaches(*, clock: str, claimed: list[tuple[int, datetime, str, str]], now: datetime) -> None:
+    """Write the breach events and notifications for rows just claimed. Must run in the claim's transaction."""
+    complaint_ids = [row[0] for row in claimed]
+    complaints = {c.pk: c for c in Complaint.objects.filter(pk__in=complaint_ids).only("id", "branch_id")}
     events = ComplaintEvent.objects.bulk_create([
         ComplaintEvent(
             complaint_id=complaint_id, kind=_BREACH_EVENT_KIND[clock], occurred_at=now, actor_label="system",
-            to_status=complaints[complaint_id].status,
+            from_status=from_status, to_status=to_status,
             note=_("Due %(due)s; escalated to the branch manager.") % {
                 "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")},
         )
-        for complaint_id, due_at in claimed
+        for complaint_id, due_at, from_status, to_status in claimed
     ])
     managers_by_branch: dict[int, list[int]] = {}
     branch_ids = {complaint.branch_id for complaint in complaints.values()}

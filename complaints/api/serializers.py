@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from complaints import selectors
 from complaints.models import ComplaintAction, ComplaintChannel, ComplaintSeverity, ComplaintStatus, RootCause
 from core.api import RejectUnknownFieldsMixin
+
+
+def _date_range_message() -> str:
+    return _("Enter a date between %(min)s and %(max)s.") % {
+        "min": selectors.DATE_MIN.isoformat(), "max": selectors.DATE_MAX.isoformat()}
+
+
+class ComplaintBoundedDateField(serializers.DateField):
+    """A date within selectors.DATE_MIN..DATE_MAX (a 400, never an overflow further on)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not selectors.DATE_MIN <= day <= selectors.DATE_MAX:
+            raise serializers.ValidationError(_date_range_message(), code="out_of_range")
+        return day
+
+
+class ComplaintBoundedDateTimeField(serializers.DateTimeField):
+    """A time on a local date within selectors.DATE_MIN..DATE_MAX."""
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        low = timezone.make_aware(datetime.combine(selectors.DATE_MIN, time.min))
+        high = timezone.make_aware(datetime.combine(selectors.DATE_MAX, time.max))
+        if not low <= moment <= high:
+            raise serializers.ValidationError(_date_range_message(), code="out_of_range")
+        return moment
 
 
 class ComplaintCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -20,7 +52,7 @@ class ComplaintCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
     severity = serializers.ChoiceField(choices=ComplaintSeverity.choices, default=ComplaintSeverity.MEDIUM)
     product = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="Product code.")
     description = serializers.CharField(max_length=4000)
-    received_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    received_at = ComplaintBoundedDateTimeField(required=False, help_text="Defaults to now.")
 
 
 class ComplaintTransitionInput(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -39,7 +71,9 @@ class ComplaintListFilterInput(serializers.Serializer):
     severity = serializers.ChoiceField(choices=ComplaintSeverity.choices, required=False)
     channel = serializers.ChoiceField(choices=ComplaintChannel.choices, required=False)
     breached = serializers.BooleanField(required=False, allow_null=True, default=None)
-    customer_id = serializers.IntegerField(required=False)
+    customer_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    received_from = ComplaintBoundedDateField(required=False, help_text="Local date, inclusive (2000-01-01 on).")
+    received_to = ComplaintBoundedDateField(required=False, help_text="Local date, inclusive (to 2100-12-31).")
 
 
 class ComplaintEventOutput(serializers.Serializer):
@@ -49,6 +83,7 @@ class ComplaintEventOutput(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     actor = serializers.CharField(source="actor_label")
     note = serializers.CharField()
+    public_note = serializers.CharField()
     customer_visible = serializers.BooleanField()
 
 
@@ -65,6 +100,7 @@ class ComplaintOutput(serializers.Serializer):
     received_at = serializers.DateTimeField()
     first_response_due_at = serializers.DateTimeField()
     resolution_due_at = serializers.DateTimeField()
+    original_resolution_due_at = serializers.DateTimeField(allow_null=True)
     first_response_at = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)

@@ -93,6 +93,8 @@ class ComplaintListCreateApi(APIView):
         for name in ("severity", "channel", "customer_id"):
             if data.get(name) is not None:
                 complaints = complaints.filter(**{name: data[name]})
+        complaints = selectors.complaints_received_between(complaints, start=data.get("received_from"),
+                                                           end=data.get("received_to"))
         if data.get("breached") is True:
             complaints = complaints.breached()
         elif data.get("breached") is False:

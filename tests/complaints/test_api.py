@@ -98,3 +98,33 @@ def test_anonymous_gets_401(client, branch):
 
 def test_unknown_reference_is_404(api_client_with):
     assert api_client_with(ApiScope.COMPLAINTS_READ).get("/api/v1/complaints/TS20000101-000001/").status_code == 404
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize("field", ["received_from", "received_to"])
+def test_list_with_an_out_of_range_date_is_a_400(api_client_with, branch, field, day):
+    response = api_client_with(ApiScope.COMPLAINTS_READ).get(LIST_URL, {field: day})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and field in response.json()["error"]["fields"]
+
+
+def test_list_filters_by_received_dates(api_client_with, branch):
+    from datetime import UTC, datetime
+
+    old = make_complaint(branch=branch, received_at=datetime(2026, 1, 10, 2, 0, tzinfo=UTC),
+                         now=datetime(2026, 1, 10, 2, 0, tzinfo=UTC))
+    new = make_complaint(branch=branch)
+    client = api_client_with(ApiScope.COMPLAINTS_READ)
+    data = client.get(LIST_URL, {"received_from": "2026-01-10", "received_to": "2026-01-10"}).json()
+    assert [row["reference"] for row in data["results"]] == [old.reference]
+    data = client.get(LIST_URL, {"received_from": "2026-01-11", "received_to": "2100-12-31"}).json()
+    assert [row["reference"] for row in data["results"]] == [new.reference]
+
+
+@pytest.mark.parametrize("received_at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_create_with_an_out_of_range_received_at_is_a_400(api_client_with, branch, received_at):
+    client = api_client_with(ApiScope.COMPLAINTS_WRITE)
+    response = client.post(LIST_URL, _create_body(branch, received_at=received_at), content_type="application/json")
+    assert response.status_code == 400
+    assert "received_at" in response.json()["error"]["fields"]
+    assert not Complaint.objects.exists()

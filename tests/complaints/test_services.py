@@ -149,7 +149,8 @@ def test_transition_matrix(branch, desk, status, action):
     if status in from_statuses:
         moved = _act(complaint, action, desk, now + timedelta(minutes=5))
         assert moved.status == to_status
-        event = ComplaintEvent.objects.filter(complaint=complaint).order_by("-id").first()
+        event = ComplaintEvent.objects.filter(complaint=complaint,
+                                              kind=services.EVENT_KIND_BY_ACTION[action]).order_by("-id").first()
         assert (event.from_status, event.to_status, event.actor_id) == (status, to_status, desk.pk)
         assert moved.version == complaint.version + 1
     else:
@@ -313,3 +314,120 @@ def test_demo_seed_is_realistic_and_consistent(branch):
     # every complaint has its "created" event; the breach scan finds nothing left to flag
     assert ComplaintEvent.objects.filter(kind=ComplaintEventKind.CREATED).count() == 400
     assert services.complaint_breach_scan(now=as_of) == {"first_response": 0, "resolution": 0}
+
+
+# --- Review fixes: survey pending, reopen keeps the miss, scan batches, SLA versions ---------------
+
+
+def test_resolving_a_walk_in_records_that_the_survey_waits_for_the_link(branch, customer, desk):
+    """Given an unidentified complainant, resolving records why no survey went out; linking sends it."""
+    complaint = services.complaint_acknowledge(complaint=make_complaint(branch=branch), by=desk)
+    services.complaint_resolve(complaint=complaint, by=desk, resolution="ok", root_cause="C01")
+    pending = ComplaintEvent.objects.get(complaint=complaint, kind=ComplaintEventKind.SURVEY_PENDING)
+    assert pending.note == "complainant not identified: link the customer to send the survey"
+    assert not pending.customer_visible
+    assert list(Complaint.objects.survey_pending()) == [complaint]
+    services.complaint_link_customer(complaint=complaint, customer=customer, by=desk)
+    assert ComplaintEvent.objects.filter(complaint=complaint, kind=ComplaintEventKind.SURVEY_SENT).exists()
+    assert not Complaint.objects.survey_pending().exists()
+
+
+def _resolved_late_then_reopened(branch, desk):
+    """Received T0 (due T0+48h), flagged at T0+49h, resolved T0+50h, reopened T0+51h."""
+    complaint = make_complaint(branch=branch, received_at=T0)
+    services.complaint_acknowledge(complaint=complaint, by=desk, now=T0 + timedelta(hours=1))
+    assert services.complaint_breach_scan(now=T0 + timedelta(hours=49))["resolution"] == 1
+    services.complaint_resolve(complaint=complaint, by=desk, resolution="ok", root_cause="C01",
+                               now=T0 + timedelta(hours=50))
+    return services.complaint_reopen(complaint=complaint, by=desk, now=T0 + timedelta(hours=51))
+
+
+def test_reopening_keeps_the_original_breach_and_deadline(branch, desk):
+    """Given a resolution that missed its deadline, reopening restarts the clock but never erases the miss."""
+    reopened = _resolved_late_then_reopened(branch, desk)
+    assert reopened.resolution_breached_at == T0 + timedelta(hours=49)
+    assert reopened.original_resolution_due_at == T0 + timedelta(hours=48)
+    assert reopened.resolution_due_at == T0 + timedelta(hours=99)
+    assert list(Complaint.objects.breached()) == [reopened]
+    # resolved again well within the new clock: still not "resolved within due"
+    resolved = services.complaint_resolve(complaint=reopened, by=desk, resolution="ok", root_cause="C01",
+                                          now=T0 + timedelta(hours=52))
+    assert resolved.resolution_met is False
+    assert resolved.sla_state(now=T0 + timedelta(hours=53)) == SlaState.MISSED
+    assert resolved.first_resolved_at == T0 + timedelta(hours=50)
+
+
+def test_a_reopened_clock_is_flagged_once_and_the_first_breach_time_stays(branch, desk):
+    reopened = _resolved_late_then_reopened(branch, desk)
+    later = T0 + timedelta(hours=100)  # the reopened clock (due T0+99h) ran out too
+    assert services.complaint_breach_scan(now=later)["resolution"] == 1
+    assert services.complaint_breach_scan(now=later + timedelta(minutes=1))["resolution"] == 0
+    reopened.refresh_from_db()
+    assert reopened.resolution_breached_at == T0 + timedelta(hours=49)
+    assert ComplaintEvent.objects.filter(complaint=reopened, kind=ComplaintEventKind.RESOLUTION_BREACHED).count() == 2
+
+
+def test_hotspot_compliance_counts_the_original_miss_and_only_settled_first_responses(branch, desk,
+                                                                                      user_for_role):
+    """Resolution: a reopened late complaint is a miss. First response: a clock still within due is not counted."""
+    from complaints import selectors
+
+    _resolved_late_then_reopened(branch, desk)
+    reopened = Complaint.objects.get()
+    services.complaint_resolve(complaint=reopened, by=desk, resolution="ok", root_cause="C01",
+                               now=T0 + timedelta(hours=52))
+    make_complaint(branch=branch, received_at=T0 + timedelta(hours=52))  # first response not due until T0+76h
+    report = selectors.complaint_hotspots(user=user_for_role("admin"), dimension="category", start=T0.date(),
+                                          end=(T0 + timedelta(days=3)).date(), now=T0 + timedelta(hours=53))
+    assert report["resolution_compliance_pct"] == 0.0
+    assert report["breached"] == 1
+    assert report["first_response_compliance_pct"] == 100.0  # 1 answered on time / 1 settled, not 1 / 2
+
+
+def test_breach_event_records_the_status_it_moved_from(branch, desk):
+    complaint = services.complaint_acknowledge(complaint=make_complaint(branch=branch, received_at=T0), by=desk,
+                                               now=T0 + timedelta(hours=1))
+    services.complaint_breach_scan(now=T0 + timedelta(hours=48))
+    event = ComplaintEvent.objects.get(complaint=complaint, kind=ComplaintEventKind.RESOLUTION_BREACHED)
+    assert (event.from_status, event.to_status) == (ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.ESCALATED)
+
+
+def test_a_scan_stopped_by_its_time_limit_keeps_the_batches_it_finished(branch, monkeypatch):
+    """Given a backlog of 7 and batches of 3, when the time limit hits in batch 2, batch 1 stays flagged."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    for i in range(7):
+        make_complaint(branch=branch, received_at=T0 + timedelta(seconds=i))
+    record = services._record_breaches
+    calls = []
+
+    def record_then_time_out(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded  # the clock (Celery's soft limit) is the boundary
+        record(**kwargs)
+
+    monkeypatch.setattr(services, "_record_breaches", record_then_time_out)
+    with pytest.raises(SoftTimeLimitExceeded):
+        services.complaint_breach_scan(now=T0 + timedelta(days=5), batch_size=3)
+    assert Complaint.objects.filter(first_response_breached_at__isnull=False).count() == 3
+    monkeypatch.setattr(services, "_record_breaches", record)
+    assert services.complaint_breach_scan(now=T0 + timedelta(days=5), batch_size=3) == {
+        "first_response": 4, "resolution": 7}
+
+
+def test_sla_policy_version_create_numbers_audits_and_refuses_the_past(user_for_role):
+    from core.models import AuditEvent
+
+    admin = user_for_role("admin")
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    fields = {"first_response_minutes": 600, "resolution_minutes": 1440, "warning_pct": 70, "critical_pct": 90,
+              "reopen_window_days": 15}
+    with pytest.raises(ApplicationError) as error:
+        services.sla_policy_version_create(by=admin, effective_from=now - timedelta(seconds=1), now=now, **fields)
+    assert "effective_from" in error.value.field_errors
+    assert SlaPolicy.objects.count() == 1
+    policy = services.sla_policy_version_create(by=admin, effective_from=now + timedelta(hours=1), now=now, **fields)
+    assert (policy.version, policy.created_by) == (2, admin)
+    audit = AuditEvent.objects.get(action=services.AUDIT_SLA_POLICY_CREATE)
+    assert audit.detail["version"] == 2

@@ -227,3 +227,100 @@ def test_branch_manager_sees_escalations_waiting(client_as, complaint, user_for_
     assert "1 escalation is waiting for you." in content
     client.get(reverse("complaints:complaint-detail", args=[complaint.reference]))
     assert "waiting for you" not in client.get(reverse("complaints:complaint-list")).content.decode()
+
+
+# --- Review fixes: out-of-range dates, survey pending, customer filter, SLA policy admin ----------------
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize("field", ["received_from", "received_to"])
+def test_queue_with_an_out_of_range_date_shows_a_form_error(client_as, complaint, field, day):
+    response = client_as("complaint_desk").get(reverse("complaints:complaint-list"), {field: day, "status": ""})
+    assert response.status_code == 200
+    assert "Enter a date between 2000-01-01 and 2100-12-31." in response.content.decode()
+    assert complaint.reference in response.content.decode()  # the bad filter is dropped, not the page
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "9999-12-31"), ("9999-12-31", ""), ("", "0001-01-01")])
+def test_hotspots_with_an_out_of_range_date_shows_a_form_error(client_as, start, end):
+    response = client_as("branch_manager").get(reverse("complaints:complaint-hotspots"), {"start": start, "end": end})
+    assert response.status_code == 200
+    assert "Enter a date between 2000-01-01 and 2100-12-31." in response.content.decode()
+
+
+def test_period_helpers_clamp_instead_of_overflowing(user_for_role):
+    from datetime import date
+
+    from complaints import selectors
+
+    user = user_for_role("admin")
+    filters = selectors.QueueFilters(status="", received_from=date.min, received_to=date.max)
+    assert list(selectors.complaint_queue_visible_to(user=user, filters=filters)) == []
+    report = selectors.complaint_hotspots(user=user, dimension="category", start=date.min, end=date.max)
+    assert report["total"] == 0
+
+
+def test_queue_filter_survey_pending_lists_resolved_walk_ins(client_as, branch, customer, user_for_role):
+    desk = user_for_role("complaint_desk", username="desk2")
+    walk_in = services.complaint_acknowledge(complaint=make_complaint(branch=branch), by=desk)
+    services.complaint_resolve(complaint=walk_in, by=desk, resolution="ok", root_cause="C01")
+    identified = services.complaint_acknowledge(complaint=make_complaint(customer=customer), by=desk)
+    services.complaint_resolve(complaint=identified, by=desk, resolution="ok", root_cause="C01")
+    still_open = make_complaint(branch=branch)
+    content = client_as("complaint_desk").get(reverse("complaints:complaint-list"),
+                                              {"status": "survey_pending"}).content.decode()
+    assert walk_in.reference in content
+    assert identified.reference not in content and still_open.reference not in content
+
+
+def test_queue_filters_by_customer_within_the_viewers_scope(client_as, branch, customer):
+    mine = [make_complaint(customer=customer) for _ in range(12)]
+    other = make_complaint(branch=branch)
+    foreign_customer = CustomerFactory(branch=BranchFactory(code="B0998"))
+    foreign = make_complaint(customer=foreign_customer)
+    client = client_as("complaint_desk")
+    content = client.get(reverse("complaints:complaint-list"), {"customer": customer.pk, "status": ""}).content.decode()
+    assert all(c.reference in content for c in mine) and other.reference not in content
+    content = client.get(reverse("complaints:complaint-list"),
+                         {"customer": foreign_customer.pk, "status": ""}).content.decode()
+    assert foreign.reference not in content and other.reference not in content
+    assert "No complaints match these filters." in content
+
+
+def test_customer_360_panel_links_to_all_the_customers_complaints(client_as, customer):
+    make_complaint(customer=customer)
+    content = client_as("complaint_desk").get(reverse("customers:customer-detail", args=[customer.pk])).content.decode()
+    link = f'{reverse("complaints:complaint-list")}?customer={customer.pk}&amp;status='
+    assert "See all complaints" in content and link in content
+
+
+def _policy_form(effective_from):
+    local = timezone.localtime(effective_from)
+    return {"effective_from_0": local.strftime("%Y-%m-%d"), "effective_from_1": local.strftime("%H:%M:%S"),
+            "first_response_minutes": 600, "resolution_minutes": 1440, "warning_pct": 75, "critical_pct": 90,
+            "reopen_window_days": 30, "rules-TOTAL_FORMS": 0, "rules-INITIAL_FORMS": 0}
+
+
+def test_admin_refuses_an_sla_version_effective_in_the_past(client_as):
+    from complaints.models import SlaPolicy
+
+    client = client_as("admin", is_staff=True, is_superuser=True)
+    response = client.post("/admin/complaints/slapolicy/add/", _policy_form(timezone.now() - timedelta(hours=1)))
+    assert response.status_code == 200
+    assert "cannot take effect in the past" in response.content.decode()
+    assert SlaPolicy.objects.count() == 1
+    assert not AuditEvent.objects.filter(action=services.AUDIT_SLA_POLICY_CREATE).exists()
+
+
+def test_admin_adds_an_sla_version_through_the_service(client_as):
+    from complaints.models import SlaPolicy
+
+    client = client_as("admin", is_staff=True, is_superuser=True)
+    data = _policy_form(timezone.now() + timedelta(days=1)) | {
+        "rules-TOTAL_FORMS": 1, "rules-0-category": category("B03").pk, "rules-0-severity": "",
+        "rules-0-first_response_minutes": 120, "rules-0-resolution_minutes": 720}
+    response = client.post("/admin/complaints/slapolicy/add/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy = SlaPolicy.objects.get(version=2)
+    assert policy.created_by == client.user and policy.rules.get().resolution_minutes == 720
+    assert AuditEvent.objects.get(action=services.AUDIT_SLA_POLICY_CREATE).actor_id == client.user.pk
