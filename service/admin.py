@@ -1,6 +1,7 @@
 """Admin for the service chapter: touchpoints (their service standards) and feedback topics are
-edited here; records, invitations, answers, messages and follow-ups are written by services and
-only read here. Invitations never show their token (only its hash is stored).
+edited here (touchpoint changes go through services.touchpoint_* and are audited); records,
+invitations, answers, messages and follow-ups are written by services and only read here.
+Invitations never show their token (only its hash is stored), messages never their link.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
+from service import services
 from service.models import (
     FeedbackTopic,
     FollowUpTask,
@@ -71,13 +73,26 @@ class TouchpointForm(forms.ModelForm):
 
 @admin.register(Touchpoint)
 class TouchpointAdmin(AdminOnly):
+    """Service standards. No list_editable: every change goes through the change form and is audited."""
+
     form = TouchpointForm
     list_display = ("name", "code", "target_minutes", "owner_role", "is_active", "position")
-    list_editable = ("target_minutes", "is_active")
     list_filter = ("is_active", "owner_role")
+    actions = None  # no bulk edits around the audited service
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # records point at it; retire a touchpoint by unticking "in use"
+
+    def save_model(self, request: HttpRequest, obj: Touchpoint, form: TouchpointForm, change: bool) -> None:
+        values = {field: form.cleaned_data[field] for field in services.TOUCHPOINT_FIELDS}
+        if change:
+            changes = {field: values[field] for field in form.changed_data if field in values}
+            saved = services.touchpoint_standard_update(touchpoint=obj, by=request.user, changes=changes)
+        else:
+            saved = services.touchpoint_create(by=request.user, **values)
+        # The admin logs and redirects with ``obj``: let it point at the stored row.
+        obj.pk = saved.pk
+        obj._state.adding = False
 
 
 class FeedbackTopicForm(forms.ModelForm):
@@ -130,6 +145,7 @@ class OutboundMessageAdmin(ReadOnly):
     list_display = ("id", "channel", "recipient_masked", "status", "created_at", "sent_at", "failure_reason")
     list_filter = ("status", "channel")
     search_fields = ("=customer__external_id",)
+    # ``body`` shows a survey link as [link]; ``link`` (the real one, encrypted) is never listed.
     fields = ("customer", "invitation", "channel", "recipient_masked", "body", "status", "failure_reason",
               "created_at", "sent_at")
     readonly_fields = fields

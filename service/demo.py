@@ -207,7 +207,12 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
             (customer_id, response_id, assigned_to_id, status, due_on, note, created_at, finished_at, finished_by_id)
         SELECT resp.customer_id, resp.id, c.relationship_manager_id,
                CASE WHEN old THEN %(done)s ELSE %(open)s END,
-               (resp.submitted_at AT TIME ZONE 'Asia/Shanghai')::date + 3,
+               -- services.working_days_after: the due_in-th weekday after the local answer date
+               (SELECT max(w.day)::date FROM (
+                    SELECT day FROM generate_series((resp.submitted_at AT TIME ZONE 'Asia/Shanghai')::date + 1,
+                                                    (resp.submitted_at AT TIME ZONE 'Asia/Shanghai')::date + 14,
+                                                    interval '1 day') AS day
+                    WHERE extract(isodow FROM day) < 6 ORDER BY day LIMIT %(due_in)s) AS w),
                CASE WHEN old THEN %(note)s ELSE '' END,
                resp.submitted_at,
                CASE WHEN old THEN resp.submitted_at + interval '2 days' END,
@@ -222,6 +227,7 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
         ORDER BY resp.id
         """,  # noqa: S608 (table names are ours)
         {**params, "after": after_record_id, "done": FollowUpTask.Status.DONE, "open": FollowUpTask.Status.OPEN,
+         "due_in": services.FOLLOW_UP_DUE_IN_WORKING_DAYS,
          "note": "已电话回访，客户表示理解。"},
     )
     return cursor.rowcount

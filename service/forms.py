@@ -5,15 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from service.models import FeedbackTopic, FollowUpTask, ServiceOutcome, Touchpoint
+from service.selectors import FILTER_DATE_EARLIEST, FILTER_DATE_LATEST
 
 _ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
 _ISO_DATETIME_WIDGET = {"format": "%Y-%m-%dT%H:%M", "attrs": {"type": "datetime-local"}}
 REPORT_DEFAULT_DAYS = 30
 REPORT_MAX_DAYS = 366
+FILTER_DATE_MESSAGE = _("Enter a date between 2000-01-01 and 2100-12-31.")
+# Shared with the API filters (service.api.serializers): the same bounds, the same message.
+FILTER_DATE_VALIDATORS = [
+    MinValueValidator(FILTER_DATE_EARLIEST, message=FILTER_DATE_MESSAGE),
+    MaxValueValidator(FILTER_DATE_LATEST, message=FILTER_DATE_MESSAGE),
+]
 
 
 class ServiceRecordForm(forms.Form):
@@ -21,6 +29,15 @@ class ServiceRecordForm(forms.Form):
                                         empty_label=None)
     started_at = forms.DateTimeField(label=_("Started at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
     ended_at = forms.DateTimeField(label=_("Ended at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
+
+    def clean(self):
+        # Far-off years (0001, 9999) overflow when converted to UTC: refuse them here as input shape.
+        cleaned = super().clean()
+        for name in ("started_at", "ended_at"):
+            moment = cleaned.get(name)
+            if moment is not None and not FILTER_DATE_EARLIEST <= moment.date() <= FILTER_DATE_LATEST:
+                self.add_error(name, FILTER_DATE_MESSAGE)
+        return cleaned
     steps_completed = forms.MultipleChoiceField(
         label=_("SOP steps completed"), required=False, widget=forms.CheckboxSelectMultiple,
     )
@@ -45,8 +62,10 @@ class ServiceRecordForm(forms.Form):
 class ServiceReportForm(forms.Form):
     """The period and (for head office) the branch of the service report."""
 
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    since = forms.DateField(label=_("From"), required=False, validators=FILTER_DATE_VALIDATORS,
+                            widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    until = forms.DateField(label=_("To"), required=False, validators=FILTER_DATE_VALIDATORS,
+                            widget=forms.DateInput(**_ISO_DATE_WIDGET))
     branch = forms.ModelChoiceField(label=_("Branch"), required=False, queryset=None,
                                     empty_label=_("All branches"))
 
@@ -58,14 +77,22 @@ class ServiceReportForm(forms.Form):
             self.fields["branch"].queryset = branches
 
     def period(self):
-        """(since, until): the chosen period, the last 30 days by default, at most a year."""
+        """(since, until): the chosen period, the last 30 days by default, at most a year.
+
+        Invalid input (the form shows why) falls back to the default period; every date stays
+        within FILTER_DATE_EARLIEST..FILTER_DATE_LATEST, so the arithmetic below cannot overflow.
+        """
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        until = data.get("until") or timezone.localdate()
-        since = data.get("since") or until - timedelta(days=REPORT_DEFAULT_DAYS - 1)
+        until = _within_bounds(data.get("until") or timezone.localdate())
+        since = _within_bounds(data.get("since") or until - timedelta(days=REPORT_DEFAULT_DAYS - 1))
         if since > until:
             since, until = until, since
         since = max(since, until - timedelta(days=REPORT_MAX_DAYS - 1))
         return since, until
+
+
+def _within_bounds(day):
+    return min(max(day, FILTER_DATE_EARLIEST), FILTER_DATE_LATEST)
 
 
 class FollowUpFinishForm(forms.Form):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
+from core.fields import EncryptedTextField
 
 # The NPS definition (Reichheld): 0-6 detractor, 7-8 passive, 9-10 promoter. A CSAT of 1-2 on
 # the 5-point scale is "dissatisfied". These define the measures; they are not tunable targets.
@@ -130,7 +131,8 @@ class ServiceRecord(models.Model):
 class SurveyInvitation(models.Model):
     """An invitation to answer a survey, reached through an unguessable link until it expires.
 
-    Only the sha256 of the token is stored: the link itself lives in the outbound message.
+    Only the sha256 of the token is stored. The link itself lives, encrypted, in the outbound
+    message until that message is sent or fails (OutboundMessage.link).
     """
 
     class Trigger(models.TextChoices):
@@ -167,7 +169,14 @@ class SurveyInvitation(models.Model):
 
 
 class OutboundMessage(models.Model):
-    """A message to a customer. No SMS gateway exists yet, so this table is the channel (a stub)."""
+    """A message to a customer. No SMS gateway exists yet, so this table is the channel (a stub).
+
+    ``body`` is what staff may read: a survey link in it is replaced by LINK_PLACEHOLDER, since
+    whoever holds the link can answer as the customer. The real link waits in ``link``
+    (encrypted) and is wiped once the message is sent or has failed.
+    """
+
+    LINK_PLACEHOLDER = "[link]"
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
@@ -183,7 +192,9 @@ class OutboundMessage(models.Model):
                                    blank=True, on_delete=models.CASCADE, related_name="messages")
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.SMS)
     recipient_masked = models.CharField(_("recipient"), max_length=40, blank=True)
-    body = models.TextField(_("text"))
+    body = models.TextField(_("text"), help_text=_("Any link in the message shows as [link]."))
+    link = EncryptedTextField(_("link"), blank=True, default="", editable=False,
+                              help_text=_("The link sent in place of [link]; emptied once the message is sent."))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     failure_reason = models.CharField(_("reason not sent"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -200,6 +211,11 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.recipient_masked}"
+
+    @property
+    def text_to_send(self) -> str:
+        """The text the customer receives: the body with the real link put back."""
+        return self.body.replace(self.LINK_PLACEHOLDER, self.link) if self.link else self.body
 
 
 class FeedbackTopic(models.Model):

@@ -38,6 +38,11 @@ from service.models import (
     Touchpoint,
 )
 
+# The dates a period filter accepts (report, API filters). Wide enough for any real question;
+# the bounds keep ``date + 1 day`` and the conversion to an aware datetime from overflowing.
+FILTER_DATE_EARLIEST = date(2000, 1, 1)
+FILTER_DATE_LATEST = date(2100, 12, 31)
+
 
 class PercentileCont(Aggregate):
     """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
@@ -121,7 +126,7 @@ class TouchpointReportRow:
 
 @dataclass(frozen=True)
 class ServiceReport:
-    branch: Branch | None
+    branch: Branch | None  # None: every branch, unless ``no_branch``
     since: date
     until: date
     rows: list[TouchpointReportRow]
@@ -131,6 +136,7 @@ class ServiceReport:
     csat_average: float | None
     nps: float | None
     dimension_averages: dict[str, float | None]
+    no_branch: bool = False  # a branch manager not posted to a branch: the report is empty
 
     @property
     def overrun_pct(self) -> float | None:
@@ -146,10 +152,19 @@ def service_report_branches_for(*, user: User) -> QuerySet[Branch]:
     return Branch.objects.none()
 
 
+def _clamped(day: date) -> date:
+    return min(max(day, FILTER_DATE_EARLIEST), FILTER_DATE_LATEST)
+
+
 def _local_range(since: date, until: date) -> tuple[datetime, datetime]:
+    """[start of ``since``, start of the day after ``until``) in local time.
+
+    Dates outside FILTER_DATE_EARLIEST..FILTER_DATE_LATEST (forms and serializers refuse them)
+    are clamped, so a caller that skipped validation gets an empty range, never an OverflowError.
+    """
     zone = timezone.get_current_timezone()
-    return (datetime.combine(since, time.min, tzinfo=zone),
-            datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone))
+    return (datetime.combine(_clamped(since), time.min, tzinfo=zone),
+            datetime.combine(_clamped(until) + timedelta(days=1), time.min, tzinfo=zone))
 
 
 def _nps(promoters: int, detractors: int, responses: int) -> float | None:
@@ -168,20 +183,26 @@ def _survey_aggregates() -> dict:
 def service_report(*, user: User, branch_id: int | None, since: date, until: date) -> ServiceReport:
     """Handling times (median, p90), overruns and survey answers by touchpoint for [since, until].
 
-    A branch manager always gets their own branch; head office the branch asked for, or every
-    branch when ``branch_id`` is None. Raises Branch.DoesNotExist for a branch outside the
-    user's reach. Three aggregate queries, whatever the number of records.
+    A branch manager always gets their own branch, and nothing when not posted to one (as in
+    complaints); head office the branch asked for, or every branch when ``branch_id`` is None.
+    Raises Branch.DoesNotExist for a branch outside the user's reach. Three aggregate queries,
+    whatever the number of records.
     """
     branches = service_report_branches_for(user=user)
-    if not permissions.sees_all_branches(user):
+    head_office = permissions.sees_all_branches(user)
+    if not head_office:
         branch_id = user.branch_id
+    no_branch = not head_office and branch_id is None
     branch = branches.get(pk=branch_id) if branch_id is not None else None
     start, end = _local_range(since, until)
 
     records = ServiceRecord.objects.filter(started_at__gte=start, started_at__lt=end)
     responses = SurveyResponse.objects.filter(invitation__service_record__started_at__gte=start,
                                               invitation__service_record__started_at__lt=end)
-    if branch is not None:
+    if no_branch:
+        # Only head office reads across branches; None must never mean "all" for anyone else.
+        records, responses = records.none(), responses.none()
+    elif branch is not None:
         records = records.filter(branch=branch)
         responses = responses.filter(invitation__service_record__branch=branch)
 
@@ -228,6 +249,7 @@ def service_report(*, user: User, branch_id: int | None, since: date, until: dat
         csat_average=_rounded(totals["csat_average"]),
         nps=_nps(totals["promoters"], totals["detractors"], totals["responses"]),
         dimension_averages={key: _rounded(totals[key]) for key in ("score_service", "score_product", "score_ease")},
+        no_branch=no_branch,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts import permissions
 from accounts.models import User
+from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
 from customers.models import Customer
@@ -40,12 +41,16 @@ logger = logging.getLogger(__name__)
 SURVEY_TOKEN_BYTES = 32
 # How long a survey link answers. TODO #6: make it versioned policy data if the bank wants to tune it.
 SURVEY_VALID_FOR = timedelta(days=14)
-# Working time the RM gets to call a dissatisfied customer back.
-FOLLOW_UP_DUE_IN = timedelta(days=3)
+# Working days (Monday to Friday) the RM gets to call a dissatisfied customer back; the thank-you
+# page promises "within three working days". Public holidays are not known here (TODO #6).
+FOLLOW_UP_DUE_IN_WORKING_DAYS = 3
 # Clock skew between a device and the server, not a business number.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # One service is a visit, not a shift: longer is a typing error.
 SERVICE_MAX_DURATION = timedelta(hours=12)
+# No branch recorded services on paper-era dates; earlier is a typing error (and far-past
+# moments do not survive the conversion to UTC).
+SERVICE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 OUTBOUND_SEND_TASK = "service.outbound_message_send_task"
 LOCAL_BASE_URL = "http://127.0.0.1:8000"
 
@@ -68,6 +73,62 @@ def _public_base_url() -> str:
 def _actor_user(by) -> User | None:
     """A staff user to store on a row; None for the system or an API key."""
     return by if isinstance(by, User) else None
+
+
+# --- Touchpoints (service standards) -------------------------------------------------------
+
+# What an administrator may set on a touchpoint; the target time and SOP steps are its standard.
+TOUCHPOINT_FIELDS = ("code", "name", "sop_steps", "target_minutes", "owner_role", "is_active", "position")
+TOUCHPOINT_CREATE_ACTION = "service.touchpoint_create"
+TOUCHPOINT_UPDATE_ACTION = "service.touchpoint_standard_update"
+
+
+def _touchpoint_values_check(values: dict) -> None:
+    unknown = sorted(set(values) - set(TOUCHPOINT_FIELDS))
+    if unknown:
+        raise ApplicationError.invalid(_("These touchpoint fields cannot be set: %(fields)s.")
+                                       % {"fields": ", ".join(unknown)})
+    target = values.get("target_minutes")
+    if "target_minutes" in values and (isinstance(target, bool) or not isinstance(target, int) or target < 1):
+        raise ApplicationError.invalid(_("The target handling time is at least 1 minute."), field="target_minutes")
+    if "sop_steps" in values:
+        values["sop_steps"] = [str(step).strip() for step in values["sop_steps"] or [] if str(step).strip()]
+
+
+@transaction.atomic
+def touchpoint_create(*, by: User, **values) -> Touchpoint:
+    """Add a touchpoint with its service standard; audited. ``values`` are TOUCHPOINT_FIELDS."""
+    if not permissions.is_admin(by):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    _touchpoint_values_check(values)
+    touchpoint = Touchpoint.objects.create(**values)
+    audit_record(actor=by, action=TOUCHPOINT_CREATE_ACTION, target=touchpoint,
+                 detail={"values": {field: getattr(touchpoint, field) for field in TOUCHPOINT_FIELDS}})
+    return touchpoint
+
+
+@transaction.atomic
+def touchpoint_standard_update(*, touchpoint: Touchpoint, by: User, changes: dict) -> Touchpoint:
+    """Change a touchpoint's standard (target time, SOP steps, owner, ...) and audit before and after.
+
+    Records already made keep the target they were timed against (ServiceRecord.target_minutes).
+    Returns the touchpoint as stored; a call that changes nothing writes nothing.
+    """
+    if not permissions.is_admin(by):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    changes = dict(changes)
+    _touchpoint_values_check(changes)
+    locked = Touchpoint.objects.select_for_update().get(pk=touchpoint.pk)
+    changed = {field: value for field, value in changes.items() if getattr(locked, field) != value}
+    if not changed:
+        return locked
+    before = {field: getattr(locked, field) for field in changed}
+    for field, value in changed.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=list(changed))
+    audit_record(actor=by, action=TOUCHPOINT_UPDATE_ACTION, target=locked,
+                 detail={"changes": {field: {"from": before[field], "to": changed[field]} for field in changed}})
+    return locked
 
 
 # --- Service records ------------------------------------------------------------------------
@@ -102,6 +163,8 @@ def service_record_create(
         raise ApplicationError.invalid(_("Choose an outcome from the list."), field="outcome")
     started_at, ended_at = (timezone.make_aware(moment) if timezone.is_naive(moment) else moment
                             for moment in (started_at, ended_at))
+    if started_at < SERVICE_EARLIEST:
+        raise ApplicationError.invalid(_("Check the date: services are recorded from 2000 on."), field="started_at")
     if ended_at < started_at:
         raise ApplicationError.invalid(_("The service cannot end before it starts."), field="ended_at")
     if ended_at > timezone.now() + FUTURE_TOLERANCE:
@@ -157,8 +220,9 @@ def survey_send(
     ``trigger`` is SurveyInvitation.Trigger ("service" or "complaint"); ``reference`` the service
     record id or the complaint reference number. Calling again for the same trigger and
     reference while the first invitation is still open returns that one (no second SMS).
-    The raw token exists only in the message text and, for the caller, as ``invitation.token``
-    on the returned object (None when an open invitation was returned).
+    The raw token is never stored in plain text: the message keeps its link encrypted until
+    it is sent, and the caller gets it as ``invitation.token`` on the returned object (None
+    when an open invitation was returned).
     """
     if trigger not in SurveyInvitation.Trigger.values:
         raise ApplicationError.invalid(_("Unknown survey trigger."), field="trigger")
@@ -199,6 +263,8 @@ def survey_send(
 
 
 def _outbound_survey_message_create(*, invitation: SurveyInvitation, token: str) -> OutboundMessage:
+    """The survey SMS. Its body names the link only as a placeholder: the link (token included)
+    lets anyone answer as the customer, so it is kept encrypted and only until the send."""
     customer = invitation.customer
     link = _public_base_url() + reverse("service-public:survey-answer", kwargs={"token": token})
     # Customers read the bank's default language, whatever the language of the staff member's screen.
@@ -207,10 +273,10 @@ def _outbound_survey_message_create(*, invitation: SurveyInvitation, token: str)
         if invitation.trigger == SurveyInvitation.Trigger.COMPLAINT:
             body = _("Your complaint %(reference)s has been resolved. How satisfied are you? "
                      "Tell us in 2 minutes: %(link)s (valid until %(date)s)") % {
-                "reference": invitation.reference, "link": link, "date": expires_on}
+                "reference": invitation.reference, "link": OutboundMessage.LINK_PLACEHOLDER, "date": expires_on}
         else:
             body = _("Thank you for visiting us. How did we do? Tell us in 2 minutes: %(link)s "
-                     "(valid until %(date)s)") % {"link": link, "date": expires_on}
+                     "(valid until %(date)s)") % {"link": OutboundMessage.LINK_PLACEHOLDER, "date": expires_on}
     phone = customer.phone
     return OutboundMessage.objects.create(
         customer=customer,
@@ -218,6 +284,8 @@ def _outbound_survey_message_create(*, invitation: SurveyInvitation, token: str)
         channel=OutboundMessage.Channel.SMS,
         recipient_masked=customer.masked_phone if phone else "",
         body=body,
+        # A message that cannot go out never holds the link.
+        link=link if phone else "",
         status=OutboundMessage.Status.QUEUED if phone else OutboundMessage.Status.FAILED,
         failure_reason="" if phone else "no mobile phone on record",
     )
@@ -226,16 +294,23 @@ def _outbound_survey_message_create(*, invitation: SurveyInvitation, token: str)
 def outbound_message_send(*, message_id: int) -> OutboundMessage | None:
     """Deliver a queued message through the SMS stub: no gateway exists, so mark it sent.
 
-    Idempotent: a message that is not queued any more is left as it is.
+    The link is wiped in the same write: once the text has left, nothing needs it. Idempotent:
+    a message that is not queued any more is left as it is (its link wiped, should one remain).
     """
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.status != OutboundMessage.Status.QUEUED:
+        if message is None:
+            return None
+        if message.status != OutboundMessage.Status.QUEUED:
+            if message.link:
+                message.link = ""
+                message.save(update_fields=["link"])
             return message
-        # TODO #6: call the bank's SMS gateway here once one exists.
+        # TODO #6: hand message.text_to_send to the bank's SMS gateway here once one exists.
         message.status = OutboundMessage.Status.SENT
         message.sent_at = timezone.now()
-        message.save(update_fields=["status", "sent_at"])
+        message.link = ""
+        message.save(update_fields=["status", "sent_at", "link"])
         return message
 
 
@@ -324,13 +399,27 @@ def _check_score(value, low: int, high: int, field: str) -> None:
         )
 
 
+def working_days_after(day: date, working_days: int) -> date:
+    """The date ``working_days`` working days (Monday to Friday) after ``day``; weekends are skipped.
+
+    A Friday plus 3 is the next Wednesday; a Saturday or Sunday plus 3 is the Wednesday too.
+    """
+    due = day
+    remaining = working_days
+    while remaining > 0:
+        due += timedelta(days=1)
+        if due.weekday() < 5:  # Monday = 0 ... Friday = 4
+            remaining -= 1
+    return due
+
+
 def _follow_up_open(*, response: SurveyResponse) -> FollowUpTask:
     customer = response.customer
     return FollowUpTask.objects.create(
         customer=customer,
         response=response,
         assigned_to_id=customer.relationship_manager_id,
-        due_on=timezone.localdate(response.submitted_at + FOLLOW_UP_DUE_IN),
+        due_on=working_days_after(timezone.localdate(response.submitted_at), FOLLOW_UP_DUE_IN_WORKING_DAYS),
     )
 
 

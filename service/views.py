@@ -1,8 +1,9 @@
 """Pages of the service chapter: parse → authorize → one call → render (STYLE.md §6).
 
-Staff pages: the branch service report, recording a service, "My follow-ups", one survey
-answer (re-tagging its topics). Public pages (no login): the survey a customer answers through
-the link in their SMS. A customer outside the viewer's scope is a 404 before any 403.
+Staff pages: the branch service report, recording a service, a customer's full service history
+(paged; the 360 panel shows the latest), "My follow-ups", one survey answer (re-tagging its
+topics). Public pages (no login): the survey a customer answers through the link in their SMS.
+A customer outside the viewer's scope is a 404 before any 403.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from service.forms import (
 from service.models import FollowUpTask, SurveyInvitation, SurveyResponse
 
 FOLLOW_UP_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 25
 
 # The public survey answers at most this many requests per client address per window: a
 # token cannot be guessed (256 bits), so this only keeps scripted traffic off the page.
@@ -134,6 +136,24 @@ class ServiceRecordCreateView(LoginRequiredMixin, View):
     def _render(request: HttpRequest, *, customer: Customer, form: ServiceRecordForm) -> HttpResponse:
         return render(request, "service/service_record_form.html", {
             "customer": customer, "form": form, "touchpoints": form.touchpoints,
+        })
+
+
+class CustomerServiceHistoryView(LoginRequiredMixin, View):
+    """All of a customer's service records and survey answers, paged (the 360 panel shows the latest)."""
+
+    def get(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        if not permissions.can_view_customers(request.user):
+            raise PermissionDenied
+        customer = _customer_or_404(request.user, customer_id)
+        records_page = Paginator(selectors.service_record_list_for(customer=customer),
+                                 HISTORY_PAGE_SIZE).get_page(request.GET.get("records_page"))
+        answers_page = None
+        if permissions.can_view_survey_responses(request.user):
+            answers_page = Paginator(selectors.survey_response_list_for(customer=customer),
+                                     HISTORY_PAGE_SIZE).get_page(request.GET.get("answers_page"))
+        return render(request, "service/customer_service_history.html", {
+            "customer": customer, "records_page": records_page, "answers_page": answers_page,
         })
 
 

@@ -5,16 +5,34 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.api import RejectUnknownFieldsMixin
+from service.forms import FILTER_DATE_MESSAGE, FILTER_DATE_VALIDATORS
 from service.models import ServiceOutcome, SurveyInvitation
+from service.selectors import FILTER_DATE_EARLIEST, FILTER_DATE_LATEST
 
 MAX_STEPS = 50
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A DateTimeField for 2000-01-01..2100-12-31: far-off years (0001, 9999) are a 400, not a 500.
+
+    DRF's own field raises OverflowError making a naive "0001-01-01T00:00:00" aware.
+    """
+
+    def to_internal_value(self, value):
+        try:
+            moment = super().to_internal_value(value)
+        except OverflowError as error:
+            raise serializers.ValidationError(str(FILTER_DATE_MESSAGE)) from error
+        if not FILTER_DATE_EARLIEST <= moment.date() <= FILTER_DATE_LATEST:
+            raise serializers.ValidationError(str(FILTER_DATE_MESSAGE))
+        return moment
 
 
 class ServiceRecordCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
     customer_number = serializers.CharField(max_length=32, help_text="The customer number (core banking).")
     touchpoint = serializers.SlugField(max_length=40, help_text="Touchpoint code, e.g. account_opening.")
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField()
+    started_at = BoundedDateTimeField()
+    ended_at = BoundedDateTimeField()
     outcome = serializers.ChoiceField(choices=ServiceOutcome.choices)
     steps_completed = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=MAX_STEPS,
@@ -62,8 +80,10 @@ class SurveyResponseListFilterInput(serializers.Serializer):
     trigger = serializers.ChoiceField(choices=SurveyInvitation.Trigger.choices, required=False)
     dissatisfied = serializers.BooleanField(required=False, allow_null=True, default=None)
     topic = serializers.SlugField(max_length=40, required=False)
-    submitted_from = serializers.DateField(required=False)
-    submitted_to = serializers.DateField(required=False)
+    submitted_from = serializers.DateField(required=False, validators=FILTER_DATE_VALIDATORS,
+                                           help_text="From this day (2000-01-01 to 2100-12-31).")
+    submitted_to = serializers.DateField(required=False, validators=FILTER_DATE_VALIDATORS,
+                                         help_text="To this day, inclusive (2000-01-01 to 2100-12-31).")
 
 
 class SurveyResponseOutput(serializers.Serializer):

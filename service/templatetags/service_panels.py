@@ -26,6 +26,7 @@ def service_customer_panel(context, customer):
         "csrf_token": context.get("csrf_token"),
         "service_records": list(selectors.service_record_list_for(customer=customer)[:RECORDS_SHOWN]),
         "shown": RECORDS_SHOWN,
+        "responses_shown": RESPONSES_SHOWN,
         "survey_responses": list(selectors.survey_response_list_for(customer=customer)[:RESPONSES_SHOWN]),
         "follow_ups": list(selectors.follow_up_list_for(customer=customer)[:FOLLOW_UPS_SHOWN]),
         "today": timezone.localdate(),

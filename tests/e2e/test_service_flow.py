@@ -156,3 +156,25 @@ def test_rm_works_the_follow_ups_and_re_tags_an_answer(live_server, page, screen
     expect(page.get_by_text("The feedback topics were saved.")).to_be_visible()
     screenshot("service-survey-answer")
     assert FollowUpTask.objects.filter(status="done").count() == 1
+
+
+def test_rm_opens_the_full_service_history_from_the_360_panel(live_server, page, screenshot, branch):
+    # given a customer with more services than the 360 panel shows
+    rm = UserFactory(username="rm1", branch=branch, roles=[Role.RELATIONSHIP_MANAGER])
+    customer = CustomerFactory(name="王秀英", branch=branch, relationship_manager=rm)
+    now = timezone.now()
+    for n in range(7):
+        ServiceRecordFactory(customer=customer, minutes=8 + n, started_at=now - timedelta(days=n + 1))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("rm1")
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    # when the RM follows the panel's link to the rest
+    page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    page.locator("#service-history-link").click()
+
+    # then every service is listed
+    expect(page.get_by_role("heading", name=re.compile("Services and survey answers"))).to_be_visible()
+    expect(page.locator("#history-records-table tbody tr")).to_have_count(7)
+    screenshot("service-customer-history")

@@ -237,3 +237,51 @@ def test_schema_documents_the_endpoints(client_as):
     assert "/api/v1/survey-responses/" in schema["paths"] and "/api/v1/service-records/" in schema["paths"]
     post = schema["paths"]["/api/v1/service-records/"]["post"]
     assert any(parameter["name"] == "Idempotency-Key" for parameter in post["parameters"])
+
+
+# --- Out-of-range dates are a 400, never a 500 (review finding 5) ---------------------------
+
+
+@pytest.mark.parametrize("field", ["submitted_from", "submitted_to"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2101-01-01"])
+def test_survey_response_date_filters_outside_2000_to_2100_are_a_400(client, make_key, customers, field, day):
+    answered(customers["own"])
+
+    response = client.get(RESPONSES_URL, {field: day}, **make_key())
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "invalid", "message": "The input is not valid.",
+                                         "fields": {field: ["Enter a date between 2000-01-01 and 2100-12-31."]}}}
+
+
+def test_survey_response_date_filters_accept_the_bounds(client, make_key, customers):
+    mine = answered(customers["own"])
+    response = client.get(RESPONSES_URL, {"submitted_from": "2000-01-01", "submitted_to": "2100-12-31"},
+                          **make_key())
+    assert response.status_code == 200 and [row["id"] for row in response.json()["results"]] == [mine.pk]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59", "0001-01-01T00:00:00",
+                                    "0001-01-01T00:00:00Z", "1999-12-31T10:00:00+08:00"])
+@pytest.mark.parametrize("field", ["started_at", "ended_at"])
+def test_service_record_times_outside_2000_to_2100_are_a_400(client, make_key, customers, field, moment):
+    response = client.post(RECORDS_URL, record_payload(**{field: moment}), content_type="application/json",
+                           **make_key(scopes=["service:write"]))
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and field in error["fields"]
+    assert not ServiceRecord.objects.exists()
+
+
+# --- A branch manager without a branch (review finding 8) -----------------------------------
+
+
+def test_branch_manager_without_a_branch_reads_no_answers_or_records(client_as, customers):
+    answered(customers["own"])
+    answered(customers["foreign"])
+    ServiceRecordFactory(customer=customers["own"])
+    client = client_as("branch_manager", branch=None)
+
+    assert client.get(RESPONSES_URL).json()["results"] == []
+    assert client.get(RECORDS_URL).json()["results"] == []

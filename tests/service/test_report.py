@@ -1,8 +1,9 @@
 """The branch service report: median, p90, overruns and survey numbers by touchpoint, per branch and period."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
@@ -91,3 +92,65 @@ def test_period_bounds_are_inclusive_local_days(fixture_branches, make_user):
     manager = make_user(Role.BRANCH_MANAGER, username="bm")
     report = selectors.service_report(user=manager, branch_id=None, since=at(3).date(), until=at(3).date())
     assert report.total_records == 1
+
+
+# --- A branch manager without a branch (review finding 8) -----------------------------------
+
+
+def test_branch_manager_without_a_branch_sees_an_empty_report(fixture_branches, make_user):
+    """None must not mean "every branch" for anyone but head office."""
+    manager = make_user(Role.BRANCH_MANAGER, username="bm_nowhere", branch=None)
+
+    report = selectors.service_report(user=manager, branch_id=None, since=SINCE, until=UNTIL)
+
+    assert report.no_branch and report.branch is None
+    assert report.total_records == 0 and report.responses == 0 and report.csat_average is None
+    assert all(row.records == 0 and row.responses == 0 for row in report.rows)
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "records"),
+    [("rm", 403, None), ("branch_manager", 200, 0), ("complaint_desk", 403, None),
+     ("auditor", 200, 7), ("admin", 200, 7)],
+)
+def test_report_page_role_matrix_without_a_branch(client_as, fixture_branches, role, status, records):
+    """Users posted to no branch: the branch manager's report is empty; head office still sees everything."""
+    response = client_as(role, branch=None).get(reverse("service:service-report"),
+                                                {"since": SINCE.isoformat(), "until": UNTIL.isoformat()})
+
+    assert response.status_code == status
+    if records is not None:
+        assert response.context["report"].total_records == records
+
+
+# --- Out-of-range dates (review finding 5) --------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["since", "until"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2101-01-01"])
+def test_report_refuses_dates_outside_2000_to_2100(client_as, field, day):
+    """Given a far-off date, the page shows a form error and the default period, never a 500."""
+    response = client_as("branch_manager").get(reverse("service:service-report"), {field: day})
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors[field] == ["Enter a date between 2000-01-01 and 2100-12-31."]
+    assert "Enter a date between 2000-01-01 and 2100-12-31." in response.content.decode()
+    report = response.context["report"]
+    assert report.until == timezone.localdate() and (report.until - report.since).days == 29
+
+
+@pytest.mark.parametrize(("since", "until"), [("2000-01-01", "2000-01-01"), ("2100-12-31", "2100-12-31")])
+def test_report_accepts_the_bounds_themselves(client_as, since, until):
+    response = client_as("admin").get(reverse("service:service-report"), {"since": since, "until": until})
+
+    assert response.status_code == 200 and not response.context["form"].errors
+    assert response.context["report"].total_records == 0
+
+
+@pytest.mark.parametrize(("since", "until"), [(date.min, date.max), (date.max, date.max), (date.min, date.min)])
+def test_report_selector_survives_extreme_dates(make_user, since, until):
+    """A caller that skipped the form's validation gets an empty period, not an OverflowError."""
+    auditor = make_user(Role.COMPLIANCE_AUDITOR, username="aud")
+    report = selectors.service_report(user=auditor, branch_id=None, since=since, until=until)
+    assert report.total_records == 0

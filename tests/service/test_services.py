@@ -1,16 +1,16 @@
 """Service records, survey invitations and answers, follow-ups: the rules of service/services.py."""
 
 import hashlib
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from core.errors import ApplicationError, ErrorCode
-from core.models import OutboxMessage
-from service import services
+from core.models import AuditEvent, OutboxMessage
+from service import services, tasks
 from service.models import (
     FeedbackTopic,
     FollowUpTask,
@@ -162,18 +162,61 @@ def test_external_reference_is_unique(customer, rm):
 # --- survey_send (the interface complaints calls) -------------------------------------------
 
 
-def test_survey_send_stores_only_the_token_hash_and_puts_the_link_in_the_sms(customer, rm):
+def _raw_rows(table: str, pk: int) -> str:
+    """Every column of one row as the database holds it (no model field decrypts anything)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} WHERE id = %s", [pk])
+        return repr(cursor.fetchall())
+
+
+def test_survey_send_stores_only_the_token_hash_and_keeps_the_link_encrypted(customer, rm):
+    """Given an invitation, no column holds the raw token in plain text; the SMS text still carries the link."""
     invitation = services.survey_send(customer=customer, trigger="complaint", reference="TS-2026-0001", by=rm)
 
     token = invitation.token
     assert len(token) >= 43
     assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
-    stored = SurveyInvitation.objects.filter(pk=invitation.pk).values()[0]
-    assert token not in str(stored)
     assert abs(invitation.expires_at - invitation.created_at - services.SURVEY_VALID_FOR) < timedelta(seconds=1)
     message = OutboundMessage.objects.get(invitation=invitation)
-    assert f"/public/surveys/{token}/" in message.body and "TS-2026-0001" in message.body
-    assert message.channel == OutboundMessage.Channel.SMS
+    assert token not in _raw_rows("service_surveyinvitation", invitation.pk)
+    assert token not in _raw_rows("service_outboundmessage", message.pk)
+    assert token not in message.body and OutboundMessage.LINK_PLACEHOLDER in message.body
+    assert "TS-2026-0001" in message.body and message.channel == OutboundMessage.Channel.SMS
+    # the encrypted link decrypts to the real one, which the send puts in place of the placeholder
+    assert message.link.endswith(f"/public/surveys/{token}/")
+    assert f"/public/surveys/{token}/" in message.text_to_send and "[link]" not in message.text_to_send
+
+
+def test_the_send_task_clears_the_link(customer, django_capture_on_commit_callbacks):
+    """Once the SMS is sent, the link (and so the token) is gone from the database."""
+    message = services.survey_send(customer=customer, trigger="service", reference="1").messages.get()
+    assert message.link
+
+    tasks.outbound_message_send_task(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.SENT and message.link == ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT link FROM service_outboundmessage WHERE id = %s", [message.pk])
+        assert cursor.fetchone() == ("",)
+
+
+def test_the_send_task_clears_the_link_of_a_message_that_failed(customer):
+    """A message marked failed elsewhere (a gateway refusal) keeps no link once the task sees it."""
+    message = services.survey_send(customer=customer, trigger="service", reference="1").messages.get()
+    OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.FAILED,
+                                                        failure_reason="gateway refused")
+
+    tasks.outbound_message_send_task(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.FAILED and message.link == ""
+
+
+def test_a_message_that_cannot_be_sent_never_stores_the_link(branch):
+    customer = CustomerFactory(branch=branch, phone=None)
+    message = services.survey_send(customer=customer, trigger="service").messages.get()
+    assert message.status == OutboundMessage.Status.FAILED and message.link == ""
 
 
 def test_tokens_are_unique_and_unpredictable(customer):
@@ -348,3 +391,79 @@ def test_follow_up_of_a_customer_without_rm_is_unassigned(branch):
     customer = CustomerFactory(branch=branch, relationship_manager=None)
     invitation, _token = invitation_with_token(customer=customer)
     assert answer(invitation, csat=1, nps=1).follow_up.assigned_to is None
+
+
+# --- Follow-ups are due in working days (review finding 13) ---------------------------------
+
+
+@pytest.mark.parametrize(("answered_on", "due_on"), [
+    (date(2026, 11, 27), date(2026, 12, 2)),  # Friday → Wednesday
+    (date(2026, 11, 28), date(2026, 12, 2)),  # Saturday → Wednesday
+    (date(2026, 11, 29), date(2026, 12, 2)),  # Sunday → Wednesday
+    (date(2026, 11, 23), date(2026, 11, 26)),  # Monday → Thursday
+    (date(2026, 11, 25), date(2026, 11, 30)),  # Wednesday → Monday
+])
+def test_follow_up_is_due_three_working_days_after_the_answer(customer, time_machine, answered_on, due_on):
+    """The thank-you page promises contact "within three working days": weekends do not count."""
+    time_machine.move_to(datetime.combine(answered_on, time(16, 30), tzinfo=timezone.get_current_timezone()),
+                         tick=False)
+    invitation, _token = invitation_with_token(customer=customer)
+
+    response = answer(invitation, csat=1, nps=2)
+
+    assert response.follow_up.due_on == due_on
+
+
+def test_late_friday_evening_counts_as_friday_in_local_time(customer, time_machine):
+    """23:30 in Beijing on a Friday is still Friday (15:30 UTC): due the Wednesday after."""
+    time_machine.move_to(datetime(2026, 11, 27, 23, 30, tzinfo=timezone.get_current_timezone()), tick=False)
+    invitation, _token = invitation_with_token(customer=customer)
+    assert answer(invitation, csat=1, nps=2).follow_up.due_on == date(2026, 12, 2)
+
+
+# --- Touchpoint standards are changed through an audited service (review finding 12) --------
+
+
+def test_touchpoint_standard_update_audits_before_and_after(make_user, customer, rm):
+    """Given a 15-minute consultation standard and a record under it, raising it to 20 is audited
+    and leaves the old record judged against 15."""
+    admin_user = make_user(Role.ADMIN, username="admin_a")
+    old_record = record(customer, rm, minutes=18)
+    consultation = touchpoint("consultation")
+
+    updated = services.touchpoint_standard_update(touchpoint=consultation, by=admin_user,
+                                                  changes={"target_minutes": 20, "name": consultation.name})
+
+    assert updated.target_minutes == 20 and touchpoint("consultation").target_minutes == 20
+    event = AuditEvent.objects.get(action=services.TOUCHPOINT_UPDATE_ACTION)
+    assert event.actor_id == admin_user.pk
+    assert (event.target_type, event.target_id) == ("service.touchpoint", str(consultation.pk))
+    assert event.detail == {"changes": {"target_minutes": {"from": 15, "to": 20}}}
+    old_record.refresh_from_db()
+    assert old_record.target_minutes == 15 and old_record.is_overrun
+
+
+def test_touchpoint_standard_update_without_a_change_writes_nothing(make_user):
+    admin_user = make_user(Role.ADMIN, username="admin_a")
+    consultation = touchpoint("consultation")
+    services.touchpoint_standard_update(touchpoint=consultation, by=admin_user,
+                                        changes={"target_minutes": consultation.target_minutes})
+    assert not AuditEvent.objects.filter(action=services.TOUCHPOINT_UPDATE_ACTION).exists()
+
+
+@pytest.mark.parametrize("changes", [{"target_minutes": 0}, {"target_minutes": "20"}, {"id": 5}])
+def test_touchpoint_standard_update_refuses_bad_values(make_user, changes):
+    admin_user = make_user(Role.ADMIN, username="admin_a")
+    with pytest.raises(ApplicationError) as error:
+        services.touchpoint_standard_update(touchpoint=touchpoint(), by=admin_user, changes=changes)
+    assert error.value.code == ErrorCode.INVALID
+    assert touchpoint().target_minutes == 15
+
+
+@pytest.mark.parametrize("role", [Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_AUDITOR])
+def test_only_admins_change_touchpoint_standards(make_user, role):
+    with pytest.raises(ApplicationError) as error:
+        services.touchpoint_standard_update(touchpoint=touchpoint(), by=make_user(role, username="someone"),
+                                            changes={"target_minutes": 99})
+    assert error.value.code == ErrorCode.PERMISSION_DENIED
+    assert touchpoint().target_minutes == 15 and not AuditEvent.objects.exists()

@@ -256,3 +256,93 @@ def test_answer_page_of_a_satisfied_answer_has_no_follow_up(client_as, own_custo
     answer = survey_response_submit(invitation=invitation, csat=5, nps=10)
     response = client.get(reverse("service:response-detail", args=[answer.pk]))
     assert response.status_code == 200 and b"Follow-up" not in response.content
+
+
+# --- Far-off dates in the record form (review finding 5) ------------------------------------
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59", "0001-01-01T00:00"])
+def test_record_form_refuses_far_off_dates(client_as, own_customer, moment):
+    client = login(client_as, "rm", own_customer)
+    url = reverse("service:service-record-create", args=[own_customer.pk])
+
+    response = client.post(url, {"touchpoint": touchpoint().pk, "outcome": "completed",
+                                 "started_at": moment, "ended_at": moment})
+
+    assert response.status_code == 200 and response.context["form"].errors["started_at"]
+    assert not ServiceRecord.objects.exists()
+
+
+# --- A branch manager without a branch (review finding 8) -----------------------------------
+
+
+def test_branch_manager_without_a_branch_sees_no_follow_ups_or_answers(client_as, own_customer, foreign_customer):
+    own_answer, foreign_answer = dissatisfied_answer(own_customer), dissatisfied_answer(foreign_customer)
+    client = client_as("branch_manager", branch=None)
+
+    assert list(client.get(FOLLOW_UPS_URL, {"show": "all"}).context["page"].object_list) == []
+    for answer in (own_answer, foreign_answer):
+        assert client.get(reverse("service:response-detail", args=[answer.pk])).status_code == 404
+        assert client.post(reverse("service:follow-up-finish", args=[answer.follow_up.pk]),
+                           {"status": "done"}).status_code == 404
+    assert FollowUpTask.objects.filter(status=FollowUpTask.Status.OPEN).count() == 2
+
+
+# --- A customer's full service history (review finding 14) ----------------------------------
+
+
+def history_url(customer) -> str:
+    return reverse("service:customer-service-history", args=[customer.pk])
+
+
+@pytest.mark.parametrize(("role", "status"), [("rm", 200), ("branch_manager", 200), ("complaint_desk", 200),
+                                              ("auditor", 200), ("admin", 200)])
+def test_history_page_roles(client_as, own_customer, role, status):
+    ServiceRecordFactory(customer=own_customer)
+    client = login(client_as, role, own_customer)
+
+    response = client.get(history_url(own_customer))
+
+    assert response.status_code == status
+    assert response.context["records_page"].paginator.count == 1
+
+
+@pytest.mark.parametrize(("role", "status"), [("rm", 404), ("branch_manager", 404), ("complaint_desk", 404),
+                                              ("auditor", 200), ("admin", 200)])
+def test_history_of_a_foreign_customer_is_a_404_for_branch_roles(client_as, foreign_customer, role, status):
+    ServiceRecordFactory(customer=foreign_customer)
+    assert client_as(role).get(history_url(foreign_customer)).status_code == status
+
+
+def test_history_needs_a_customer_role_and_a_login(client, make_user, own_customer):
+    assert client.get(history_url(own_customer)).status_code == 302
+    client.force_login(make_user(None, username="no_role"))
+    assert client.get(history_url(own_customer)).status_code == 403
+
+
+def test_history_pages_records_and_answers_separately(client_as, own_customer):
+    """30 services and 27 answers: page 2 of each holds the rest, and paging one keeps the other's page."""
+    for hours in range(30):
+        ServiceRecordFactory(customer=own_customer, started_at=timezone.now() - timedelta(hours=hours + 1))
+    for _ in range(27):
+        dissatisfied_answer(own_customer)
+    client = login(client_as, "rm", own_customer)
+
+    first = client.get(history_url(own_customer))
+    second = client.get(history_url(own_customer), {"records_page": 2, "answers_page": 2})
+
+    assert len(first.context["records_page"].object_list) == 25
+    assert len(first.context["answers_page"].object_list) == 25
+    assert len(second.context["records_page"].object_list) == 5
+    assert len(second.context["answers_page"].object_list) == 2
+    assert "records_page=2" in first.content.decode() and "answers_page=2" in first.content.decode()
+
+
+def test_360_panel_links_to_the_history(client_as, own_customer):
+    for hours in range(6):
+        ServiceRecordFactory(customer=own_customer, started_at=timezone.now() - timedelta(hours=hours + 1))
+    client = login(client_as, "rm", own_customer)
+
+    page = client.get(reverse("customers:customer-detail", args=[own_customer.pk])).content.decode()
+
+    assert history_url(own_customer) in page
