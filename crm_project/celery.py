@@ -9,8 +9,12 @@ by their app's data migration and then edited only in Django admin.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
+
+IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
+SEGMENTATION_TOUCHED_INTERVAL_SECONDS = 900.0
 
 app = Celery("crm_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -26,4 +30,26 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
     sender.add_periodic_task(
         interval_seconds, sender.signature("core.outbox_relay_task"), name="core-outbox-relay",
         expires=interval_seconds,
+    )
+    # Idempotency records live 24 h (core.idempotency.RECORD_TTL); an hourly purge keeps the table small.
+    sender.add_periodic_task(
+        IDEMPOTENCY_PURGE_INTERVAL_SECONDS, sender.signature("core.idempotency_records_purge_task"),
+        name="core-idempotency-records-purge", expires=IDEMPOTENCY_PURGE_INTERVAL_SECONDS,
+    )
+    # MANUAL 3.3: flag overdue complaints within a minute or so of their deadline (well inside
+    # the 5 minutes promised); every run catches up on everything due and unflagged.
+    sender.add_periodic_task(
+        60.0, sender.signature("complaints.complaint_breach_scan_task"), name="complaints-breach-scan",
+        expires=60.0,
+    )
+    # MANUAL 2.1: the full classification pass nightly at 01:30 (before the data-quality pass at
+    # 02:30), which then queues the recommendation job; every 15 minutes the customers touched by
+    # new transactions are reclassified.
+    sender.add_periodic_task(
+        crontab(minute="30", hour="1"), sender.signature("segmentation.segmentation_nightly_task"),
+        name="segmentation-nightly",
+    )
+    sender.add_periodic_task(
+        SEGMENTATION_TOUCHED_INTERVAL_SECONDS, sender.signature("segmentation.segmentation_touched_run_task"),
+        name="segmentation-touched", expires=SEGMENTATION_TOUCHED_INTERVAL_SECONDS,
     )

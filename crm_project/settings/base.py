@@ -217,6 +217,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names repeat across apps get one stable component name each.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerChannelEnum": "customers.models.Channel",
+        "InteractionKindEnum": "customers.models.InteractionKind",
+        "InteractionOutcomeEnum": "customers.models.InteractionOutcome",
+        "ServiceOutcomeEnum": "service.models.ServiceOutcome",
+        "ComplaintChannelEnum": "complaints.models.ComplaintChannel",
+        "ConsentStateEnum": "customers.models.ConsentState",
+        "RiskLevelEnum": "customers.models.RiskLevel",
+        "TierEnum": "segmentation.models.Tier",
+    },
 }
 
 GUARDIAN_RAISE_403 = False

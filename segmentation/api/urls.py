@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401  (routes arrive with the segmentation resources)
+from django.urls import path
+
+from segmentation.api import views
 
 app_name = "segmentation-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("customers/<int:customer_id>/segment/", views.CustomerSegmentRetrieveApi.as_view(), name="customer-segment"),
+    path("segments/", views.SegmentListApi.as_view(), name="segment-list"),
+]

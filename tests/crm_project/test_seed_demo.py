@@ -75,8 +75,9 @@ def fingerprint() -> tuple:
 
 def delete_customers() -> None:
     with connection.cursor() as cursor:
+        # CASCADE: the later chapters' tables (service records, complaints, segments) point here.
         cursor.execute("TRUNCATE customers_customer, customers_holding, customers_transaction, "
-                       "customers_interaction, customers_dataqualityissue")
+                       "customers_interaction, customers_dataqualityissue CASCADE")
 
 
 def asset_sums() -> dict[int, Decimal]:

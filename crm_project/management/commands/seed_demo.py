@@ -1,9 +1,13 @@
-from datetime import date
+from datetime import date, datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from complaints import demo as complaints_demo
 from crm_project import demo
 from customers import services as customer_services
+from segmentation import demo as segmentation_demo
+from service import demo as service_demo
 
 DEFAULT_CUSTOMERS = 2000
 PROGRESS_EVERY_SECONDS = 5.0
@@ -27,6 +31,9 @@ class Command(BaseCommand):
                                  "0.42 gives 10 M transactions for 1 M customers over 24 months)")
         parser.add_argument("--as-of", type=date.fromisoformat, default=None,
                             help="last day of the history, YYYY-MM-DD (default today)")
+        parser.add_argument("--customers-only", action="store_true",
+                            help="load customers and their history only: no service records, complaints, "
+                                 "segmentation or recommendations")
         parser.add_argument("--skip-data-quality", action="store_true",
                             help="do not run the data-quality pass after loading (it opens the planted "
                                  "defects' issues and computes completeness scores)")
@@ -95,3 +102,22 @@ class Command(BaseCommand):
                     f"Data-quality pass: {result.opened:,} issues opened, "
                     f"{result.customers_scored:,} customers scored."
                 )
+            if not options["customers_only"]:
+                self._seed_later_chapters(seed=options["seed"], as_of=options["as_of"] or timezone.localdate())
+
+    def _seed_later_chapters(self, *, seed: int, as_of: date) -> None:
+        """Service records and surveys, complaints, then classification (whose VIP rule counts services)."""
+        end_of_day = timezone.make_aware(datetime.combine(as_of, time(18, 0)))
+        service = service_demo.demo_seed_service(seed=seed, as_of=as_of)
+        self.stdout.write(
+            f"Service: {service['service_records']:,} service records, {service['invitations']:,} survey "
+            f"invitations, {service['responses']:,} answers, {service['follow_ups']:,} follow-ups."
+        )
+        complaints = complaints_demo.demo_seed_complaints(seed=seed, as_of=end_of_day)
+        self.stdout.write("Complaints: " + ", ".join(f"{key} {value:,}" for key, value in complaints.items()
+                                                      if isinstance(value, int)) + ".")
+        segments = segmentation_demo.demo_seed_segmentation(as_of=as_of)
+        self.stdout.write(
+            f"Segmentation (policy v{segments['policy_version']}): {segments['customers_classified']:,} "
+            f"customers classified, {segments['recommendations']:,} recommendations, {segments['seconds']} s."
+        )
