@@ -59,6 +59,9 @@ def demo_seed_complaints(*, seed: int, as_of: datetime, count: int | None = None
     fr_minutes, res_minutes = policy.first_response_minutes, policy.resolution_minutes
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(%s)", [((seed % 2000) - 1000) / 1000.0])
+        # ON COMMIT DROP does not fire inside an outer transaction (a test, or a second call):
+        # drop any leftover first.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.demo_complaint")
         cursor.execute(f"""
             CREATE TEMP TABLE demo_complaint ON COMMIT DROP AS
             WITH customers AS (
@@ -148,6 +151,7 @@ def demo_seed_complaints(*, seed: int, as_of: datetime, count: int | None = None
               "descriptions": DESCRIPTIONS, "n_descriptions": len(DESCRIPTIONS), "resolutions": RESOLUTIONS,
               "n_resolutions": len(RESOLUTIONS), "policy": policy.pk, "label": DEMO_LABEL})
         complaint_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("DROP TABLE pg_temp.demo_complaint")
     events = _demo_events(complaint_ids=complaint_ids)
     counts = dict(Complaint.objects.filter(pk__in=complaint_ids).order_by().values_list("status")
                   .annotate(n=Count("id"))

@@ -83,7 +83,7 @@ class SegmentationPolicy(models.Model):
                                      default=list)
     large_movement_cny = models.DecimalField(_("large single movement, at least (CNY)"), **MONEY,
                                              default=Decimal("500000"))
-    outflow_to_assets_pct = models.DecimalField(_("monthly outflow above % of assets held"), **PCT,
+    outflow_to_assets_pct = models.DecimalField(_("monthly outflow above this percentage of assets held"), **PCT,
                                                 default=Decimal("50"))
     outflow_min_monthly_cny = models.DecimalField(_("monthly outflow counted from (CNY)"), **MONEY,
                                                   default=Decimal("10000"))

@@ -27,8 +27,8 @@ Value (MANUAL 2.1)
              customers land here; a wealthy customer who rarely transacts is still important.
   general    the rest.
   Amount = the sum of all transaction amounts (in and out) in the window.
-  Service interactions = customers.Interaction rows in the window. The service app's
-  ServiceRecord joins the count in SERVICE_COUNT_SOURCES (one place, a UNION ALL).
+  Service interactions = customers.Interaction rows plus service.ServiceRecord rows in the
+  window (SERVICE_COUNT_SOURCES: one place, a UNION ALL).
 
 Behaviour
   churned    the customer is closed, or has had no transaction for churn_inactive_days (180, a
@@ -122,6 +122,7 @@ ASSET_CATEGORIES = (ProductCategory.DEPOSIT, ProductCategory.WEALTH, ProductCate
 # place to change: TODO #5, once service.ServiceRecord has landed, add ("service_servicerecord", "started_at").
 SERVICE_COUNT_SOURCES = (
     ("customers_interaction", "occurred_at"),
+    ("service_servicerecord", "started_at"),
 )
 
 DEFAULT_POLICY = {

@@ -23,6 +23,9 @@ LIST_URL = reverse("customers:customer-list")
 QUEUE_URL = reverse("customers:data-quality-queue")
 # A ceiling as well as constancy: session, user, roles, scope and the page's own reads.
 MAX_QUERIES = 14
+# The 360 page also renders the later chapters' panels (tier and recommendations, services and
+# surveys, complaints), each a fixed few queries; their apps test that those stay constant too.
+MAX_QUERIES_360 = 18
 
 
 def queries_for(client, url: str, *, method: str = "get", **kwargs) -> int:
@@ -32,14 +35,14 @@ def queries_for(client, url: str, *, method: str = "get", **kwargs) -> int:
     return len(context.captured_queries)
 
 
-def assert_constant(client, url: str, add_rows, **kwargs) -> None:
+def assert_constant(client, url: str, add_rows, *, ceiling: int = MAX_QUERIES, **kwargs) -> None:
     """Measure with few rows, add many, measure again: the counts must match."""
     client.get(url)  # warm-up: first-request caches (content types, session activity) settle
     few = queries_for(client, url, **kwargs)
     add_rows()
     many = queries_for(client, url, **kwargs)
     assert few == many, f"{few} queries with few rows, {many} with many"
-    assert many <= MAX_QUERIES, many
+    assert many <= ceiling, many
 
 
 def customers_with_everything(count: int, *, branch, manager, staff) -> None:
@@ -136,7 +139,7 @@ def test_customer_360_queries_are_constant(client_as, branch, role):
         for n, member in enumerate(staff):
             add_customer_records(customer, member, count=15, start=5 + 15 * n)
 
-    assert_constant(client, url, add_many)
+    assert_constant(client, url, add_many, ceiling=MAX_QUERIES_360)
 
 
 def test_transactions_fragment_queries_are_constant(client_as, branch):

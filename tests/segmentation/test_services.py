@@ -22,6 +22,7 @@ from segmentation.models import (
 )
 from tests.customers.factories import HoldingFactory, ProductFactory, TransactionFactory
 from tests.segmentation.conftest import AS_OF, classify, give_services, give_transactions, segment_of
+from tests.service.factories import ServiceRecordFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,19 @@ def test_value_class_boundaries(policy, make_customer, amount, service_count, va
     assert segment.amount_cny == Decimal(amount)
     assert segment.service_count == service_count
     assert segment.policy == policy
+
+
+def test_service_records_count_as_service_interactions(policy, make_customer):
+    """4 interactions + 1 recorded service = 5 service interactions: enough for VIP; one outside the window is not."""
+    customer = make_customer()
+    give_transactions(customer, amounts=[2_000_000])
+    give_services(customer, count=4)
+    ServiceRecordFactory(customer=customer, started_at=AS_OF - timedelta(days=400))
+    classify()
+    assert (segment_of(customer).service_count, segment_of(customer).value_class) == (4, "important")
+    ServiceRecordFactory(customer=customer, started_at=AS_OF - timedelta(days=30))
+    classify()
+    assert (segment_of(customer).service_count, segment_of(customer).value_class) == (5, "vip")
 
 
 def test_only_the_last_12_months_count(policy, make_customer):

@@ -1,6 +1,5 @@
 """A branch manager reads the segment overview and drills down; an RM works the recommendations on the 360 page."""
 
-import asyncio
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -21,34 +20,13 @@ from tests.customers.factories import (
     ProductFactory,
     TransactionFactory,
 )
-from tests.e2e import conftest as e2e
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """The project's Chromium (tests/e2e/conftest.py), started for this module.
-
-    Playwright's sync API allows one instance per thread: when tests/e2e already started its
-    session-wide one in this run, this test is skipped (it runs on its own, or from tests/e2e/).
-    """
-    if asyncio._get_running_loop() is not None:
-        pytest.skip("tests/e2e's Playwright session is active in this run; run this module on its own")
-    yield from e2e.browser._get_wrapped_function()()
-
-
-@pytest.fixture
-def page(browser):
-    yield from e2e.page._get_wrapped_function()(browser)
-
-
-@pytest.fixture
-def screenshot(page):
-    return e2e.screenshot._get_wrapped_function()(page)
-
-
 def seed(branch):
+    # A transactional test starts from an empty database: the policy v1 migration's row is gone.
+    services.segmentation_defaults_ensure()
     rm = UserFactory(username="rm1", branch=branch, roles=[Role.RELATIONSHIP_MANAGER])
     UserFactory(username="manager1", branch=branch, roles=[Role.BRANCH_MANAGER])
     products = {code: ProductFactory(code=code, name=name, category=category, risk_level=risk)
