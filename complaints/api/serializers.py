@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from complaints import selectors
@@ -18,6 +19,11 @@ def _date_range_message() -> str:
         "min": selectors.DATE_MIN.isoformat(), "max": selectors.DATE_MAX.isoformat()}
 
 
+# The years selectors.DATE_MIN..DATE_MAX (2000-2100), so the schema says which dates are refused.
+BOUNDED_DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+@extend_schema_field({"type": "string", "format": "date", "pattern": BOUNDED_DATE_PATTERN})
 class ComplaintBoundedDateField(serializers.DateField):
     """A date within selectors.DATE_MIN..DATE_MAX (a 400, never an overflow further on)."""
 
@@ -40,18 +46,33 @@ class ComplaintBoundedDateTimeField(serializers.DateTimeField):
         return moment
 
 
+class ComplaintQueryInput(serializers.Serializer):
+    """A query-string filter where "?branch=" is a 400, not "not sent".
+
+    DRF reads an empty value of an optional field in a QueryDict as absent, while the schema says the
+    value has a minimum length (or is a date, one of a set...); refusing it keeps the two in step.
+    """
+
+    def to_internal_value(self, data):
+        blank = sorted(name for name, field in self.fields.items()
+                       if not getattr(field, "allow_blank", False) and data.get(name, None) == "")
+        if blank:
+            raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
+        return super().to_internal_value(data)
+
+
 class ComplaintCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
-    customer_id = serializers.IntegerField(required=False, allow_null=True,
+    customer_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
                                            help_text="The customer; omit for an unidentified complainant.")
     contact_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
     contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=30)
-    branch = serializers.CharField(required=False, max_length=20,
+    branch = serializers.CharField(required=False, min_length=1, max_length=20,
                                    help_text="Branch code; defaults to the customer's branch.")
     channel = serializers.ChoiceField(choices=ComplaintChannel.choices)
-    category = serializers.CharField(max_length=16, help_text="Category code, e.g. B0302.")
+    category = serializers.CharField(min_length=1, max_length=16, help_text="Category code, e.g. B0302.")
     severity = serializers.ChoiceField(choices=ComplaintSeverity.choices, default=ComplaintSeverity.MEDIUM)
     product = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="Product code.")
-    description = serializers.CharField(max_length=4000)
+    description = serializers.CharField(min_length=1, max_length=4000)
     received_at = ComplaintBoundedDateTimeField(required=False, help_text="Defaults to now.")
 
 
@@ -64,7 +85,7 @@ class ComplaintTransitionInput(RejectUnknownFieldsMixin, serializers.Serializer)
                                                 help_text="The version you last read; a mismatch is a 409 conflict.")
 
 
-class ComplaintListFilterInput(serializers.Serializer):
+class ComplaintListFilterInput(ComplaintQueryInput):
     status = serializers.ChoiceField(choices=[("open", "open"), *ComplaintStatus.choices], required=False)
     branch = serializers.CharField(required=False, max_length=20)
     category = serializers.CharField(required=False, max_length=16)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,8 +44,32 @@ class ComplaintCursorPagination(CursorPagination):
     max_page_size = 200
     ordering = ("-received_at", "-id")
 
+    def get_page_size(self, request) -> int:
+        """A page_size that is not a whole number from 1 up is a 400 (DRF would silently use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: [_("Enter a whole number from 1 up.")]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (f"Results per page, 1 or more; above {self.max_page_size} "
+                                            f"counts as {self.max_page_size}.")
+        return parameters
+
 
 def _complaint_or_404(principal, reference: str) -> Complaint:
+    if "\x00" in reference:
+        raise Http404  # no reference holds NUL, and PostgreSQL refuses it in a query (a 500)
     try:
         return selectors.complaint_get_visible_to(user=principal, reference=reference)
     except Complaint.DoesNotExist as error:
@@ -105,7 +130,11 @@ class ComplaintListCreateApi(APIView):
         return paginator.get_paginated_response(ComplaintOutput(page, many=True).data)
 
     @extend_schema(request=ComplaintCreateInput, responses={201: ComplaintOutput},
-                   summary="Log a complaint (call centre, mobile app)")
+                   summary="Log a complaint (call centre, mobile app)",
+                   examples=[OpenApiExample("Walk-in complainant", request_only=True, value={
+                       "branch": "B0101", "channel": "branch", "category": "B0302", "severity": "medium",
+                       "contact_name": "张伟", "contact_phone": "13800001234",
+                       "description": "ATM 吞卡后三天未退回"})])
     @idempotent
     def post(self, request):
         data_in = ComplaintCreateInput(data=request.data)
@@ -161,6 +190,8 @@ class ComplaintTransitionApi(APIView):
     permission_classes = [ComplaintPermission]
 
     @extend_schema(request=ComplaintTransitionInput, responses={200: ComplaintDetailOutput},
+                   examples=[OpenApiExample("Acknowledge", request_only=True, value={
+                       "action": "acknowledge", "note": "已致电客户", "expected_version": 1})],
                    summary="Move a complaint: acknowledge, investigate, escalate, resolve, close, reopen "
                            "(409 for a step the status does not allow or a stale expected_version)")
     @idempotent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import RejectUnknownFieldsMixin
@@ -28,14 +30,42 @@ class BoundedDateTimeField(serializers.DateTimeField):
         return moment
 
 
+# FILTER_DATE_EARLIEST..FILTER_DATE_LATEST (2000-2100) as a pattern, so the schema says which dates are refused.
+BOUNDED_DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+@extend_schema_field({"type": "string", "format": "date", "pattern": BOUNDED_DATE_PATTERN})
+class BoundedDateField(serializers.DateField):
+    """A filter date within FILTER_DATE_EARLIEST..FILTER_DATE_LATEST."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validators=FILTER_DATE_VALIDATORS, **kwargs)
+
+
+class ServiceQueryInput(serializers.Serializer):
+    """A query-string filter where "?touchpoint=" is a 400, not "not sent".
+
+    DRF reads an empty value of an optional field in a QueryDict as absent, while the schema says the
+    value has a minimum length (or is a date, one of a set...); refusing it keeps the two in step.
+    """
+
+    def to_internal_value(self, data):
+        blank = sorted(name for name, field in self.fields.items()
+                       if not getattr(field, "allow_blank", False) and data.get(name, None) == "")
+        if blank:
+            raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
+        return super().to_internal_value(data)
+
+
 class ServiceRecordCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):
-    customer_number = serializers.CharField(max_length=32, help_text="The customer number (core banking).")
+    customer_number = serializers.CharField(min_length=1, max_length=32,
+                                            help_text="The customer number (core banking).")
     touchpoint = serializers.SlugField(max_length=40, help_text="Touchpoint code, e.g. account_opening.")
     started_at = BoundedDateTimeField()
     ended_at = BoundedDateTimeField()
     outcome = serializers.ChoiceField(choices=ServiceOutcome.choices)
     steps_completed = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, default=list, max_length=MAX_STEPS,
+        child=serializers.CharField(min_length=1, max_length=200), required=False, default=list, max_length=MAX_STEPS,
         help_text="SOP steps done, spelt as in the touchpoint's standard.",
     )
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -52,7 +82,7 @@ class ServiceRecordCreateInput(RejectUnknownFieldsMixin, serializers.Serializer)
     )
 
 
-class ServiceRecordListFilterInput(serializers.Serializer):
+class ServiceRecordListFilterInput(ServiceQueryInput):
     customer_number = serializers.CharField(max_length=32, required=False)
     touchpoint = serializers.SlugField(max_length=40, required=False)
 
@@ -75,15 +105,13 @@ class ServiceRecordOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class SurveyResponseListFilterInput(serializers.Serializer):
+class SurveyResponseListFilterInput(ServiceQueryInput):
     customer_number = serializers.CharField(max_length=32, required=False)
     trigger = serializers.ChoiceField(choices=SurveyInvitation.Trigger.choices, required=False)
     dissatisfied = serializers.BooleanField(required=False, allow_null=True, default=None)
     topic = serializers.SlugField(max_length=40, required=False)
-    submitted_from = serializers.DateField(required=False, validators=FILTER_DATE_VALIDATORS,
-                                           help_text="From this day (2000-01-01 to 2100-12-31).")
-    submitted_to = serializers.DateField(required=False, validators=FILTER_DATE_VALIDATORS,
-                                         help_text="To this day, inclusive (2000-01-01 to 2100-12-31).")
+    submitted_from = BoundedDateField(required=False, help_text="From this day (2000-01-01 to 2100-12-31).")
+    submitted_to = BoundedDateField(required=False, help_text="To this day, inclusive (2000-01-01 to 2100-12-31).")
 
 
 class SurveyResponseOutput(serializers.Serializer):

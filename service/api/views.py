@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +37,28 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        """A page_size that is not a whole number from 1 up is a 400 (DRF would silently use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: [_("Enter a whole number from 1 up.")]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (f"Results per page, 1 or more; above {self.max_page_size} "
+                                            f"counts as {self.max_page_size}.")
+        return parameters
 
 
 class SurveyResponseCursorPagination(NewestFirstCursorPagination):
@@ -97,6 +120,10 @@ class ServiceRecordListCreateApi(APIView):
         request=ServiceRecordCreateInput,
         responses={201: ServiceRecordOutput},
         summary="Record a service (a completed one sends a satisfaction survey)",
+        examples=[OpenApiExample("A transfer", request_only=True, value={
+            "customer_number": "C900000001", "touchpoint": "transfer", "started_at": "2026-01-05T10:00:00+08:00",
+            "ended_at": "2026-01-05T10:12:00+08:00", "outcome": "completed", "steps_completed": ["Verify identity"],
+            "external_ref": "QMS-20260105-0042"})],
     )
     @idempotent
     def post(self, request):

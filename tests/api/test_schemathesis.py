@@ -9,6 +9,8 @@ no server or network is involved. Derandomized: the same cases every run.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
@@ -19,8 +21,13 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Role
-from tests.accounts.factories import UserFactory
+from complaints.models import Complaint, ComplaintCategory
+from core.api import IDEMPOTENCY_HEADER
+from service.models import Touchpoint
+from tests.accounts.factories import BranchFactory, UserFactory
+from tests.complaints.factories import make_complaint
 from tests.customers.factories import CustomerFactory, HoldingFactory, InteractionFactory, ProductFactory
+from tests.service.factories import ServiceRecordFactory, SurveyResponseFactory
 
 EXAMPLES_PER_OPERATION = 100
 # Inputs whose validity depends on stored data or on other fields, which a schema cannot say: a
@@ -29,9 +36,15 @@ BUSINESS_RULE_FIELDS = {
     "branch", "relationship_manager", "phone", "id_number", "birth_date", "customer_since", "closed_on",
     "name", "summary", "occurred_at", "next_step", "next_step_due_on", "external_ref", "opened_on",
     "email",  # Django's address check is stricter than the schema's "email" format
+    # Complaints: a walk-in needs a name, a resolve a resolution; codes and ids must exist.
+    "contact_name", "contact_phone", "resolution", "root_cause", "category", "product", "customer_id", "received_at",
+    # Service records: the customer, touchpoint and staff must exist; the end follows the start. Times
+    # must fall on local dates in 2000-2100, which a time with an offset makes impossible to pattern.
+    "customer_number", "touchpoint", "staff_username", "started_at", "ended_at", "steps_completed",
 }
 # PostgreSQL text cannot hold NUL; DRF refuses it in any string, which JSON Schema cannot express.
 NUL_REFUSED = "Null characters are not allowed."
+FRESH_KEY_NUMBERS = itertools.count(1)
 
 
 def schema_valid_data_fails_only_business_rules(ctx, response, case):
@@ -54,12 +67,15 @@ schema.app = WSGIHandler()
 # A body over its documented limit (more than 10,000 bulk rows) is refused with 413, also a rejection.
 rejection = schema.config.checks.negative_data_rejection
 rejection.expected_statuses = [*rejection.expected_statuses, "413"]
-# The operations of issue #4 (other apps' endpoints have their own tests).
-schema = schema.include(path_regex=(
-    r"^/api/v1/(me/|customers/|customers/lookup/|customers/by-external-id/\{external_id\}/|customers/\{customer_id\}/"
-    r"|customers/\{customer_id\}/(holdings|interactions)/|customers/\{customer_id\}/holdings/\{product_code\}/"
-    r"|products/|products/\{code\}/|transactions/bulk/)$"
-))
+# Every operation of the API is tested except those listed here (path regexes, one line each with
+# the reason). Segmentation's endpoints are still being finished; its lead removes these two lines.
+EXCLUDED_PATHS = [
+    r"^/api/v1/segments/",  # segmentation: in progress
+    r"^/api/v1/customers/\{customer_id\}/segment/$",  # segmentation: in progress
+]
+schema = schema.include(path_regex=r"^/api/v1/")
+for excluded in EXCLUDED_PATHS:
+    schema = schema.exclude(path_regex=excluded)
 
 
 @pytest.fixture
@@ -83,6 +99,16 @@ def api_headers(make_key, settings, branch, _keep_test_connection):
         product = ProductFactory(code=f"{number}")
         HoldingFactory(customer=customer, product=product)
         InteractionFactory(customer=customer)
+        ServiceRecordFactory(customer=customer, staff=rm)
+        SurveyResponseFactory(invitation__customer=customer)
+        complaint = make_complaint(customer=customer)
+        # A short reference that generated path parameters hit, so detail and transitions run.
+        Complaint.objects.filter(pk=complaint.pk).update(reference=f"{number}")
+    CustomerFactory(external_id="C900000001", branch=branch, relationship_manager=rm)  # the documented example's
+    # Codes that generated strings hit ("0"), so valid-looking writes get past the lookups to the services.
+    Touchpoint.objects.create(code="0", name="0", target_minutes=10, owner_role=Role.RELATIONSHIP_MANAGER)
+    ComplaintCategory.objects.create(code="0", name="0")
+    BranchFactory(code="0", name="0")
     client = make_key()
     return {"Authorization": f"Api-Key {client.raw_key}"}
 
@@ -98,6 +124,10 @@ def api_headers(make_key, settings, branch, _keep_test_connection):
 )
 def test_api_conforms_to_its_schema(case, api_headers):
     """No generated request, valid or not, gets a 5xx; every response matches the schema."""
+    if case.meta is not None and case.meta.generation.mode.is_positive and IDEMPOTENCY_HEADER in (case.headers or {}):
+        # Generated keys repeat ("0"), so most writes would be 422 "key reused" and never reach the view;
+        # a fresh valid key per case lets the body through (replays are tested in each app's test_api).
+        case.headers[IDEMPOTENCY_HEADER] = f"schemathesis-{next(FRESH_KEY_NUMBERS)}"
     case.call_and_validate(
         headers=api_headers,
         excluded_checks=[positive_data_acceptance],

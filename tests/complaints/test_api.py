@@ -100,6 +100,26 @@ def test_unknown_reference_is_404(api_client_with):
     assert api_client_with(ApiScope.COMPLAINTS_READ).get("/api/v1/complaints/TS20000101-000001/").status_code == 404
 
 
+@pytest.mark.parametrize("action", ["read", "transition"])
+def test_reference_with_a_nul_character_is_a_404(api_client_with, action):
+    """PostgreSQL refuses NUL in a query; a reference cannot hold one, so it is not found (not a 500)."""
+    client = api_client_with(ApiScope.COMPLAINTS_READ, ApiScope.COMPLAINTS_WRITE)
+    if action == "read":
+        response = client.get("/api/v1/complaints/TS%00/")
+    else:
+        response = client.post("/api/v1/complaints/TS%00/transitions/", {"action": "acknowledge"},
+                               content_type="application/json")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("query", [{"branch": ""}, {"status": ""}, {"page_size": "x"}, {"page_size": "0"}])
+def test_list_with_a_blank_filter_or_a_bad_page_size_is_a_400(api_client_with, branch, query):
+    """DRF would read "?branch=" as no filter and "?page_size=x" as the default; the schema says both are wrong."""
+    response = api_client_with(ApiScope.COMPLAINTS_READ).get(LIST_URL, query)
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == set(query)
+
+
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
 @pytest.mark.parametrize("field", ["received_from", "received_to"])
 def test_list_with_an_out_of_range_date_is_a_400(api_client_with, branch, field, day):

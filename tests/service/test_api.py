@@ -285,3 +285,15 @@ def test_branch_manager_without_a_branch_reads_no_answers_or_records(client_as, 
 
     assert client.get(RESPONSES_URL).json()["results"] == []
     assert client.get(RECORDS_URL).json()["results"] == []
+
+
+@pytest.mark.parametrize(("url", "query"), [
+    (RESPONSES_URL, {"topic": ""}), (RESPONSES_URL, {"submitted_from": ""}), (RESPONSES_URL, {"page_size": "x"}),
+    (RECORDS_URL, {"touchpoint": ""}), (RECORDS_URL, {"page_size": "-1"}),
+])
+def test_a_blank_filter_or_a_bad_page_size_is_a_400(client, make_key, customers, url, query):
+    """DRF would read "?touchpoint=" as no filter and "?page_size=x" as the default; the schema says both are wrong."""
+    headers = make_key(scopes=["surveys:read", "service:write"])
+    response = client.get(url, query, **headers)
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == set(query)
