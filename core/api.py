@@ -16,6 +16,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -165,3 +166,51 @@ class RejectUnknownFieldsSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
         return schema
+
+
+class QueryInput(serializers.Serializer):
+    """Base for query-string filters: "?branch=" is a 400, not "not sent".
+
+    DRF reads an empty value of an optional field in a QueryDict as absent, while the schema says the
+    value has a minimum length (or is a date, one of a set...); refusing it keeps the two in step.
+    """
+
+    def to_internal_value(self, data):
+        blank = sorted(name for name, field in self.fields.items()
+                       if not getattr(field, "allow_blank", False) and data.get(name, None) == "")
+        if blank:
+            raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
+        return super().to_internal_value(data)
+
+
+class StrictPageSizeCursorPagination(CursorPagination):
+    """Cursor pages (no COUNT, stable under inserts) whose page_size must be a whole number from 1 up.
+
+    DRF would silently use the default for ``page_size=abc`` or ``0``; here it is a 400, and the
+    schema says so. Above ``max_page_size`` counts as the maximum.
+    """
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise exceptions.ValidationError({self.page_size_query_param: [_("Enter a whole number from 1 up.")]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (f"Results per page, 1 or more; above {self.max_page_size} "
+                                            f"counts as {self.max_page_size}.")
+        return parameters

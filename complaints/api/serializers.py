@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from complaints import selectors
 from complaints.models import ComplaintAction, ComplaintChannel, ComplaintSeverity, ComplaintStatus, RootCause
-from core.api import RejectUnknownFieldsMixin
+from core.api import QueryInput, RejectUnknownFieldsMixin
 
 
 def _date_range_message() -> str:
@@ -46,19 +46,8 @@ class ComplaintBoundedDateTimeField(serializers.DateTimeField):
         return moment
 
 
-class ComplaintQueryInput(serializers.Serializer):
-    """A query-string filter where "?branch=" is a 400, not "not sent".
-
-    DRF reads an empty value of an optional field in a QueryDict as absent, while the schema says the
-    value has a minimum length (or is a date, one of a set...); refusing it keeps the two in step.
-    """
-
-    def to_internal_value(self, data):
-        blank = sorted(name for name, field in self.fields.items()
-                       if not getattr(field, "allow_blank", False) and data.get(name, None) == "")
-        if blank:
-            raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
-        return super().to_internal_value(data)
+class ComplaintQueryInput(QueryInput):
+    """Query-string filters of the complaint list (an empty value is a 400)."""
 
 
 class ComplaintCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):

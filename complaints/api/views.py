@@ -11,8 +11,6 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +25,7 @@ from complaints.api.serializers import (
     ComplaintTransitionInput,
 )
 from complaints.models import Complaint, ComplaintCategory
+from core.api import StrictPageSizeCursorPagination
 from core.errors import ApplicationError
 from core.idempotency import idempotent
 from customers import selectors as customer_selectors
@@ -38,33 +37,8 @@ ComplaintPermission = permissions.require_scopes(
 )
 
 
-class ComplaintCursorPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+class ComplaintCursorPagination(StrictPageSizeCursorPagination):
     ordering = ("-received_at", "-id")
-
-    def get_page_size(self, request) -> int:
-        """A page_size that is not a whole number from 1 up is a 400 (DRF would silently use the default)."""
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if size < 1:
-            raise ValidationError({self.page_size_query_param: [_("Enter a whole number from 1 up.")]})
-        return min(size, self.max_page_size)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"]["minimum"] = 1
-                parameter["description"] = (f"Results per page, 1 or more; above {self.max_page_size} "
-                                            f"counts as {self.max_page_size}.")
-        return parameters
 
 
 def _complaint_or_404(principal, reference: str) -> Complaint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api import QueryInput
 from segmentation.models import BehaviourClass, RiskClass, Tier, ValueClass
 
 
@@ -51,7 +52,9 @@ class SegmentListOutput(serializers.Serializer):
                                           help_text="Pass as ?after= for the next page; null at the end.")
 
 
-class SegmentListQueryInput(serializers.Serializer):
+class SegmentListQueryInput(QueryInput):
     tier = serializers.ChoiceField(choices=Tier.choices, required=False)
-    after = serializers.IntegerField(required=False, min_value=0, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0,
+                                     help_text="Customer id to start after (keyset paging).")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500,
+                                     help_text="Rows a page, 1-1000.")

@@ -20,6 +20,8 @@ from segmentation.api.serializers import CustomerSegmentOutput, SegmentListOutpu
 
 SegmentsRead = permissions.require_scopes(read=ApiScope.SEGMENTS_READ.value, staff_read=permissions.can_view_customers)
 
+# The largest id PostgreSQL's bigint holds; a longer id names no customer.
+MAX_ID = 2**63 - 1
 FIGURE_FIELDS = ("amount_cny", "transaction_count", "service_count", "last_transaction_at", "assets_cny",
                  "large_movements", "monthly_outflow_cny", "account_changes", "credit_rating")
 
@@ -27,8 +29,16 @@ FIGURE_FIELDS = ("amount_cny", "transaction_count", "service_count", "last_trans
 class CustomerSegmentRetrieveApi(APIView):
     permission_classes = [SegmentsRead]
 
-    @extend_schema(responses=CustomerSegmentOutput, summary="A customer's classes, tier, CLV and recommendations")
-    def get(self, request, customer_id: int):
+    @extend_schema(
+        parameters=[OpenApiParameter("customer_id", int, OpenApiParameter.PATH, description="The CRM customer id.")],
+        responses=CustomerSegmentOutput, summary="A customer's classes, tier, CLV and recommendations",
+    )
+    def get(self, request, customer_id: str):
+        # A str route, parsed here: any malformed or out-of-range id is the API's JSON 404, not the
+        # HTML page Django answers when an <int:> route does not match.
+        if not (customer_id.isascii() and customer_id.isdigit()) or int(customer_id) > MAX_ID:
+            raise Http404
+        customer_id = int(customer_id)
         try:
             customer = selectors.customer_get_visible_to(principal=request.user, customer_id=customer_id)
         except Customer.DoesNotExist as error:
@@ -65,9 +75,7 @@ class SegmentListApi(APIView):
     permission_classes = [SegmentsRead]
 
     @extend_schema(
-        parameters=[OpenApiParameter("tier", str, enum=["vip", "important", "general"]),
-                    OpenApiParameter("after", int, description="Customer id to start after (keyset paging)."),
-                    OpenApiParameter("limit", int, description="1-1000, default 500.")],
+        parameters=[SegmentListQueryInput],
         responses=SegmentListOutput, summary="Customer ids with their tier and classes, filterable by tier",
     )
     def get(self, request):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import RejectUnknownFieldsMixin
+from core.api import QueryInput, RejectUnknownFieldsMixin
 from service.forms import FILTER_DATE_MESSAGE, FILTER_DATE_VALIDATORS
 from service.models import ServiceOutcome, SurveyInvitation
 from service.selectors import FILTER_DATE_EARLIEST, FILTER_DATE_LATEST
@@ -42,19 +41,9 @@ class BoundedDateField(serializers.DateField):
         super().__init__(validators=FILTER_DATE_VALIDATORS, **kwargs)
 
 
-class ServiceQueryInput(serializers.Serializer):
-    """A query-string filter where "?touchpoint=" is a 400, not "not sent".
+class ServiceQueryInput(QueryInput):
+    """Query-string filters of the service lists (an empty value is a 400)."""
 
-    DRF reads an empty value of an optional field in a QueryDict as absent, while the schema says the
-    value has a minimum length (or is a date, one of a set...); refusing it keeps the two in step.
-    """
-
-    def to_internal_value(self, data):
-        blank = sorted(name for name, field in self.fields.items()
-                       if not getattr(field, "allow_blank", False) and data.get(name, None) == "")
-        if blank:
-            raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
-        return super().to_internal_value(data)
 
 
 class ServiceRecordCreateInput(RejectUnknownFieldsMixin, serializers.Serializer):

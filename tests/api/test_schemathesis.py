@@ -68,11 +68,8 @@ schema.app = WSGIHandler()
 rejection = schema.config.checks.negative_data_rejection
 rejection.expected_statuses = [*rejection.expected_statuses, "413"]
 # Every operation of the API is tested except those listed here (path regexes, one line each with
-# the reason). Segmentation's endpoints are still being finished; its lead removes these two lines.
-EXCLUDED_PATHS = [
-    r"^/api/v1/segments/",  # segmentation: in progress
-    r"^/api/v1/customers/\{customer_id\}/segment/$",  # segmentation: in progress
-]
+# the reason). None is excluded.
+EXCLUDED_PATHS: list[str] = []
 schema = schema.include(path_regex=r"^/api/v1/")
 for excluded in EXCLUDED_PATHS:
     schema = schema.exclude(path_regex=excluded)
