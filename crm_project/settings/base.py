@@ -212,6 +212,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "TITLE": "Bank branch CRM API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "The bank branch CRM's API for other bank systems. Authenticate with `Authorization: Api-Key <key>`. "
+        "Every error has one shape: `{\"error\": {\"code\", \"message\", \"fields\"}}`. POSTs accept an "
+        "`Idempotency-Key` header. Strings are trimmed: a value of only whitespace counts as blank. "
+        "Personal data is masked unless the key holds `customers:reveal`."
+    ),
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from drf-spectacular-sidecar's vendored files: no CDN, works on the bank's closed network.
     "SWAGGER_UI_DIST": "SIDECAR",
