@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -34,55 +33,13 @@ from complaints.forms import (
 )
 from complaints.models import Complaint, ComplaintAction
 from core.errors import ApplicationError
+from core.pagination import UncountedPage, page_number
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import Customer
 
 QUEUE_PAGE_SIZE = 50
 CUSTOMER_RESULTS_MAX = 20
-MAX_PAGE_NUMBER = 10_000
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return number if 1 <= number <= MAX_PAGE_NUMBER else 1
-
-
-class QueuePage:
-    """One page read with LIMIT size+1 and no COUNT(*): previous / next only (a bank-wide queue is large)."""
-
-    paginator = None
-
-    def __init__(self, queryset: QuerySet, *, number: int, per_page: int):
-        offset = (number - 1) * per_page
-        rows = list(queryset[offset: offset + per_page + 1])
-        self.number = number
-        self.object_list = rows[:per_page]
-        self._has_next = len(rows) > per_page
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def __len__(self) -> int:
-        return len(self.object_list)
-
-    def has_next(self) -> bool:
-        return self._has_next
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.has_next() or self.has_previous()
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
 
 
 def _require(predicate, user) -> None:
@@ -117,8 +74,8 @@ class ComplaintQueueView(LoginRequiredMixin, View):
         form = QueueFilterForm(data, with_branch=with_branch)
         form.is_valid()
         filters = form.filters()
-        page = QueuePage(selectors.complaint_queue_visible_to(user=user, filters=filters),
-                         number=_page_number(request.GET.get("page")), per_page=QUEUE_PAGE_SIZE)
+        page = UncountedPage(selectors.complaint_queue_visible_to(user=user, filters=filters),
+                         number=page_number(request.GET.get("page")), per_page=QUEUE_PAGE_SIZE)
         context = {
             "form": form,
             "page": page,

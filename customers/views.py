@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import permissions
 from accounts.models import User
 from core.errors import ApplicationError
+from core.pagination import UncountedPage, page_number
 from customers import selectors, services
 from customers.forms import (
     CustomerFilterForm,
@@ -62,64 +63,12 @@ def _is_htmx(request: HttpRequest, *, target: str | None = None) -> bool:
     return target is None or request.headers.get("HX-Target") == target
 
 
-MAX_PAGE_NUMBER = 100_000  # deeper pages are refused as page 1 rather than overflowing OFFSET
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return number if 1 <= number <= MAX_PAGE_NUMBER else 1
-
-
 def _customer_or_404(user: User, customer_id: int) -> Customer:
     try:
         return selectors.customer_get_visible_to(user=user, customer_id=customer_id)
     except Customer.DoesNotExist as error:
         services.customer_out_of_scope_record(user=user, customer_id=customer_id)
         raise Http404 from error
-
-
-class UncountedPage:
-    """One page read with LIMIT size+1 and no COUNT(*): the next row tells whether a page follows.
-
-    Counting a bank's whole customer table (or one customer's transactions, 10^8 rows overall)
-    on every page view costs more than the page itself; these pages offer previous / next only.
-    """
-
-    paginator = None
-
-    def __init__(self, queryset: QuerySet, *, number: int, per_page: int):
-        offset = (number - 1) * per_page
-        rows = list(queryset[offset : offset + per_page + 1])
-        self.number = number
-        self.object_list = rows[:per_page]
-        self._has_next = len(rows) > per_page
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def __len__(self) -> int:
-        return len(self.object_list)
-
-    def has_next(self) -> bool:
-        return self._has_next
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.has_next() or self.has_previous()
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-
-# --- Pages --------------------------------------------------------------------------------------
 
 
 class CustomerListView(LoginRequiredMixin, View):
@@ -185,7 +134,7 @@ class CustomerListView(LoginRequiredMixin, View):
     def _paginate(self, request: HttpRequest, *, user: User, customers: QuerySet, branch_id: int | None):
         """Count when the scope is bounded (own, one branch); head-office scope pages without counting."""
         if permissions.sees_all_branches(user) and branch_id is None:
-            return UncountedPage(customers, number=_page_number(request.GET.get("page")),
+            return UncountedPage(customers, number=page_number(request.GET.get("page")),
                                  per_page=CUSTOMER_PAGE_SIZE)
         return Paginator(customers, CUSTOMER_PAGE_SIZE).get_page(request.GET.get("page"))
 
@@ -367,7 +316,7 @@ class DataQualityQueueView(LoginRequiredMixin, View):
         counts = selectors.data_quality_counts_by_rule(user=user)
         page = UncountedPage(
             selectors.data_quality_issue_list_visible_to(user=user, rule=rule),
-            number=_page_number(request.GET.get("page")),
+            number=page_number(request.GET.get("page")),
             per_page=DATA_QUALITY_PAGE_SIZE,
         )
         context = {

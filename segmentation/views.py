@@ -11,7 +11,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,6 +21,7 @@ from django.views import View
 from accounts import permissions
 from accounts.models import User
 from core.errors import ApplicationError
+from core.pagination import UncountedPage, page_number
 from customers import services as customer_services
 from customers.models import Customer
 from segmentation import selectors, services
@@ -42,53 +42,10 @@ from segmentation.models import (
 
 CUSTOMER_PAGE_SIZE = 50
 OVERRIDE_PAGE_SIZE = 50
-MAX_PAGE_NUMBER = 100_000
 
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
-
-
-def _page_number(raw: str | None) -> int:
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return number if 1 <= number <= MAX_PAGE_NUMBER else 1
-
-
-class UncountedPage:
-    """One page read with LIMIT size+1 and no COUNT(*) (the pagination partial shows previous / next)."""
-
-    paginator = None
-
-    def __init__(self, queryset: QuerySet, *, number: int, per_page: int):
-        offset = (number - 1) * per_page
-        rows = list(queryset[offset : offset + per_page + 1])
-        self.number = number
-        self.object_list = rows[:per_page]
-        self._has_next = len(rows) > per_page
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def __len__(self) -> int:
-        return len(self.object_list)
-
-    def has_next(self) -> bool:
-        return self._has_next
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.has_next() or self.has_previous()
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
 
 
 def _customer_or_404(user: User, customer_id: int) -> Customer:
@@ -181,7 +138,7 @@ class SegmentCustomerListView(LoginRequiredMixin, View):
         branch_id = form.cleaned_data.get("branch") if form.is_valid() else None
         page = UncountedPage(
             selectors.segment_customer_list_visible_to(user=user, filters=filters, branch_id=branch_id),
-            number=_page_number(request.GET.get("page")), per_page=CUSTOMER_PAGE_SIZE,
+            number=page_number(request.GET.get("page")), per_page=CUSTOMER_PAGE_SIZE,
         )
         context = {
             "form": form,
@@ -238,7 +195,7 @@ class SegmentOverrideListView(LoginRequiredMixin, View):
         if not permissions.can_approve_segment_override(user):
             raise PermissionDenied
         page = UncountedPage(selectors.override_list_to_decide(user=user),
-                             number=_page_number(request.GET.get("page")), per_page=OVERRIDE_PAGE_SIZE)
+                             number=page_number(request.GET.get("page")), per_page=OVERRIDE_PAGE_SIZE)
         return render(request, "segmentation/override_list.html", {"page": page})
 
 
