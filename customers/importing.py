@@ -44,7 +44,9 @@ import csv
 import io
 import json
 import logging
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -412,6 +414,21 @@ def _masked(target: TargetField | None, value: str) -> str:
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 
 
+def _parse_date(text: str, date_format: str) -> date:
+    """strptime, with a fast path for the two formats core-banking exports use most.
+
+    Only fixed-width digits take the fast path, where it gives exactly strptime's answer (and the
+    same ValueError for 20240230); anything else goes through strptime. strptime is about a
+    fifth of the parsing time of a customer row.
+    """
+    if date_format == "%Y%m%d" and len(text) == 8 and text.isascii() and text.isdigit():
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    if (date_format == "%Y-%m-%d" and len(text) == 10 and text[4] == "-" and text[7] == "-"
+            and text.isascii() and (text[:4] + text[5:7] + text[8:]).isdigit()):
+        return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    return datetime.strptime(text, date_format).date()
+
+
 def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | None]:
     """Return (value, None) or (None, reason). Reasons never quote the value."""
     target = mapping_column.target
@@ -425,7 +442,7 @@ def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | N
         return text, None
     if target.type == "date":
         try:
-            return datetime.strptime(text, mapping_column.date_format).date(), None
+            return _parse_date(text, mapping_column.date_format), None
         except ValueError:
             return None, f"not a valid date in format {mapping_column.date_format}"
     if target.type == "datetime":
@@ -587,6 +604,61 @@ class _CopyInserter:
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
 
 
+class _BatchWriter:
+    """Write batches in a second thread while the caller parses the next one.
+
+    Parsing, validating and encrypting a batch is Python work; writing it (COPY, index upkeep,
+    commit) is PostgreSQL's, on another core. A queue of one keeps at most two batches in memory
+    and the batches in file order. The writer thread has its own database connection, so when
+    the caller is inside a transaction (a test, or an outer atomic block) the batches are written
+    inline instead: another connection would not see that transaction's rows. An error in the
+    writer stops the import at the next submit; leaving the block waits for the batches queued so
+    far (each commits on its own, as documented above).
+    """
+
+    def __init__(self, write: Callable[[list[_Row]], None]):
+        self.write = write
+        self.inline = connection.in_atomic_block
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[list[_Row] | None] = queue.Queue(maxsize=1)
+        self.thread = None if self.inline else threading.Thread(target=self._work, name="import-writer", daemon=True)
+
+    def __enter__(self) -> _BatchWriter:
+        if self.thread:
+            self.thread.start()
+        return self
+
+    def submit(self, batch: list[_Row]) -> None:
+        if self.inline:
+            self.write(batch)
+            return
+        self._raise_error()
+        self.queue.put(batch)
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self.thread:
+            self.queue.put(None)
+            self.thread.join()
+        if exc_type is None:
+            self._raise_error()
+
+    def _work(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                if self.error is None:
+                    self.write(batch)
+        except BaseException as error:  # handed to the parsing thread
+            self.error = error
+            while self.queue.get() is not None:  # drain so the parser never blocks on a full queue
+                pass
+        finally:
+            connection.close()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class _Importer:
     def __init__(self, *, mapping: Mapping, batch_size: int, report: ReportWriter,
                  progress: ProgressCallback | None):
@@ -630,15 +702,16 @@ class _Importer:
             self.inserter = _CopyInserter(model=self.spec.model, stored=self.stored_fields,
                                           extra_now=("info_updated_at",) if self.spec.model is Customer else ())
             batch: list[_Row] = []
-            for row in self._rows(reader, header, positions):
-                batch.append(row)
-                self.result.bytes_read = counting.bytes_read
-                if len(batch) >= self.batch_size:
-                    self._flush(batch)
-                    batch = []
-                elif self.progress and self.result.read % PROGRESS_EVERY_ROWS == 0:
-                    self.progress(self.result)
-            self._flush(batch)
+            with _BatchWriter(self._flush) as writer:
+                for row in self._rows(reader, header, positions):
+                    batch.append(row)
+                    self.result.bytes_read = counting.bytes_read
+                    if len(batch) >= self.batch_size:
+                        writer.submit(batch)
+                        batch = []
+                    elif self.progress and self.result.read % PROGRESS_EVERY_ROWS == 0:
+                        self.progress(self.result)
+                writer.submit(batch)
         except UnicodeDecodeError as exc:
             raise ImportFileError(
                 f"The file stops being valid {encoding} after about {counting.bytes_read:,} bytes "

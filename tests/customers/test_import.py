@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from datetime import date
+import threading
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -458,3 +459,57 @@ def test_import_job_create_refuses_non_admin(user_for_role):
     with pytest.raises(services.ApplicationError):
         services.import_job_create(mapping_name=MAPPING, uploaded_file=SimpleUploadedFile("s.csv", b"x"), by=rm)
     assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_batches_are_written_by_a_second_thread_with_the_same_result(monkeypatch):
+    """Committed data (no test transaction): parsing and writing overlap, the outcome is the same."""
+    branches = {code: BranchFactory(code=code, name=f"Branch {code}") for code in ("0101", "0102", "0205")}
+    for staff_number, code in (("E1001", "0101"), ("E1002", "0102"), ("E2001", "0205")):
+        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code])
+    writer_threads = []
+    original_work = importing._BatchWriter._work
+
+    def spy(self):
+        writer_threads.append(threading.current_thread().name)
+        original_work(self)
+
+    monkeypatch.setattr(importing._BatchWriter, "_work", spy)
+    result, report = run_import(SAMPLE, batch_size=7)  # 9 batches through the queue
+
+    assert writer_threads == ["import-writer"]
+    assert result.counts() == {"read": 60, "created": 53, "updated": 0, "unchanged": 0, "rejected": 7}
+    assert {int(line["row"]) for line in report} == set(SAMPLE_DEFECTS)
+    assert Customer.objects.count() == 53
+    again, _ = run_import(SAMPLE, batch_size=7)
+    assert again.counts() == {"read": 60, "created": 0, "updated": 0, "unchanged": 53, "rejected": 7}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_error_in_the_writer_thread_stops_the_import_and_reaches_the_caller(monkeypatch):
+    BranchFactory(code="0101")
+
+    def broken_flush(self, batch):
+        raise RuntimeError("writer failed")
+
+    monkeypatch.setattr(importing._Importer, "_flush", broken_flush)
+    with pytest.raises(RuntimeError, match="writer failed"):
+        run_import(SAMPLE, batch_size=7)
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize("date_format", ["%Y%m%d", "%Y-%m-%d"])
+@pytest.mark.parametrize("day", ["2024-02-29", "2023-02-29", "2024-13-01", "0000-01-01", "2024-1-05",
+                                 "\uff12\uff10\uff12\uff14-01-05", "2024-01-5 ", "9999-12-31"])
+def test_the_fast_date_path_agrees_with_strptime(date_format, day):
+    """Valid, impossible, short, full-width and padded dates: the same answer as strptime."""
+    text = day.replace("-", "") if date_format == "%Y%m%d" else day
+    try:
+        expected = datetime.strptime(text, date_format).date()
+    except ValueError:
+        expected = ValueError
+    try:
+        got = importing._parse_date(text, date_format)
+    except ValueError:
+        got = ValueError
+    assert got == expected
