@@ -26,6 +26,7 @@ from complaints import selectors, services
 from complaints.forms import PublicComplaintForm, PublicProgressForm, PublicReopenForm
 from complaints.models import ComplaintStatus
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 from core.middleware import client_ip
 
 # (attempts, window in seconds). Abuse limits, not business numbers.
@@ -104,11 +105,7 @@ class PublicComplaintCreateView(View):
                     description=form.cleaned_data["description"],
                 )
             except ApplicationError as error:
-                for field, field_messages in error.field_errors.items():
-                    for message in field_messages:
-                        form.add_error(field if field in form.fields else None, str(message))
-                if not error.field_errors:
-                    form.add_error(None, error.message)
+                form_add_application_error(form, error)
             else:
                 request.session[SESSION_SUBMITTED_KEY] = complaint.reference
                 return redirect("complaints-public:submitted")

@@ -33,6 +33,7 @@ from complaints.forms import (
 )
 from complaints.models import Complaint, ComplaintAction
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 from core.pagination import UncountedPage, page_number
 from customers import selectors as customer_selectors
 from customers import services as customer_services
@@ -52,14 +53,6 @@ def _complaint_or_404(user, reference: str) -> Complaint:
         return selectors.complaint_get_visible_to(user=user, reference=reference)
     except Complaint.DoesNotExist as error:
         raise Http404 from error
-
-
-def _add_service_errors(form, error: ApplicationError) -> None:
-    for field, field_messages in error.field_errors.items():
-        for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
-            form.add_error(field if field in form.fields else None, str(message))
-    if not error.field_errors:
-        form.add_error(None, error.message)
 
 
 class ComplaintQueueView(LoginRequiredMixin, View):
@@ -125,7 +118,7 @@ class ComplaintCreateView(LoginRequiredMixin, View):
                         description=form.cleaned_data["description"], attachment=form.cleaned_data["attachment"],
                     )
                 except ApplicationError as error:
-                    _add_service_errors(form, error)
+                    form_add_application_error(form, error)
                 else:
                     messages.success(request, _("Complaint %(reference)s was logged.") % {
                         "reference": complaint.reference})

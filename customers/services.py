@@ -135,6 +135,14 @@ def interaction_record(
     """
     if not permissions.can_record_interaction(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    fields = _interaction_fields_clean(kind=kind, occurred_at=occurred_at, summary=summary, outcome=outcome,
+                                       next_step=next_step, next_step_due_on=next_step_due_on)
+    return Interaction.objects.create(customer=customer, staff=by, **fields)
+
+
+def _interaction_fields_clean(*, kind: str, occurred_at: datetime, summary: str, outcome: str, next_step: str,
+                              next_step_due_on: date | None) -> dict:
+    """The rules an interaction must meet, whoever records it; return the cleaned fields."""
     if kind not in InteractionKind.values:
         raise ApplicationError.invalid(_("Choose a kind of interaction from the list."), field="kind")
     if outcome not in InteractionOutcome.values:
@@ -160,16 +168,8 @@ def interaction_record(
             raise ApplicationError.invalid(
                 _("The next step cannot be due before the interaction."), field="next_step_due_on"
             )
-    return Interaction.objects.create(
-        customer=customer,
-        staff=by,
-        kind=kind,
-        occurred_at=occurred_at,
-        summary=summary,
-        outcome=outcome,
-        next_step=next_step,
-        next_step_due_on=next_step_due_on,
-    )
+    return {"kind": kind, "occurred_at": occurred_at, "summary": summary, "outcome": outcome,
+            "next_step": next_step, "next_step_due_on": next_step_due_on}
 
 
 # --- Data-quality policy --------------------------------------------------------------------
@@ -1018,35 +1018,8 @@ def interaction_record_by(
     if not permissions.is_api_client(by):
         return interaction_record(customer=customer, by=by, **fields)
     # interaction_record's rules; its permission check and staff column assume a User.
-    if kind not in InteractionKind.values:
-        raise ApplicationError.invalid(_("Choose a kind of interaction from the list."), field="kind")
-    if outcome not in InteractionOutcome.values:
-        raise ApplicationError.invalid(_("Choose an outcome from the list."), field="outcome")
-    summary = (summary or "").strip()
-    if not summary:
-        raise ApplicationError.invalid(_("Describe what was discussed."), field="summary")
-    if len(summary) > Interaction._meta.get_field("summary").max_length:
-        raise ApplicationError.invalid(_("The summary is too long."), field="summary")
-    if timezone.is_naive(occurred_at):
-        occurred_at = timezone.make_aware(occurred_at)
-    if occurred_at > timezone.now() + INTERACTION_FUTURE_TOLERANCE:
-        raise ApplicationError.invalid(_("An interaction cannot be recorded before it happens."), field="occurred_at")
-    if occurred_at < INTERACTION_EARLIEST:
-        raise ApplicationError.invalid(
-            _("Check the date: interactions before 2000 cannot be recorded."), field="occurred_at"
-        )
-    next_step = (next_step or "").strip()
-    if next_step_due_on is not None:
-        if not next_step:
-            raise ApplicationError.invalid(_("Describe the next step that is due."), field="next_step")
-        if next_step_due_on < timezone.localdate(occurred_at):
-            raise ApplicationError.invalid(
-                _("The next step cannot be due before the interaction."), field="next_step_due_on"
-            )
-    interaction = Interaction.objects.create(
-        customer=customer, staff=None, kind=kind, occurred_at=occurred_at, summary=summary, outcome=outcome,
-        next_step=next_step, next_step_due_on=next_step_due_on,
-    )
+    fields = _interaction_fields_clean(**fields)
+    interaction = Interaction.objects.create(customer=customer, staff=None, **fields)
     audit_record(actor=by, action=AUDIT_API_INTERACTION_RECORD, target=interaction,
                  detail={"customer_id": customer.pk, "kind": kind})
     return interaction

@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import permissions
 from accounts.models import User
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 from core.pagination import UncountedPage, page_number
 from customers import selectors, services
 from customers.forms import (
@@ -276,7 +277,7 @@ class InteractionCreateView(LoginRequiredMixin, View):
             try:
                 services.interaction_record(customer=customer, by=request.user, **form.cleaned_data)
             except ApplicationError as error:
-                self._add_service_errors(form, error)
+                form_add_application_error(form, error)
             else:
                 messages.success(request, _("The interaction was recorded."))
                 return redirect("customers:customer-detail", customer_id=customer.pk)
@@ -290,14 +291,6 @@ class InteractionCreateView(LoginRequiredMixin, View):
         if not permissions.can_record_interaction(request.user):
             raise PermissionDenied
         return customer
-
-    @staticmethod
-    def _add_service_errors(form: InteractionForm, error: ApplicationError) -> None:
-        for field, field_messages in error.field_errors.items():
-            for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
-                form.add_error(field if field in form.fields else None, str(message))
-        if not error.field_errors:
-            form.add_error(None, error.message)
 
     @staticmethod
     def _render(request: HttpRequest, *, customer: Customer, form: InteractionForm) -> HttpResponse:

@@ -21,6 +21,7 @@ from django.views import View
 from accounts import permissions
 from accounts.models import User
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 from core.pagination import UncountedPage, page_number
 from customers import services as customer_services
 from customers.models import Customer
@@ -54,14 +55,6 @@ def _customer_or_404(user: User, customer_id: int) -> Customer:
     except Customer.DoesNotExist as error:
         customer_services.customer_out_of_scope_record(user=user, customer_id=customer_id)
         raise Http404 from error
-
-
-def _add_service_errors(form, error: ApplicationError) -> None:
-    for field, field_messages in error.field_errors.items():
-        for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
-            form.add_error(field if field in form.fields else None, str(message))
-    if not error.field_errors:
-        form.add_error(None, error.message)
 
 
 TIER_ORDER = [Tier.VIP, Tier.IMPORTANT, Tier.GENERAL]
@@ -165,7 +158,7 @@ class SegmentOverrideProposeView(LoginRequiredMixin, View):
             try:
                 services.segment_override_propose(customer=customer, by=request.user, **form.cleaned_data)
             except ApplicationError as error:
-                _add_service_errors(form, error)
+                form_add_application_error(form, error)
             else:
                 messages.success(request, _("The tier override was proposed; a branch manager will review it."))
                 return redirect("customers:customer-detail", customer_id=customer.pk)

@@ -28,6 +28,7 @@ from django.views.decorators.csrf import csrf_protect
 from accounts import permissions
 from accounts.models import Branch, User
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 from core.middleware import client_ip
 from customers import selectors as customer_selectors
 from customers import services as customer_services
@@ -57,14 +58,6 @@ def _customer_or_404(user: User, customer_id: int) -> Customer:
     except Customer.DoesNotExist as error:
         customer_services.customer_out_of_scope_record(user=user, customer_id=customer_id)
         raise Http404 from error
-
-
-def _add_service_errors(form, error: ApplicationError) -> None:
-    for field, field_messages in error.field_errors.items():
-        for message in field_messages if isinstance(field_messages, list | tuple) else [field_messages]:
-            form.add_error(field if field in form.fields else None, str(message))
-    if not error.field_errors:
-        form.add_error(None, error.message)
 
 
 # --- Staff pages ----------------------------------------------------------------------------
@@ -112,7 +105,7 @@ class ServiceRecordCreateView(LoginRequiredMixin, View):
             try:
                 record = services.service_record_create(customer=customer, by=request.user, **form.cleaned_data)
             except ApplicationError as error:
-                _add_service_errors(form, error)
+                form_add_application_error(form, error)
             else:
                 if record.is_overrun:
                     messages.warning(request, _("The service was recorded. It took %(minutes)s minutes, over "
@@ -320,7 +313,7 @@ class SurveyAnswerView(View):
         except services.SurveyUnavailable:
             return _unavailable(request)
         except ApplicationError as error:
-            _add_service_errors(form, error)
+            form_add_application_error(form, error)
             return self._render_form(request, invitation, form, status=400)
         reopen_url = _complaint_reopen_url(invitation) if response.is_dissatisfied else None
         return _public_render(request, "service/public/survey_thanks.html", {
