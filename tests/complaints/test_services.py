@@ -10,7 +10,6 @@ import pytest
 from accounts.models import Role
 from complaints import services
 from complaints.models import (
-    TRANSITIONS,
     Complaint,
     ComplaintAction,
     ComplaintEvent,
@@ -131,6 +130,27 @@ STATUS_PATHS = {
 }
 
 
+# Written out by hand from the complaint handling procedure (not read from TRANSITIONS), so a change
+# to the machine in complaints/models.py fails here until this table is changed on purpose.
+# (status, action) -> the status it moves to; a pair missing here is refused.
+EXPECTED_MOVES = {
+    ("received", "acknowledge"): "acknowledged", ("escalated", "acknowledge"): "acknowledged",
+    ("acknowledged", "investigate"): "investigating", ("escalated", "investigate"): "investigating",
+    ("received", "escalate"): "escalated", ("acknowledged", "escalate"): "escalated",
+    ("investigating", "escalate"): "escalated",
+    ("acknowledged", "resolve"): "resolved", ("investigating", "resolve"): "resolved",
+    ("escalated", "resolve"): "resolved",
+    ("resolved", "close"): "closed",
+    ("resolved", "reopen"): "investigating", ("closed", "reopen"): "investigating",
+}
+
+
+def test_expected_moves_name_every_action_and_status():
+    assert {action for _status, action in EXPECTED_MOVES} == {action.value for action in ComplaintAction}
+    assert {status for status, _action in EXPECTED_MOVES} | set(EXPECTED_MOVES.values()) == {
+        status.value for status in ComplaintStatus}
+
+
 def _act(complaint, action, by, now):
     return services.complaint_transition(complaint=complaint, action=action, by=by, now=now,
                                          resolution="退还年费", root_cause=RootCause.RULES)
@@ -145,8 +165,8 @@ def test_transition_matrix(branch, desk, status, action):
         complaint = _act(complaint, step, desk, now)
     assert complaint.status == status
     events_before = ComplaintEvent.objects.filter(complaint=complaint).count()
-    from_statuses, to_status = TRANSITIONS[action]
-    if status in from_statuses:
+    to_status = EXPECTED_MOVES.get((status.value, action.value))
+    if to_status is not None:
         moved = _act(complaint, action, desk, now + timedelta(minutes=5))
         assert moved.status == to_status
         event = ComplaintEvent.objects.filter(complaint=complaint,
