@@ -26,7 +26,9 @@ from complaints.models import (
 from core.errors import ApplicationError, ErrorCode
 from core.models import OutboxMessage
 from service.models import SurveyInvitation
+from tests.accounts.factories import BranchFactory
 from tests.complaints.factories import category, make_complaint
+from tests.customers.factories import CustomerFactory
 
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 pytestmark = pytest.mark.django_db
@@ -111,6 +113,27 @@ def test_rm_may_not_log_a_complaint(branch, user_for_role):
     with pytest.raises(ApplicationError) as error:
         make_complaint(branch=branch, by=user_for_role("rm"))
     assert error.value.code == ErrorCode.PERMISSION_DENIED
+
+
+def test_desk_may_not_log_a_walk_in_for_another_branch(branch, desk):
+    other = BranchFactory(code="B0909", name="Haidian Branch")
+    with pytest.raises(ApplicationError) as error:
+        make_complaint(branch=other, by=desk)
+    assert error.value.field_errors.keys() == {"branch"}
+    assert not Complaint.objects.exists()
+
+
+def test_desk_logs_for_its_own_branch_and_for_a_customer_it_found(branch, desk):
+    other = BranchFactory(code="B0909", name="Haidian Branch")
+    customer_elsewhere = CustomerFactory(branch=other)
+    walk_in = make_complaint(branch=branch, by=desk)
+    for_customer = make_complaint(customer=customer_elsewhere, by=desk)
+    assert (walk_in.branch, for_customer.branch) == (branch, other)
+
+
+def test_head_office_may_log_for_any_branch(branch, user_for_role):
+    other = BranchFactory(code="B0909", name="Haidian Branch")
+    assert make_complaint(branch=other, by=user_for_role("admin")).branch == other
 
 
 def test_references_are_unique(branch):
