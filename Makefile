@@ -4,13 +4,17 @@ VENV ?= .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install lint check messages
+.PHONY: run test install lint check messages bench
 
 run: install  ## set up and run the CRM with demo data (embedded PostgreSQL + Redis unless URLs are set)
 	$(VPY) -m crm_project.launch run
 
 test: install  ## run the whole test suite
 	$(VPY) -m crm_project.launch test $(PYTEST_ARGS)
+
+SCALE ?= 10k
+bench: install  ## every benchmark in bench/ at SCALE=10k|100k|1m on crm_bench_<scale> (seeded once), one table
+	$(VPY) -m crm_project.launch exec -- $(VPY) bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 install: $(STAMP)
 
