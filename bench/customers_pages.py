@@ -37,6 +37,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from core import crypto  # noqa: E402
 from customers import selectors, services  # noqa: E402
 from customers.models import Customer  # noqa: E402
@@ -166,6 +167,52 @@ def bench_data_quality() -> dict:
         "ratio_first_run": round(first_seconds / baseline, 2), "ratio_rerun": round(rerun_seconds / baseline, 2),
         "opened": result.opened,
     }
+
+
+def _rm_and_detail(username: str) -> tuple[User, int]:
+    rm = User.objects.get(username=username)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.id FROM customers_customer c JOIN customers_transaction t ON t.customer_id = c.id "
+            "WHERE c.relationship_manager_id = %s GROUP BY c.id ORDER BY count(*) DESC LIMIT 1", [rm.pk])
+        row = cursor.fetchone()
+    return rm, row[0] if row else selectors.customer_list_visible_to(user=rm).first().pk
+
+
+@benchmark("customers")
+def run_benchmark(run: Run) -> list[Figure]:
+    """The RM's pages, the row scope against a plain WHERE, and the data-quality pass (first run opens issues)."""
+    requests = run.options.get("requests", 60)
+    rm, detail_id = _rm_and_detail("rm1")
+    client = Client()
+    client.force_login(rm)
+    listing = time_requests(client, "/customers/", requests)
+    detail = time_requests(client, f"/customers/{detail_id}/", requests)
+    scoping = bench_scoping(rm, max(20, requests // 2))
+    figures = [
+        Figure(job="My customers, median", figure=listing["median_ms"], unit="ms", target=("<=", 25)),
+        Figure(job="My customers, p95", figure=listing["p95_ms"], unit="ms", target=("<=", 50)),
+        Figure(job="customer 360, median", figure=detail["median_ms"], unit="ms", target=("<=", 60)),
+        Figure(job="customer 360, p95", figure=detail["p95_ms"], unit="ms", target=("<=", 120)),
+        Figure(job="RM scope in the database", figure=scoping["db_selector_ms"], unit="ms",
+               baseline=scoping["db_plain_where_ms"], baseline_label="plain WHERE", target=("ratio<=", 2)),
+        Figure(job="RM scope end to end", figure=scoping["python_selector_ms"], unit="ms",
+               baseline=scoping["python_plain_where_ms"], baseline_label="plain WHERE", target=("ratio<=", 2)),
+    ]
+    # A first pass over a book with no issues yet (a first import, a new rule): delete the issues.
+    from customers.models import DataQualityIssue
+
+    DataQualityIssue.objects.all().delete()
+    quality = bench_data_quality()
+    limit = quality["baseline_sql_s"] + quality["baseline_decrypt_s"]
+    figures += [
+        Figure(job="data-quality pass, first run (opens issues)", figure=quality["pass_first_run_s"], unit="s",
+               baseline=limit, baseline_label="SQL + decryption", target=("ratio<=", 3),
+               note=f"{quality['opened']:,} issues opened"),
+        Figure(job="data-quality pass, re-run", figure=quality["pass_rerun_s"], unit="s",
+               baseline=limit, baseline_label="SQL + decryption", target=("ratio<=", 3)),
+    ]
+    return figures
 
 
 def main() -> None:

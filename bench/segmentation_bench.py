@@ -37,11 +37,13 @@ from django.db.models import Count  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from segmentation import services  # noqa: E402
 from segmentation.models import CustomerSegment  # noqa: E402
 
 # The physical limit: the three classes of every customer in one statement, written by hand
-# (not generated from services.classification_select_sql), counted by class.
+# (not generated from services.classification_select_sql), counted by class. Service interactions
+# are the RM's interactions and the branch's service records (MANUAL 2.1), as in the pass.
 REFERENCE_SQL = """
 SELECT value_class, behaviour_class, risk_class, count(*) FROM (
   SELECT
@@ -72,8 +74,11 @@ SELECT value_class, behaviour_class, risk_class, count(*) FROM (
                     sum(amount) FILTER (WHERE direction = 'out') out_amount
              FROM customers_transaction WHERE occurred_at >= %(since)s AND occurred_at < %(until)s
              GROUP BY customer_id) t ON t.customer_id = c.id
-  LEFT JOIN (SELECT customer_id, count(*) n FROM customers_interaction
-             WHERE occurred_at >= %(since)s AND occurred_at < %(until)s GROUP BY customer_id) s ON s.customer_id = c.id
+  LEFT JOIN (SELECT customer_id, count(*) n FROM (
+               SELECT customer_id FROM customers_interaction WHERE occurred_at >= %(since)s AND occurred_at < %(until)s
+               UNION ALL
+               SELECT customer_id FROM service_servicerecord WHERE started_at >= %(since)s AND started_at < %(until)s
+             ) services GROUP BY customer_id) s ON s.customer_id = c.id
   LEFT JOIN (SELECT h.customer_id,
                     sum(h.balance) FILTER (WHERE (h.closed_on IS NULL OR h.closed_on > %(as_of_date)s)
                                              AND p.category IN ('deposit', 'wealth', 'insurance')) assets,
@@ -177,6 +182,39 @@ def time_pages(repeats: int) -> None:
           f"max {samples[-1]:7.1f} ms, {len(queries)} queries", flush=True)
 
 
+def class_counts() -> dict:
+    return {
+        (value, behaviour, risk): count
+        for value, behaviour, risk, count in CustomerSegment.objects.order_by()
+        .values_list("value_class", "behaviour_class", "risk_class").annotate(count=Count("pk"))
+    }
+
+
+@benchmark("segmentation")
+def run_benchmark(run: Run) -> list[Figure]:
+    """The nightly pass (steady state, window moved a day) against its one-statement reference."""
+    as_of = run.as_of
+    services.segmentation_run(as_of=as_of)  # first run or catch-up, not timed
+    _seconds, reference_counts = reference(as_of, work_mem=services.WORK_MEM)
+    ours = class_counts()
+    if ours != reference_counts:
+        differing = {key for key in ours.keys() | reference_counts.keys()
+                     if ours.get(key) != reference_counts.get(key)}
+        raise RuntimeError(f"the pass and the reference disagree on {len(differing)} class combination(s)")
+    ratios, passes, refs = [], [], []
+    for day in (1, 2, 3):
+        seconds, _counts = reference(as_of + timedelta(days=day), work_mem=services.WORK_MEM)
+        result = services.segmentation_run(as_of=as_of + timedelta(days=day))
+        refs.append(seconds)
+        passes.append(result.seconds)
+        ratios.append(result.seconds / seconds)
+    services.segmentation_run(as_of=as_of)
+    middle = sorted(range(3), key=lambda i: ratios[i])[1]
+    return [Figure(job="classification pass, next day (median of 3 pairs)", figure=passes[middle], unit="s",
+                   baseline=refs[middle], baseline_label="one-statement reference", target=("ratio<=", 2),
+                   note="same classes as the reference")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--as-of", required=True, help="ISO date-time the seed data ends at")
@@ -233,7 +271,10 @@ def main() -> None:
         for value, behaviour, risk, count in CustomerSegment.objects.order_by()
         .values_list("value_class", "behaviour_class", "risk_class").annotate(count=Count("pk"))
     }
-    print("Same classes as the reference:", "yes" if ours == reference_counts else f"NO: {ours} vs {reference_counts}")
+    same = ours == reference_counts
+    print("Same classes as the reference:", "yes" if same else f"NO: {ours} vs {reference_counts}")
+    if not same:
+        raise SystemExit("The pass and the reference disagree on the classes: fix one of them before timing.")
 
     if not args.skip_recommendations:
         for label in ("Recommendation job", "Recommendation job, again (replacing the first run's rows)"):

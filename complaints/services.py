@@ -111,6 +111,24 @@ def _require_handler(by: Any | None) -> None:
     raise ApplicationError(ErrorCode.PERMISSION_DENIED)
 
 
+def _require_branch_allowed(*, by: Any | None, branch: Branch, customer: Customer | None) -> None:
+    """The branch a complaint may be logged for: the customer's own (the caller found the customer
+    through its scoped selectors), the caller's own branch, or any branch for head office, the
+    system and API keys not limited to a branch."""
+    if by is None or isinstance(by, CustomerActor):
+        return
+    if customer is not None and customer.branch_id == branch.pk:
+        return
+    own_branch_id = getattr(by, "branch_id", None)
+    if own_branch_id == branch.pk:
+        return
+    if isinstance(by, User) and permissions.sees_all_branches(by):
+        return
+    if not isinstance(by, User) and own_branch_id is None:
+        return
+    raise ApplicationError.invalid(_("You may log complaints for your own branch only."), field="branch")
+
+
 # --- SLA policy ----------------------------------------------------------------------------------
 
 
@@ -236,6 +254,7 @@ def complaint_create(
     """
     if not isinstance(by, CustomerActor):
         _require_handler(by)
+    _require_branch_allowed(by=by, branch=branch, customer=customer)
     now = now or timezone.now()
     received_at = received_at or now
     if timezone.is_naive(received_at):
@@ -605,7 +624,10 @@ def _survey_send(*, complaint: Complaint, by: Any | None) -> None:
 # clock still runs are auto-escalated. A resolution clock is flagged once per deadline
 # (resolution_flagged_due_at): a reopened clock is flagged on its own, and the first breach
 # time is kept.
-_ESCALATE_FROM = "('received', 'acknowledged', 'investigating')"
+# Which statuses the scan escalates from, and to what: read from the status machine (TRANSITIONS).
+_ESCALATE_FROM = "(" + ", ".join(
+    f"'{status}'" for status in sorted(TRANSITIONS[ComplaintAction.ESCALATE][0])) + ")"
+_ESCALATE_TO = str(TRANSITIONS[ComplaintAction.ESCALATE][1].value)
 _CLAIM_SQL = {
     "first_response": f"""
         WITH due AS (
@@ -617,7 +639,7 @@ _CLAIM_SQL = {
         )
         UPDATE complaints_complaint AS c
            SET first_response_breached_at = %(now)s,
-               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN 'escalated' ELSE c.status END,
+               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN '{_ESCALATE_TO}' ELSE c.status END,
                escalated_at = COALESCE(c.escalated_at, %(now)s),
                version = c.version + 1
           FROM due
@@ -635,7 +657,7 @@ _CLAIM_SQL = {
         UPDATE complaints_complaint AS c
            SET resolution_breached_at = COALESCE(c.resolution_breached_at, %(now)s),
                resolution_flagged_due_at = c.resolution_due_at,
-               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN 'escalated' ELSE c.status END,
+               status = CASE WHEN c.status IN {_ESCALATE_FROM} THEN '{_ESCALATE_TO}' ELSE c.status END,
                escalated_at = COALESCE(c.escalated_at, %(now)s),
                version = c.version + 1
           FROM due

@@ -1,11 +1,18 @@
-"""The append-only audit log: its one write path and the check of its hash chain.
+"""The append-only audit log: its one write path, the sealer that chains it, and the check.
 
-Every row stores ``prev_hash`` (the previous row's ``hash``) and ``hash`` =
-sha256(prev_hash + canonical JSON of the row), so editing or deleting a row breaks the chain
-at that point. A database trigger (core migration 0002) refuses UPDATE, DELETE and TRUNCATE;
-the chain catches what the trigger cannot: someone who disables it as a database superuser.
-Deleting the newest rows leaves a valid shorter chain; only a copy of a recent head hash kept
-outside the database (a report, a ticket) can show that.
+A row is written unsealed in the caller's transaction (no lock: audited transactions across
+the bank run side by side). After commit one sealer at a time (``audit_seal``, under a
+non-blocking advisory try-lock) gives the committed unsealed rows, in id order, their place in
+the chain (``chain_seq``), ``prev_hash`` (the previous sealed row's ``hash``) and ``hash`` =
+sha256(prev_hash + canonical JSON of the row), so editing or deleting a sealed row breaks the
+chain at that point. The sealer runs right after each audited commit and, as a backstop, from
+beat every minute (``core.audit_seal_task``).
+
+A database trigger (core migrations 0002, 0004) refuses DELETE, TRUNCATE and every UPDATE but
+the one sealing of an unsealed row; the chain catches what the trigger cannot: someone who
+disables it as a database superuser. Deleting the newest rows (sealed or still pending) leaves
+a valid shorter chain; only a copy of a recent head hash kept outside the database (a report,
+a ticket) can show that.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +32,12 @@ from django.utils import timezone
 from core import context
 from core.models import GENESIS_HASH, AuditEvent
 
-# Any fixed bigint will do, as long as every writer of the chain takes the same one.
+logger = logging.getLogger(__name__)
+
+# Any fixed bigint will do, as long as every sealer takes the same one.
 AUDIT_CHAIN_LOCK_KEY = int.from_bytes(b"crmaudit", "big")
 VERIFY_CHUNK_SIZE = 2000
+SEAL_BATCH_SIZE = 2000
 
 
 class AuditAction:
@@ -44,12 +55,16 @@ class AuditAction:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The result of checking the chain: ``ok``, or the first row that breaks it and why."""
+    """The result of checking the chain: ``ok``, or the first row that breaks it and why.
+
+    ``pending_rows`` were committed but not sealed yet: not part of the chain, not an error.
+    """
 
     rows_checked: int
     broken_row_id: int | None = None
     previous_row_id: int | None = None
     problem: str = ""
+    pending_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -64,8 +79,8 @@ def audit_record(*, actor: Any | None, action: str, target: models.Model | None 
     object with an ``audit_label`` attribute (an API key: "api-key:<name>"). ``detail`` holds
     ids and metadata, never PII.
 
-    Holds a transaction-level lock until the caller's transaction ends, so audited
-    transactions queue behind each other from this call on: call it last in a service.
+    The row is inserted unsealed and takes no lock; it is chained by ``audit_seal`` once the
+    caller's transaction commits (and vanishes with it on rollback).
     """
     actor_id, actor_label = _actor_columns(actor)
     target_type, target_id = _target_columns(target)
@@ -81,24 +96,81 @@ def audit_record(*, actor: Any | None, action: str, target: models.Model | None 
         ip_address=_valid_ip_or_none(request_context.ip_address),
         request_id=request_context.request_id,
     )
-    with transaction.atomic():
-        # The lock lasts until the outermost transaction ends, so the next writer reads this
-        # row as the last one only once it is committed: two writers can never chain from the
-        # same row. A row lock cannot do this: there is no row to lock for the first event.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK_KEY])
-        last_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event.prev_hash = last_hash or GENESIS_HASH
-        event.hash = _event_hash(event)
-        event.save(force_insert=True)
+    event.save(force_insert=True)
+    _seal_after_commit()
     return event
 
 
+def audit_seal(*, limit: int | None = None) -> int:
+    """Chain the committed unsealed rows in id order; return how many were sealed.
+
+    One sealer at a time: a caller that finds another sealer at work returns 0 at once (the
+    other one, the next audited commit or beat's ``core.audit_seal_task`` seals what it left).
+    Each batch is its own short transaction, so the lock is never held across business work.
+    """
+    sealed = 0
+    while limit is None or sealed < limit:
+        batch = SEAL_BATCH_SIZE if limit is None else min(SEAL_BATCH_SIZE, limit - sealed)
+        count = _seal_batch(batch)
+        if count is None:  # another sealer holds the lock
+            break
+        sealed += count
+        if count < batch:
+            break
+    return sealed
+
+
+def _seal_batch(batch_size: int) -> int | None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return None
+        # A seal lost in a crash leaves its rows pending, and the next seal chains them again:
+        # the seal need not wait for its WAL flush (the audited rows themselves did).
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        pending = list(AuditEvent.objects.filter(chain_seq__isnull=True).order_by("id")[:batch_size])
+        if not pending:
+            return 0
+        head = (AuditEvent.objects.filter(chain_seq__isnull=False).order_by("-chain_seq")
+                .values_list("chain_seq", "hash").first())
+        seq, prev_hash = head if head else (0, GENESIS_HASH)
+        rows = []
+        for event in pending:
+            seq += 1
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = _event_hash(event)
+            rows.extend([event.pk, seq, event.prev_hash, event.hash])
+        values = ", ".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(pending))
+        cursor.execute(
+            f"UPDATE core_auditevent AS e SET chain_seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, seq, prev_hash, hash) WHERE e.id = v.id AND e.chain_seq IS NULL",
+            rows,
+        )
+        return len(pending)
+
+
+def _seal_after_commit() -> None:
+    """Queue one seal for the end of the current transaction (right away in autocommit)."""
+    if any(callback is _seal_quietly for _savepoints, callback, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(_seal_quietly)
+
+
+def _seal_quietly() -> None:
+    # Sealing is bookkeeping after the business commit: its failure must not fail the request;
+    # the row stays pending and beat's audit_seal_task seals it.
+    try:
+        audit_seal()
+    except Exception:
+        logger.exception("audit sealing failed; the rows stay pending until the next seal")
+
+
 def audit_chain_verify() -> ChainReport:
-    """Recompute the chain in id order and return the first row that breaks it, if any."""
+    """Recompute the sealed chain in chain order and return the first row that breaks it, if any."""
     rows_checked = 0
     previous: AuditEvent | None = None
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=VERIFY_CHUNK_SIZE):
+    sealed = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq")
+    for event in sealed.iterator(chunk_size=VERIFY_CHUNK_SIZE):
         if previous is None and event.prev_hash != GENESIS_HASH:
             return ChainReport(
                 rows_checked=rows_checked, broken_row_id=event.pk,
@@ -119,7 +191,8 @@ def audit_chain_verify() -> ChainReport:
             )
         rows_checked += 1
         previous = event
-    return ChainReport(rows_checked=rows_checked)
+    pending = AuditEvent.objects.filter(chain_seq__isnull=True).count()
+    return ChainReport(rows_checked=rows_checked, pending_rows=pending)
 
 
 def _actor_columns(actor: Any | None) -> tuple[int | None, str]:

@@ -17,7 +17,9 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(models.Model):
     """One append-only, hash-chained audit row. Written only by ``core.audit.audit_record``.
 
-    A PostgreSQL trigger (migration 0002) refuses UPDATE, DELETE and TRUNCATE on this table.
+    A row is inserted unsealed (``chain_seq`` NULL, no hashes) in the business transaction and
+    sealed once, after commit, by ``core.audit.audit_seal``. PostgreSQL triggers (migrations
+    0002, 0004) refuse DELETE, TRUNCATE and every UPDATE except that one sealing of a row.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -36,8 +38,10 @@ class AuditEvent(models.Model):
     )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
-    prev_hash = models.CharField(_("previous hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64)
+    # Set once by the sealer: the row's place in the chain, the previous sealed row's hash, its own.
+    chain_seq = models.BigIntegerField(_("chain position"), null=True, blank=True, unique=True, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True, default="")
+    hash = models.CharField(_("hash"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")
@@ -48,6 +52,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["action"], name="core_audit_action_idx"),
             # Rows arrive in time order, so a BRIN index makes date-range filters cheap at any size.
             BrinIndex(fields=["occurred_at"], name="core_audit_occurred_brin"),
+            # The sealer's queue: only the few rows not sealed yet.
+            models.Index(fields=["id"], condition=Q(chain_seq__isnull=True), name="core_audit_unsealed_idx"),
         ]
 
     def __str__(self) -> str:

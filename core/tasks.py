@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import idempotency, outbox
+from core import audit, idempotency, outbox
 
 
 # Beat runs this every OUTBOX_RELAY_INTERVAL_SECONDS (crm_project/celery.py). It is idempotent
@@ -19,3 +19,11 @@ def outbox_relay_task() -> int:
 def idempotency_records_purge_task() -> int:
     """Delete idempotency records past their lifetime (core.idempotency.RECORD_TTL)."""
     return idempotency.idempotency_records_purge()
+
+
+# Beat runs this every minute (crm_project/celery.py) as the backstop of the seal that follows
+# every audited commit; one sealer at a time, so an overlapping run returns at once.
+@shared_task(name="core.audit_seal_task", ignore_result=True, soft_time_limit=120, time_limit=150)
+def audit_seal_task() -> int:
+    """Chain audit rows committed but not sealed yet (core.audit.audit_seal)."""
+    return audit.audit_seal()

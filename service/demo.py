@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from customers.models import Customer
@@ -27,6 +28,7 @@ from service.models import (
     SurveyInvitation,
     SurveyResponse,
     Touchpoint,
+    dissatisfied_sql,
 )
 
 SAMPLE_CUSTOMERS_MAX = 1500
@@ -207,12 +209,7 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
             (customer_id, response_id, assigned_to_id, status, due_on, note, created_at, finished_at, finished_by_id)
         SELECT resp.customer_id, resp.id, c.relationship_manager_id,
                CASE WHEN old THEN %(done)s ELSE %(open)s END,
-               -- services.working_days_after: the due_in-th weekday after the local answer date
-               (SELECT max(w.day)::date FROM (
-                    SELECT day FROM generate_series((resp.submitted_at AT TIME ZONE 'Asia/Shanghai')::date + 1,
-                                                    (resp.submitted_at AT TIME ZONE 'Asia/Shanghai')::date + 14,
-                                                    interval '1 day') AS day
-                    WHERE extract(isodow FROM day) < 6 ORDER BY day LIMIT %(due_in)s) AS w),
+               {services.working_days_after_sql("(resp.submitted_at AT TIME ZONE %(tz)s)::date", "%(due_in)s")},
                CASE WHEN old THEN %(note)s ELSE '' END,
                resp.submitted_at,
                CASE WHEN old THEN resp.submitted_at + interval '2 days' END,
@@ -223,11 +220,11 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
         ) resp
         JOIN {SurveyInvitation._meta.db_table} i ON i.id = resp.invitation_id
         JOIN {Customer._meta.db_table} c ON c.id = resp.customer_id
-        WHERE i.service_record_id > %(after)s AND (resp.nps <= 6 OR resp.csat <= 2)
+        WHERE i.service_record_id > %(after)s AND {dissatisfied_sql("resp")}
         ORDER BY resp.id
         """,  # noqa: S608 (table names are ours)
         {**params, "after": after_record_id, "done": FollowUpTask.Status.DONE, "open": FollowUpTask.Status.OPEN,
-         "due_in": services.FOLLOW_UP_DUE_IN_WORKING_DAYS,
+         "due_in": services.FOLLOW_UP_DUE_IN_WORKING_DAYS, "tz": settings.TIME_ZONE,
          "note": "已电话回访，客户表示理解。"},
     )
     return cursor.rowcount

@@ -24,6 +24,11 @@ NPS_PROMOTER_MIN = 9
 CSAT_DISSATISFIED_MAX = 2
 
 
+def dissatisfied_sql(alias: str) -> str:
+    """``SurveyResponse.is_dissatisfied`` as a SQL condition on the row ``alias`` (set-based writers)."""
+    return f"({alias}.nps <= {NPS_DETRACTOR_MAX} OR {alias}.csat <= {CSAT_DISSATISFIED_MAX})"
+
+
 class Touchpoint(models.Model):
     """A point where the customer meets the bank (开户, 咨询, 理财, 转账, 投诉) and its service standard (SOP)."""
 

@@ -399,6 +399,10 @@ def _check_score(value, low: int, high: int, field: str) -> None:
         )
 
 
+# Monday to Friday, as date.weekday() numbers them (Monday = 0).
+WORKING_WEEKDAYS = frozenset(range(5))
+
+
 def working_days_after(day: date, working_days: int) -> date:
     """The date ``working_days`` working days (Monday to Friday) after ``day``; weekends are skipped.
 
@@ -408,9 +412,17 @@ def working_days_after(day: date, working_days: int) -> date:
     remaining = working_days
     while remaining > 0:
         due += timedelta(days=1)
-        if due.weekday() < 5:  # Monday = 0 ... Friday = 4
+        if due.weekday() in WORKING_WEEKDAYS:
             remaining -= 1
     return due
+
+
+def working_days_after_sql(day_sql: str, working_days_sql: str) -> str:
+    """``working_days_after`` as a SQL expression over a date expression (set-based writers, the demo)."""
+    isodows = ", ".join(str(weekday + 1) for weekday in sorted(WORKING_WEEKDAYS))  # ISO: Monday = 1
+    return (f"(SELECT max(w.day)::date FROM (SELECT day FROM generate_series(({day_sql}) + 1, "  # noqa: S608 - expressions from our code
+            f"({day_sql}) + 7 * (({working_days_sql}) + 1), interval '1 day') AS day "
+            f"WHERE extract(isodow FROM day) IN ({isodows}) ORDER BY day LIMIT {working_days_sql}) AS w)")
 
 
 def _follow_up_open(*, response: SurveyResponse) -> FollowUpTask:

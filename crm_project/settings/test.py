@@ -1,5 +1,7 @@
 """Settings for pytest (`make test`)."""
 
+import os
+
 from crm_project.settings.base import *  # noqa: F403
 
 DEBUG = False
@@ -18,3 +20,9 @@ STORAGES = {
 LANGUAGE_CODE = "en"
 WHITENOISE_AUTOREFRESH = True
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.piiapp"]  # noqa: F405
+
+# `make test` runs pytest-xdist workers, each a process with its own test database
+# (test_<name>_gw0, ...). A cache shared through Redis would let one worker's cache.clear()
+# wipe another's throttle counters, so each worker keeps its cache in its own memory.
+if os.environ.get("PYTEST_XDIST_WORKER") and "redis" in str(globals().get("CACHES", {}).get("default", {})).lower():
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -43,6 +43,16 @@ def test_create_with_write_scope_is_idempotent(api_client_with, branch):
     assert first.json()["allowed_actions"] == ["acknowledge", "escalate"]
 
 
+def test_a_key_of_one_branch_cannot_log_for_another(api_client_with, branch):
+    other = BranchFactory(code="B0909", name="Haidian Branch")
+    client = api_client_with(ApiScope.COMPLAINTS_WRITE, branch=branch)
+    refused = client.post(LIST_URL, _create_body(other), content_type="application/json")
+    allowed = client.post(LIST_URL, _create_body(branch), content_type="application/json")
+    assert refused.status_code == 400 and "branch" in refused.content.decode()
+    assert allowed.status_code == 201
+    assert list(Complaint.objects.values_list("branch__code", flat=True)) == [branch.code]
+
+
 def test_read_scope_cannot_create(api_client_with, branch):
     response = api_client_with(ApiScope.COMPLAINTS_READ).post(LIST_URL, _create_body(branch),
                                                               content_type="application/json")

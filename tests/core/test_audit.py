@@ -15,7 +15,7 @@ from django.urls import path
 
 from accounts import permissions
 from core import context
-from core.audit import AuditAction, _event_hash, audit_chain_verify, audit_record
+from core.audit import AuditAction, _event_hash, audit_chain_verify, audit_record, audit_seal
 from core.models import GENESIS_HASH, AuditEvent
 from tests.accounts.factories import BranchFactory
 
@@ -37,7 +37,12 @@ class ApiKeyActor:
 
 
 def record_events(count: int) -> list[AuditEvent]:
-    return [audit_record(actor=None, action="test.event", detail={"n": n}) for n in range(count)]
+    """Record ``count`` events and seal them, as happens after a commit (the test never commits)."""
+    events = [audit_record(actor=None, action="test.event", detail={"n": n}) for n in range(count)]
+    audit_seal()
+    for event in events:
+        event.refresh_from_db()
+    return events
 
 
 @pytest.fixture
@@ -107,6 +112,54 @@ def test_first_event_starts_the_chain_and_each_next_one_links_to_it():
 
 
 @pytest.mark.usefixtures("empty_audit_log")
+def test_a_row_is_written_unsealed_and_sealed_when_its_transaction_commits(django_capture_on_commit_callbacks):
+    # when
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event = audit_record(actor=None, action="test.event")
+        audit_record(actor=None, action="test.event")
+    # then: pending until the commit; one seal is queued however many rows the transaction wrote
+    event.refresh_from_db()
+    assert (event.chain_seq, event.prev_hash, event.hash) == (None, "", "")
+    assert audit_chain_verify().pending_rows == 2
+    assert len(callbacks) == 1
+    # when the transaction commits
+    callbacks[0]()
+    # then
+    event.refresh_from_db()
+    assert event.chain_seq is not None and event.prev_hash == GENESIS_HASH
+    report = audit_chain_verify()
+    assert (report.ok, report.rows_checked, report.pending_rows) == (True, 2, 0)
+
+
+@pytest.mark.usefixtures("empty_audit_log")
+def test_verify_reports_pending_rows_without_failing():
+    # given
+    record_events(3)
+    audit_record(actor=None, action="test.event")
+    # when
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    # then
+    assert "OK: 3 rows verified, 1 committed row(s) not sealed yet" in out.getvalue()
+
+
+@pytest.mark.usefixtures("empty_audit_log")
+def test_database_refuses_to_reseal_a_sealed_row_or_to_change_a_row_while_sealing_it():
+    # given
+    sealed = record_events(1)[0]
+    pending = audit_record(actor=None, action="test.event")
+    # when / then
+    with pytest.raises(DatabaseError, match="append-only: UPDATE"), transaction.atomic():
+        AuditEvent.objects.filter(pk=sealed.pk).update(chain_seq=99, hash="f" * 64)
+    with pytest.raises(DatabaseError, match="append-only: UPDATE"), transaction.atomic():
+        AuditEvent.objects.filter(pk=pending.pk).update(chain_seq=99, action="test.changed")
+    # and nothing changed
+    sealed_again = AuditEvent.objects.get(pk=sealed.pk)
+    assert (sealed_again.chain_seq, sealed_again.hash) == (sealed.chain_seq, sealed.hash)
+    assert AuditEvent.objects.get(pk=pending.pk).chain_seq is None
+
+
+@pytest.mark.usefixtures("empty_audit_log")
 def test_record_refuses_an_unsaved_target():
     with pytest.raises(ValueError, match="must be saved"):
         audit_record(actor=None, action="test.event", target=BranchFactory.build())
@@ -136,6 +189,7 @@ def test_values_the_database_rewrites_still_verify():
         )
     finally:
         context.reset(token)
+    audit_seal()
     # then
     event.refresh_from_db()
     assert event.ip_address == "2001:db8::1"
@@ -384,14 +438,65 @@ def test_concurrent_writers_build_one_unbroken_chain():
             thread.start()
         for thread in writers:
             thread.join(timeout=60)
-        # then
+        # then: each commit sealed what it could; a last seal picks up what a busy sealer left
         assert not failures
+        on_own_connection(audit_seal)
         report, prev_hashes = on_own_connection(check)
         assert report.ok, report.problem
         assert report.rows_checked == rows_before + writer_count * events_per_writer
+        assert report.pending_rows == 0
         assert len(set(prev_hashes)) == len(prev_hashes)
     finally:
         on_own_connection(remove_committed_rows)
+
+
+@pytest.mark.django_db
+def test_an_open_audited_transaction_does_not_hold_up_another_one():
+    """No global lock: a second writer commits (and seals) while the first one's transaction is open."""
+    first_recorded, second_done = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def first_writer() -> None:
+        try:
+            with transaction.atomic():
+                audit_record(actor=None, action="test.concurrent", detail={"writer": "first"})
+                first_recorded.set()
+                outcome["second_finished_while_first_open"] = second_done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def second_writer() -> None:
+        first_recorded.wait(timeout=30)
+        with transaction.atomic():
+            audit_record(actor=None, action="test.concurrent", detail={"writer": "second"})
+        second_done.set()
+
+    def state():
+        return audit_chain_verify(), list(
+            AuditEvent.objects.filter(action="test.concurrent").order_by("chain_seq")
+            .values_list("detail__writer", flat=True))
+
+    first = threading.Thread(target=first_writer)
+    first.start()
+    try:
+        on_own_connection(second_writer)
+        first.join(timeout=60)
+        assert outcome["second_finished_while_first_open"]
+        on_own_connection(audit_seal)
+        report, writers_in_chain_order = on_own_connection(state)
+        # sealed in commit order, though the first writer took the lower id
+        assert report.ok and report.pending_rows == 0
+        assert writers_in_chain_order == ["second", "first"]
+    finally:
+        on_own_connection(_remove_committed_test_rows)
+
+
+def _remove_committed_test_rows() -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER USER")
+        cursor.execute("DELETE FROM core_auditevent WHERE action = 'test.concurrent'")
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_truncate")
 
 
 # --- Admin -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from accounts.models import Role
 from core import crypto
 from core.models import AuditEvent, OutboxMessage
 from customers import importing, services, tasks
@@ -43,7 +44,8 @@ def core_banking_org(db):
     """The branches and RMs the sample refers to by ORG_NO and MGR_NO."""
     branches = {code: BranchFactory(code=code, name=f"Branch {code}") for code in ("0101", "0102", "0205")}
     for staff_number, code in (("E1001", "0101"), ("E1002", "0102"), ("E2001", "0205")):
-        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code])
+        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code],
+                    roles=[Role.RELATIONSHIP_MANAGER])
     return branches
 
 
@@ -466,7 +468,8 @@ def test_outside_a_transaction_batches_are_written_by_a_second_thread_with_the_s
     """Committed data (no test transaction): parsing and writing overlap, the outcome is the same."""
     branches = {code: BranchFactory(code=code, name=f"Branch {code}") for code in ("0101", "0102", "0205")}
     for staff_number, code in (("E1001", "0101"), ("E1002", "0102"), ("E2001", "0205")):
-        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code])
+        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code],
+                    roles=[Role.RELATIONSHIP_MANAGER])
     writer_threads = []
     original_work = importing._BatchWriter._work
 

@@ -12,4 +12,5 @@ class Command(BaseCommand):
         report = audit_chain_verify()
         if not report.ok:
             raise CommandError(f"Audit chain broken after {report.rows_checked} good rows: {report.problem}")
-        self.stdout.write(self.style.SUCCESS(f"OK: {report.rows_checked} rows verified"))
+        pending = f", {report.pending_rows} committed row(s) not sealed yet" if report.pending_rows else ""
+        self.stdout.write(self.style.SUCCESS(f"OK: {report.rows_checked} rows verified{pending}"))
