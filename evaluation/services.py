@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import Branch
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from evaluation import kpis, tasks
@@ -23,7 +24,7 @@ from evaluation.models import (
     ReportKind,
     ReportStatus,
 )
-from evaluation.periods import Period, period_containing, periods_around
+from evaluation.periods import Period, last_complete_period, period_containing, periods_around
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +233,18 @@ def report_period_for(*, kind: str, period: Period) -> Period:
     return period
 
 
+def report_period_due(*, kind: str, now: datetime | None = None) -> Period:
+    """The period beat reports on: the month or quarter just ended; for the annual report run in
+    December (MANUAL Ch. 6, for the board), the year then ending, otherwise the last full year."""
+
+
+    now = now or timezone.now()
+    period_kind = REPORT_PERIOD_KIND[ReportKind(kind)]
+    if kind == ReportKind.ANNUAL and timezone.localtime(now).month == 12:
+        return period_containing(period_kind, now)
+    return last_complete_period(period_kind, now=now)
+
+
 def report_claim(*, kind: str, period: Period, branch_id: int | None, revision: int = 1,
                  requested_by=None) -> Report | None:
     """Insert the (kind, period, scope, revision) report row; None when it already exists (insert-or-skip).
@@ -248,6 +261,11 @@ def report_claim(*, kind: str, period: Period, branch_id: int | None, revision: 
             )
     except IntegrityError:
         return None
+
+
+def report_scopes() -> list[int | None]:
+    """The bank (None) and every branch, head office excluded: who gets a report."""
+    return [None, *Branch.objects.filter(is_head_office=False).order_by("code").values_list("id", flat=True)]
 
 
 def report_schedule(*, kind: str, period: Period) -> list[int]:
@@ -302,7 +320,7 @@ def report_generate(*, report_id: int) -> Report:
     from evaluation import reporting
 
     with transaction.atomic():
-        report = Report.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
+        report = Report.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=report_id).order_by("pk").first()
         if report is None:
             return Report.objects.get(pk=report_id)
         if report.status != ReportStatus.QUEUED:

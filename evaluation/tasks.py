@@ -6,7 +6,6 @@ from celery import shared_task
 from django.db import OperationalError
 
 from evaluation import services
-from evaluation.periods import last_complete_period
 
 
 @shared_task(name="evaluation.kpi_snapshots_refresh_task", ignore_result=True, autoretry_for=(OperationalError,),
@@ -20,10 +19,7 @@ def kpi_snapshots_refresh_task() -> list[str]:
              retry_backoff=30, max_retries=3, soft_time_limit=300, time_limit=360)
 def reports_schedule_task(*, kind: str) -> list[int]:
     """Claim and queue the bank's and each branch's report of the last complete period of ``kind``."""
-    from evaluation.models import REPORT_PERIOD_KIND, ReportKind
-
-    period = last_complete_period(REPORT_PERIOD_KIND[ReportKind(kind)])
-    return services.report_schedule(kind=kind, period=period)
+    return services.report_schedule(kind=kind, period=services.report_period_due(kind=kind))
 
 
 @shared_task(name="evaluation.report_generate_task", ignore_result=True, autoretry_for=(OperationalError,),
