@@ -375,23 +375,32 @@ def _customers_with_products(period: Period, *, minimum: int):
 # --- Reports ------------------------------------------------------------------------------------
 
 
-def report_list_visible_to(*, principal: Any) -> QuerySet[Report]:
-    """Reports the principal may see: head office all, a branch manager the bank's and their branch's."""
-    reports = Report.objects.select_related("branch", "requested_by").defer("pdf", "xlsx", "content")
+def _report_scope(principal: Any) -> Q | None:
+    """Head office all, a branch manager the bank's and their branch's, an API key its branch's; None: nothing."""
     if permissions.is_api_client(principal):
-        return reports if principal.branch_id is None else reports.filter(branch_id=principal.branch_id)
+        return Q() if principal.branch_id is None else Q(branch_id=principal.branch_id)
     if not permissions.can_view_reports(principal):
-        return reports.none()
+        return None
     if permissions.sees_all_branches(principal):
-        return reports
+        return Q()
     if principal.branch_id is None:
-        return reports.filter(branch__isnull=True)
-    return reports.filter(Q(branch__isnull=True) | Q(branch_id=principal.branch_id))
+        return Q(branch__isnull=True)
+    return Q(branch__isnull=True) | Q(branch_id=principal.branch_id)
+
+
+def report_list_visible_to(*, principal: Any) -> QuerySet[Report]:
+    """Reports the principal may see, without their files."""
+    scope = _report_scope(principal)
+    reports = Report.objects.select_related("branch", "requested_by").defer("pdf", "xlsx", "content")
+    return reports.none() if scope is None else reports.filter(scope)
 
 
 def report_get_visible_to(*, principal: Any, report_id: int) -> Report:
     """One report (with its files); Report.DoesNotExist when out of reach (a 404)."""
-    return report_list_visible_to(principal=principal).undefer("pdf", "xlsx", "content").get(pk=report_id)
+    scope = _report_scope(principal)
+    if scope is None:
+        raise Report.DoesNotExist
+    return Report.objects.select_related("branch").filter(scope).get(pk=report_id)
 
 
 def report_latest_done(*, kind: str, period_start: date, branch_id: int | None) -> Report | None:

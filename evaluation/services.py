@@ -12,7 +12,8 @@ from django.utils import timezone
 from accounts.models import Branch
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
-from evaluation import kpis, tasks
+from core.outbox import outbox_enqueue
+from evaluation import kpis
 from evaluation.models import (
     REPORT_PERIOD_KIND,
     KpiDefinition,
@@ -245,8 +246,11 @@ def report_period_due(*, kind: str, now: datetime | None = None) -> Period:
     return last_complete_period(period_kind, now=now)
 
 
+REPORT_GENERATE_TASK = "evaluation.report_generate_task"
+
+
 def report_claim(*, kind: str, period: Period, branch_id: int | None, revision: int = 1,
-                 requested_by=None) -> Report | None:
+                 requested_by=None, queue: bool = False) -> Report | None:
     """Insert the (kind, period, scope, revision) report row; None when it already exists (insert-or-skip).
 
     The unique constraint decides: of two beats (or a beat and a command) only one insert
@@ -255,10 +259,13 @@ def report_claim(*, kind: str, period: Period, branch_id: int | None, revision: 
     report_period_for(kind=kind, period=period)
     try:
         with transaction.atomic():
-            return Report.objects.create(
+            report = Report.objects.create(
                 kind=kind, period_start=period.start, period_end=period.end, branch_id=branch_id,
                 revision=revision, requested_by=requested_by if getattr(requested_by, "pk", None) else None,
             )
+            if queue:  # the generation is queued with the claim, or neither happens
+                outbox_enqueue(task_name=REPORT_GENERATE_TASK, kwargs={"report_id": report.pk}, queue="reports")
+            return report
     except IntegrityError:
         return None
 
@@ -279,11 +286,9 @@ def report_schedule(*, kind: str, period: Period) -> list[int]:
     report_ids = []
     scopes = [None, *Branch.objects.filter(is_head_office=False).order_by("code").values_list("id", flat=True)]
     for branch_id in scopes:
-        report = report_claim(kind=kind, period=period, branch_id=branch_id)
+        report = report_claim(kind=kind, period=period, branch_id=branch_id, queue=True)
         if report is not None:
             report_ids.append(report.pk)
-    for report_id in report_ids:
-        transaction.on_commit(lambda report_id=report_id: tasks.report_generate_task.delay(report_id=report_id))
     return report_ids
 
 
@@ -297,13 +302,12 @@ def report_regenerate(*, report: Report, by) -> Report:
         raise ApplicationError(ErrorCode.CONFLICT, "this report is being generated already")
     period = Period(REPORT_PERIOD_KIND[ReportKind(report.kind)], report.period_start)
     new = report_claim(kind=report.kind, period=period, branch_id=report.branch_id,
-                       revision=(latest.revision if latest else 0) + 1, requested_by=by)
+                       revision=(latest.revision if latest else 0) + 1, requested_by=by, queue=True)
     if new is None:
         raise ApplicationError(ErrorCode.CONFLICT, "this report is being generated already")
     audit_record(actor=by, action="evaluation.report_regenerate", target=new,
                  detail={"kind": new.kind, "period": new.period_label, "branch_id": new.branch_id,
                          "revision": new.revision})
-    transaction.on_commit(lambda: tasks.report_generate_task.delay(report_id=new.pk))
     return new
 
 
@@ -320,7 +324,8 @@ def report_generate(*, report_id: int) -> Report:
     from evaluation import reporting
 
     with transaction.atomic():
-        report = Report.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=report_id).order_by("pk").first()
+        report = (Report.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=report_id)
+                  .order_by("pk").first())
         if report is None:
             return Report.objects.get(pk=report_id)
         if report.status != ReportStatus.QUEUED:
