@@ -414,3 +414,43 @@ def report_recipients(*, report: Report) -> QuerySet[User]:
     if report.branch_id is not None:
         return users.filter(branch_id=report.branch_id, groups__name=Role.BRANCH_MANAGER).distinct()
     return users.filter(groups__name=Role.ADMIN).distinct()
+
+
+# --- Inbox: core notifications and complaint escalations ----------------------------------------
+
+
+@dataclass
+class InboxItem:
+    text: str
+    url: str
+    created_at: datetime
+    is_read: bool
+    source: str  # "core" | "complaint"
+    pk: int
+
+
+def inbox_unread_count(*, user: User) -> int:
+    """Unread messages of both inboxes: core notifications and complaints' escalation notices."""
+    from complaints.selectors import notification_unread_count as complaint_unread_count
+    from core import notifications
+
+    return notifications.notification_unread_count(user=user) + complaint_unread_count(user=user)
+
+
+def inbox_items_for(*, user: User, limit: int = 100) -> list[InboxItem]:
+    """The user's own messages from both inboxes, newest first (rendered in the reader's language)."""
+    from complaints.models import ComplaintNotification
+    from core import notifications
+
+    items = [InboxItem(text=notifications.notification_text(n), url=n.url, created_at=n.created_at,
+                       is_read=n.read_at is not None, source="core", pk=n.pk)
+             for n in notifications.notification_list_for(user=user)[:limit]]
+    complaint_notices = (ComplaintNotification.objects.filter(recipient_id=user.pk)
+                         .select_related("complaint", "event").order_by("-created_at", "-id")[:limit])
+    for notice in complaint_notices:
+        items.append(InboxItem(
+            text=f"{notice.complaint.reference}: {notice.event.get_kind_display()}",
+            url=f"/complaints/{notice.complaint.reference}/", created_at=notice.created_at,
+            is_read=notice.read_at is not None, source="complaint", pk=notice.pk))
+    items.sort(key=lambda item: item.created_at, reverse=True)
+    return items[:limit]

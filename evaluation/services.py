@@ -10,10 +10,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Branch
+from core import notifications
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
-from evaluation import kpis
+from evaluation import kpis, selectors
 from evaluation.models import (
     REPORT_PERIOD_KIND,
     KpiDefinition,
@@ -359,19 +360,13 @@ def report_generate(*, report_id: int) -> Report:
 
 
 def _notify_report_ready(report: Report) -> None:
-    """Tell the people the report is for that it is ready (in-app inbox, when core has one)."""
-    try:
-        from core import notifications
-    except ImportError:
-        return
-    from evaluation import selectors
-
-    for recipient in selectors.report_recipients(report=report):
-        notifications.notification_send(
-            recipient=recipient, kind="evaluation.report_ready",
-            params={"report": report.pk, "kind": report.kind, "period": report.period_label},
-            url=f"/evaluation/reports/{report.pk}/", dedupe_key=f"evaluation.report_ready:{report.pk}",
-        )
+    """Tell the people the report is for that it is ready (the in-app inbox); once per report."""
+    scope = report.branch.code if report.branch_id else "bank"
+    notifications.notification_send_many(
+        recipients=selectors.report_recipients(report=report), kind="evaluation.report_ready",
+        params={"report_id": report.pk, "kind": report.kind, "period": report.period_label, "scope": scope},
+        url=f"/evaluation/reports/{report.pk}/", dedupe_key=f"evaluation.report_ready:{report.pk}",
+    )
 
 
 def report_download_record(*, report: Report, file_format: str, by) -> None:

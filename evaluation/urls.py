@@ -12,5 +12,7 @@ urlpatterns = [
     path("reports/<int:report_id>/download.<str:file_format>", views.ReportDownloadView.as_view(),
          name="report-download"),
     path("reports/<int:report_id>/regenerate/", views.ReportRegenerateView.as_view(), name="report-regenerate"),
+    path("inbox/", views.InboxView.as_view(), name="inbox"),
+    path("inbox/badge/", views.InboxBadgeView.as_view(), name="inbox-badge"),
     path("export/<slug:list_key>/", views.ListExportView.as_view(), name="list-export"),
 ]

@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +25,8 @@ from accounts import permissions
 from accounts.models import Branch, User
 from complaints.models import OPEN_STATUSES, Complaint, SlaState
 from complaints.selectors import complaint_list_visible_to
+from core import dashboard as dashboard_registry
+from core import notifications
 from core.errors import ApplicationError
 from customers.models import Interaction
 from customers.selectors import customer_list_visible_to
@@ -115,13 +118,10 @@ def _chart_data(tiles: list[selectors.KpiTile]) -> list[dict]:
 # --- Home dashboard ----------------------------------------------------------------------------
 
 
-def _registered_tiles(request: HttpRequest) -> list[dict]:
-    """Tiles other chapters registered in core.dashboard (lifecycle's at-risk customers, ...)."""
-    try:
-        from core import dashboard  # the registry lands on main with the lead's commit
-    except ImportError:
-        return []
-    return dashboard.dashboard_tiles_for(request=request)
+def _registered_tiles(request: HttpRequest) -> list[str]:
+    """Tiles other chapters registered in core.dashboard (lifecycle's at-risk customers, ...), rendered."""
+    return [render_to_string(template, context, request=request)
+            for template, context in dashboard_registry.dashboard_tiles_for(request=request)]
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -374,3 +374,26 @@ class ListExportView(LoginRequiredMixin, View):
 
 def export_url(list_key: str, query: str, file_format: str) -> str:
     return f"{reverse('evaluation:list-export', args=[list_key])}?{query}&format={file_format}"
+
+
+# --- Inbox ------------------------------------------------------------------------------------------
+
+
+class InboxView(LoginRequiredMixin, View):
+    """/evaluation/inbox/: the user's messages, core notifications and complaint escalations together."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "evaluation/inbox.html", {"items": selectors.inbox_items_for(user=request.user)})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """Mark every core notification read; complaint notices clear when their complaint is opened."""
+        notifications.notification_mark_read(user=request.user)
+        return redirect("evaluation:inbox")
+
+
+class InboxBadgeView(LoginRequiredMixin, View):
+    """The top bar's unread count, loaded by htmx after the page (no extra queries on every page)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "evaluation/partials/inbox_badge.html",
+                      {"unread": selectors.inbox_unread_count(user=request.user)})
