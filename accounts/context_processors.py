@@ -27,5 +27,7 @@ def roles(request: HttpRequest) -> dict:
             "can_view_complaints": permissions.can_view_complaints(user),
             "can_handle_complaints": permissions.can_handle_complaints(user),
             "can_view_complaint_hotspots": permissions.can_view_complaint_hotspots(user),
+            "can_view_kpis": permissions.can_view_kpis(user),
+            "can_view_reports": permissions.can_view_reports(user),
         }
     }

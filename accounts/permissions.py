@@ -210,3 +210,29 @@ def require_scopes(
 
     ScopePermission.__name__ = f"RequireScopes({read or '-'}, {write or '-'})"
     return ScopePermission
+
+
+# --- Effect evaluation (MANUAL Ch. 6) ----------------------------------------------------------
+
+
+def can_view_kpis(user: User) -> bool:
+    """KPI pages and the home dashboard; evaluation.selectors decides which scopes."""
+    return can_view_customers(user)
+
+
+def can_view_reports(user: User) -> bool:
+    """Periodic reports: branch managers (their branch and the bank's) and head office."""
+    return is_branch_manager(user) or sees_all_branches(user)
+
+
+def can_regenerate_reports(user: User) -> bool:
+    return is_branch_manager(user) or is_admin(user)
+
+
+def can_edit_kpi_targets(user: User) -> bool:
+    return is_admin(user)
+
+
+def can_export_lists(user: User) -> bool:
+    """CSV / XLSX of a list page; the list's own selector decides the rows."""
+    return can_view_customers(user)

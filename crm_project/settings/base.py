@@ -233,6 +233,9 @@ SPECTACULAR_SETTINGS = {
         "ConsentStateEnum": "customers.models.ConsentState",
         "RiskLevelEnum": "customers.models.RiskLevel",
         "TierEnum": "segmentation.models.Tier",
+        "ReportKindEnum": "evaluation.models.ReportKind",
+        "ReportStatusEnum": "evaluation.models.ReportStatus",
+        "CustomerStatusEnum": "customers.models.CustomerStatus",
     },
 }
 

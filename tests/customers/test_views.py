@@ -287,10 +287,12 @@ def test_anonymous_is_sent_to_login(client, db, method, name, args):
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
-def test_home_leads_staff_to_the_customer_list(client_as, role):
-    """Every role starts on the customer list."""
+def test_home_is_the_role_dashboard(client_as, role):
+    """Every role starts on its dashboard (evaluation), which links to the customer list."""
     response = client_as(role).get(reverse("home"))
-    assert response.status_code == 302 and response["Location"] == LIST_URL
+    assert response.status_code == 200
+    assert "evaluation/dashboard.html" in [template.name for template in response.templates]
+    assert LIST_URL in response.content.decode()
 
 
 def test_home_without_role_shows_the_welcome_page(client, make_user):

@@ -1,0 +1,220 @@
+"""Each KPI formula on hand-made data with a known answer (MANUAL Ch. 6)."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Role
+from complaints.services import complaint_acknowledge, complaint_resolve
+from customers.models import CustomerStatus
+from evaluation import selectors
+from evaluation.models import KpiSnapshot, PeriodKind, Rag, ScopeKind
+from evaluation.periods import Period
+from segmentation.models import SegmentHistory
+from tests.accounts.factories import BranchFactory, UserFactory
+from tests.complaints.factories import make_complaint
+from tests.customers.factories import (
+    CustomerFactory,
+    HoldingFactory,
+    InteractionFactory,
+    ProductFactory,
+    TransactionFactory,
+)
+from tests.evaluation.factories import NOVEMBER, compute, local
+from tests.service.factories import SurveyResponseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def value(code: str, *, branch_id=None, rm_id=None, period: Period = NOVEMBER) -> Decimal | None:
+    return selectors.kpi_snapshot_value(kpi_code=code, period_kind=period.kind, period_start=period.start,
+                                        branch_id=branch_id, relationship_manager_id=rm_id)
+
+
+@pytest.fixture
+def rm(branch):
+    return UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="rm_kpi")
+
+
+def closed(on: date, **kwargs):
+    return CustomerFactory(status=CustomerStatus.CLOSED, closed_on=on, **kwargs)
+
+
+def test_retention_and_churn_count_the_cohort_on_the_books_on_the_first_day(branch, rm):
+    # given 4 customers on the books on 1 November, one closes on 1 Nov and one on 30 Nov;
+    # one closed in October (not in the cohort), one joins in November (not in the cohort)
+    CustomerFactory(branch=branch, relationship_manager=rm)
+    CustomerFactory(branch=branch, relationship_manager=rm, customer_since=None)
+    closed(date(2026, 11, 1), branch=branch, relationship_manager=rm)
+    closed(date(2026, 11, 30), branch=branch)
+    closed(date(2026, 10, 31), branch=branch)
+    CustomerFactory(branch=branch, customer_since=date(2026, 11, 15))
+    CustomerFactory(branch=branch, customer_since=date(2026, 12, 1))  # after November
+    # when
+    compute()
+    # then
+    assert value("retention_rate") == Decimal("50.0000")
+    assert value("churn_rate") == Decimal("50.0000")
+    assert value("retention_rate", branch_id=branch.pk) == Decimal("50.0000")
+    assert value("retention_rate", rm_id=rm.pk) == Decimal("66.6667")  # 2 of 3
+    assert value("acquisition_rate") == Decimal("25.0000")  # 1 new of 4 on the books on day one
+
+
+def test_retention_is_green_at_80_percent_and_red_below_the_amber_band(branch):
+    # given 4 of 5 retained in branch A (80 %), 2 of 3 (66.7 %) in branch B
+    other = BranchFactory(code="B0202", name="Haidian Branch")
+    for _ in range(4):
+        CustomerFactory(branch=branch)
+    closed(date(2026, 11, 10), branch=branch)
+    CustomerFactory(branch=other)
+    CustomerFactory(branch=other)
+    closed(date(2026, 11, 10), branch=other)
+    # when
+    compute(codes=["retention_rate"])
+    # then: 80 meets ">= 80"; 66.7 misses by more than 10 % of 80 (72)
+    rows = {row.branch_id: row for row in KpiSnapshot.objects.filter(scope=ScopeKind.BRANCH)}
+    assert rows[branch.pk].rag == Rag.GREEN
+    assert rows[other.pk].rag == Rag.RED
+    assert rows[other.pk].target.value == Decimal("80")
+    bank = KpiSnapshot.objects.get(scope=ScopeKind.BANK, kpi__code="retention_rate")
+    assert (bank.numerator, bank.denominator, bank.value) == (6, 8, Decimal("75.0000"))
+    assert bank.rag == Rag.AMBER  # 75 misses 80 by 5, within the 8-point band
+
+
+def test_month_end_is_midnight_in_shanghai_not_utc(branch):
+    # given one transaction at 23:59 on 30 Nov Beijing time (15:59 UTC) and one at 00:00 on 1 Dec
+    late_november = CustomerFactory(branch=branch)
+    early_december = CustomerFactory(branch=branch)
+    TransactionFactory(customer=late_november, occurred_at=local(2026, 11, 30, 23, 59, 59))
+    TransactionFactory(customer=early_december, occurred_at=local(2026, 12, 1, 0, 0, 0))
+    # ... and one at 07:59 on 1 Nov Beijing time (still 31 Oct in UTC)
+    first_morning = CustomerFactory(branch=branch)
+    TransactionFactory(customer=first_morning, occurred_at=local(2026, 11, 1, 7, 59))
+    # when
+    compute(codes=["active_rate"])
+    # then: the November customers are active, the December one is not
+    assert value("active_rate") == Decimal("66.6667")
+
+
+def test_contacts_per_customer_and_product_usage(branch):
+    # given 2 customers on the books; 3 interactions in November, one in October
+    first, second = CustomerFactory(branch=branch), CustomerFactory(branch=branch)
+    for day in (3, 4):
+        InteractionFactory(customer=first, occurred_at=local(2026, 11, day, 10))
+    InteractionFactory(customer=second, occurred_at=local(2026, 11, 20, 10))
+    InteractionFactory(customer=second, occurred_at=local(2026, 10, 20, 10))
+    # first holds two products at the end of November, second held two but closed one on 30 Nov
+    deposit, fund = ProductFactory(code="DEP"), ProductFactory(code="FUND")
+    HoldingFactory(customer=first, product=deposit)
+    HoldingFactory(customer=first, product=fund, opened_on=date(2026, 11, 30))
+    HoldingFactory(customer=second, product=deposit)
+    HoldingFactory(customer=second, product=fund, closed_on=date(2026, 11, 30))
+    # when
+    compute(codes=["contacts_per_customer", "product_usage_rate"])
+    # then
+    assert value("contacts_per_customer") == Decimal("1.5000")
+    assert value("product_usage_rate") == Decimal("50.0000")
+
+
+def test_tier_conversion_counts_moves_up_among_those_below_vip_at_the_start(branch):
+    general, important, vip, unclassified = (CustomerFactory(branch=branch) for _ in range(4))
+
+    def history(customer, at, from_rank, to_rank):
+        tiers = {0: "", 1: "general", 2: "important", 3: "vip"}
+        SegmentHistory.objects.create(
+            customer=customer, policy_id=1, changed_at=at, from_tier=tiers[from_rank], to_tier=tiers[to_rank],
+            from_tier_rank=from_rank, to_tier_rank=to_rank, to_value_class="general", to_behaviour_class="active",
+            to_risk_class="low")
+
+    history(general, local(2026, 1, 1), 0, 1)
+    history(important, local(2026, 1, 1), 0, 2)
+    history(vip, local(2026, 1, 1), 0, 3)
+    history(general, local(2026, 11, 5), 1, 2)  # moved up in November
+    history(unclassified, local(2026, 11, 5), 0, 1)  # first classification: not a move up
+    # when
+    compute(codes=["tier_conversion_rate"])
+    # then: 1 of the 2 below VIP on 1 November moved up
+    assert value("tier_conversion_rate") == Decimal("50.0000")
+
+
+def test_complaint_kpis_rates_response_time_and_sla(branch, django_capture_on_commit_callbacks):
+    # given 200 customers on the books and 2 complaints received in November
+    customers = CustomerFactory.create_batch(200, branch=branch)
+    fast = make_complaint(customer=customers[0], received_at=local(2026, 11, 2, 9))
+    slow = make_complaint(customer=customers[1], received_at=local(2026, 11, 3, 9))
+    make_complaint(customer=customers[2], received_at=local(2026, 10, 3, 9))  # October
+    # first responses after 2 h and 30 h; fast resolved in 10 h (met), slow in 60 h (missed)
+    complaint_acknowledge(complaint=fast, by=None, note="", now=local(2026, 11, 2, 11))
+    complaint_acknowledge(complaint=slow, by=None, note="", now=local(2026, 11, 4, 15))
+    complaint_resolve(complaint=fast, by=None, resolution="ok", root_cause="C04", now=local(2026, 11, 2, 19))
+    complaint_resolve(complaint=slow, by=None, resolution="ok", root_cause="C04", now=local(2026, 11, 5, 21))
+    # when
+    compute(codes=["complaint_rate", "complaints_per_10m_customers", "complaints_per_1000_branches",
+                   "response_time_hours", "sla_compliance_rate"])
+    # then
+    assert value("complaint_rate") == Decimal("1.0000")  # 2 of 200
+    assert KpiSnapshot.objects.get(scope="bank", kpi__code="complaint_rate").rag == Rag.AMBER  # not < 1
+    assert value("complaints_per_10m_customers") == Decimal("100000.0000")
+    assert value("complaints_per_1000_branches") == Decimal("2000.0000")  # 2 complaints, 1 branch
+    assert value("response_time_hours") == Decimal("16.0000")  # (2 + 30) / 2
+    assert value("sla_compliance_rate") == Decimal("50.0000")
+
+
+def test_survey_kpis(branch, rm):
+    customer = CustomerFactory(branch=branch, relationship_manager=rm)
+    answers = [(5, 10, 90), (4, 9, 80), (3, 7, None), (2, 3, 40)]
+    for csat, nps, service_score in answers:
+        SurveyResponseFactory(invitation__customer=customer, csat=csat, nps=nps, score_service=service_score,
+                              score_product=None, score_ease=None, submitted_at=local(2026, 11, 10, 12))
+    SurveyResponseFactory(invitation__customer=customer, csat=1, nps=0, submitted_at=local(2026, 12, 1, 0, 1))
+    # when
+    compute(codes=["satisfaction_rate", "csat_average", "nps", "satisfaction_index"])
+    # then
+    assert value("satisfaction_rate") == Decimal("50.0000")
+    assert value("csat_average") == Decimal("3.5000")
+    assert value("nps", rm_id=rm.pk) == Decimal("25.0000")  # (2 promoters - 1 detractor) / 4
+    assert value("satisfaction_index") == Decimal("70.0000")  # (90 + 80 + 40) / 3
+
+
+def test_clv_average_is_broken_down_by_tier(branch):
+    from segmentation.models import CustomerSegment
+
+    for tier, clv in (("vip", "900000"), ("vip", "700000"), ("general", "1000")):
+        customer = CustomerFactory(branch=branch)
+        CustomerSegment.objects.create(
+            customer=customer, policy_id=1, value_class=tier, behaviour_class="active", risk_class="low",
+            branch=branch, run_id=1, computed_tier=tier, tier=tier, value_rule="r", behaviour_rule="r",
+            amount_cny=0, transaction_count=0, service_count=0, assets_cny=0, large_movements=0,
+            monthly_outflow_cny=0, account_changes=0, risk_points=0, annual_margin_cny=0, retention_pct=0,
+            clv_cny=Decimal(clv), fingerprint=0, as_of=local(2026, 11, 1))
+    compute(codes=["clv_average"])
+    rows = {row.dimension: row.value for row in KpiSnapshot.objects.filter(scope="bank", kpi__code="clv_average")}
+    assert rows == {"": Decimal("533666.6667"), "vip": Decimal("800000.0000"), "general": Decimal("1000.0000")}
+
+
+def test_recomputing_replaces_the_period_and_leaves_others(branch):
+    CustomerFactory(branch=branch)
+    compute(codes=["retention_rate"])
+    compute(Period(PeriodKind.MONTH, date(2026, 10, 1)), codes=["retention_rate"])
+    before = KpiSnapshot.objects.count()
+    closed(date(2026, 11, 5), branch=branch)
+    # when
+    compute(codes=["retention_rate"])
+    # then
+    assert KpiSnapshot.objects.count() == before
+    assert value("retention_rate") == Decimal("50.0000")
+    assert value("retention_rate", period=Period(PeriodKind.MONTH, date(2026, 10, 1))) == Decimal("100.0000")
+
+
+def test_quarter_and_year_cover_their_months(branch):
+    CustomerFactory(branch=branch)
+    closed(date(2026, 12, 31), branch=branch)
+    closed(date(2026, 10, 1), branch=branch)
+    quarter, year = Period(PeriodKind.QUARTER, date(2026, 10, 1)), Period(PeriodKind.YEAR, date(2026, 1, 1))
+    compute(quarter, codes=["churn_rate"])
+    compute(year, codes=["churn_rate"])
+    assert value("churn_rate", period=quarter) == Decimal("66.6667")
+    assert value("churn_rate", period=year) == Decimal("66.6667")
+    assert quarter.end == date(2026, 12, 31) and quarter.ends_at == local(2027, 1, 1)
+    assert timedelta(0) == quarter.starts_at.utcoffset() - timedelta(hours=8)
