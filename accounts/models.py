@@ -208,6 +208,9 @@ class ApiScope(models.TextChoices):
     COMPLAINTS_WRITE = "complaints:write", _("log complaints and move them through their states")
     SURVEYS_READ = "surveys:read", _("read survey responses")
     SERVICE_WRITE = "service:write", _("record services")
+    LIFECYCLE_READ = "lifecycle:read", _("read lifecycle stages, churn scores and their reasons")
+    RETENTION_READ = "retention:read", _("read retention tasks")
+    RETENTION_WRITE = "retention:write", _("record the outcome of retention tasks")
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -689,9 +689,14 @@ def _notification_sender():
 
 
 @transaction.atomic
-def retention_task_record(*, task_id: int, by: User, action_taken: str, outcome: str) -> RetentionTask:
-    """The RM records what they did and the outcome; the task is done. Caller fetched it through a selector."""
-    if not lifecycle_permissions.can_work_retention(by):
+def retention_task_record(*, task_id: int, by, action_taken: str, outcome: str) -> RetentionTask:
+    """The RM (or a bank system with retention:write) records the action and outcome; the task is done.
+
+    The caller fetched the task through a scoped selector.
+    """
+    is_key = permissions.is_api_client(by)
+    allowed = by.has_scope("retention:write") if is_key else lifecycle_permissions.can_work_retention(by)
+    if not allowed:
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if outcome not in RetentionOutcome.values:
         raise ApplicationError.invalid(_("Choose an outcome."), field="outcome")
@@ -704,7 +709,7 @@ def retention_task_record(*, task_id: int, by: User, action_taken: str, outcome:
     task.status = RetentionStatus.DONE
     task.action_taken = action_taken[:500]
     task.outcome = outcome
-    task.recorded_by = by
+    task.recorded_by = None if is_key else by
     task.recorded_at = timezone.now()
     task.save(update_fields=["status", "action_taken", "outcome", "recorded_by", "recorded_at"])
     audit_record(actor=by, action=AUDIT_RETENTION_RECORD, target=task,
