@@ -210,6 +210,9 @@ class ApiScope(models.TextChoices):
     SERVICE_WRITE = "service:write", _("record services")
     KPIS_READ = "kpis:read", _("read KPI definitions and snapshots")
     REPORTS_READ = "reports:read", _("read and download periodic reports")
+    LIFECYCLE_READ = "lifecycle:read", _("read lifecycle stages, churn scores and their reasons")
+    RETENTION_READ = "retention:read", _("read retention tasks")
+    RETENTION_WRITE = "retention:write", _("record the outcome of retention tasks")
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -57,3 +57,15 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         SEGMENTATION_TOUCHED_INTERVAL_SECONDS, sender.signature("segmentation.segmentation_touched_run_task"),
         name="segmentation-touched", expires=SEGMENTATION_TOUCHED_INTERVAL_SECONDS,
     )
+    # Lifecycle (issue #12): stages and the nightly scoring run after the classification pass, the
+    # sweeper that re-queues scoring chunks a lost worker left, and monthly retraining.
+    sender.add_periodic_task(
+        crontab(minute="15", hour="2"), sender.signature("lifecycle.lifecycle_nightly_task"), name="lifecycle-nightly",
+    )
+    sender.add_periodic_task(
+        300.0, sender.signature("lifecycle.scoring_chunks_sweep_task"), name="lifecycle-scoring-sweep", expires=300.0,
+    )
+    sender.add_periodic_task(
+        crontab(minute="0", hour="4", day_of_month="1"), sender.signature("lifecycle.churn_model_retrain_task"),
+        name="lifecycle-monthly-retrain",
+    )

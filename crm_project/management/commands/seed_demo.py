@@ -6,6 +6,7 @@ from django.utils import timezone
 from complaints import demo as complaints_demo
 from crm_project import demo
 from customers import services as customer_services
+from lifecycle import demo as lifecycle_demo
 from segmentation import demo as segmentation_demo
 from service import demo as service_demo
 
@@ -116,8 +117,14 @@ class Command(BaseCommand):
         complaints = complaints_demo.demo_seed_complaints(seed=seed, as_of=end_of_day)
         self.stdout.write("Complaints: " + ", ".join(f"{key} {value:,}" for key, value in complaints.items()
                                                       if isinstance(value, int)) + ".")
+        churn = lifecycle_demo.demo_plant_churn(seed=seed, as_of=as_of)
+        self.stdout.write(f"Churn planted: {churn['churners']:,} churners ({churn['closed']:,} closed).")
         segments = segmentation_demo.demo_seed_segmentation(as_of=as_of)
         self.stdout.write(
             f"Segmentation (policy v{segments['policy_version']}): {segments['customers_classified']:,} "
             f"customers classified, {segments['recommendations']:,} recommendations, {segments['seconds']} s."
+        )
+        lifecycle = lifecycle_demo.demo_seed_lifecycle(as_of=as_of)
+        self.stdout.write(
+            "Lifecycle: " + ", ".join(f"{key} {value}" for key, value in lifecycle.items()) + "."
         )
