@@ -208,6 +208,8 @@ class ApiScope(models.TextChoices):
     COMPLAINTS_WRITE = "complaints:write", _("log complaints and move them through their states")
     SURVEYS_READ = "surveys:read", _("read survey responses")
     SERVICE_WRITE = "service:write", _("record services")
+    TRAINING_READ = "training:read", _("read training records and scores")
+    IMPROVEMENT_READ = "improvement:read", _("read improvement initiatives and RM scorecards")
 
 
 class ApiKeyQuerySet(models.QuerySet):

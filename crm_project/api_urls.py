@@ -16,4 +16,5 @@ urlpatterns = [
     path("v1/", include("segmentation.api.urls")),
     path("v1/", include("service.api.urls")),
     path("v1/", include("complaints.api.urls")),
+    path("v1/", include("training.api.urls")),
 ]

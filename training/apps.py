@@ -6,3 +6,15 @@ class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "training"
     verbose_name = _("Training")
+
+    def ready(self) -> None:
+        try:  # TODO(#14): the registries land on main shortly; drop this guard after merging main
+            from core import navigation, notifications
+        except ImportError:
+            return
+
+        navigation.nav_item_register(key="training", order=70, template="training/partials/nav_item.html")
+        notifications.notification_kind_register(
+            kind="training.enrolment_overdue",
+            message=_("Your training course %(course)s was due on %(due)s and is not finished yet."),
+        )
