@@ -19,11 +19,11 @@ from customers.models import DataQualityIssue, Interaction
 from service.models import ServiceRecord
 from training import permissions
 from training.models import (
+    AssessmentStage,
     Attempt,
     Course,
     Enrolment,
     Question,
-    AssessmentStage,
     TrainingSession,
     knowledge_gain,
 )

@@ -15,6 +15,7 @@ from accounts.models import Branch, Role, User
 from core.errors import ApplicationError, ErrorCode
 from training import content
 from training.models import (
+    AssessmentStage,
     Attempt,
     Attendance,
     Course,
@@ -23,7 +24,6 @@ from training.models import (
     EnrolmentSource,
     ModuleProgress,
     Question,
-    AssessmentStage,
     TrainingMode,
     TrainingSession,
 )

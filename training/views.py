@@ -27,7 +27,7 @@ from training.forms import (
     quarter_bounds,
     quarter_of,
 )
-from training.models import Attempt, Course, AssessmentStage, TrainingSession, knowledge_gain
+from training.models import AssessmentStage, Attempt, Course, TrainingSession, knowledge_gain
 
 RECORDS_MAX = 200
 

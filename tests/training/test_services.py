@@ -20,11 +20,11 @@ from tests.training.factories import (
 )
 from training import content, services
 from training.models import (
+    AssessmentStage,
     Attendance,
     Course,
     Enrolment,
     SessionKind,
-    AssessmentStage,
     TrainingMode,
     knowledge_gain,
 )
@@ -95,7 +95,7 @@ def test_choices_of_another_question_are_ignored(setup):
 
 
 def test_pre_test_once_and_only_before_the_post_test(setup):
-    _course, modules, bank, enrolment = setup
+    _course, _modules, _bank, enrolment = setup
     services.attempt_submit(enrolment=enrolment, stage=AssessmentStage.PRE, answers={})
     with pytest.raises(ApplicationError):
         services.attempt_submit(enrolment=enrolment, stage=AssessmentStage.PRE, answers={})
@@ -244,7 +244,8 @@ def test_module_save_sanitises_and_checks_the_file_by_its_bytes():
 
 
 def test_upload_over_the_limit_is_refused():
-    big = SimpleUploadedFile("big.png", b"\x89PNG\r\n\x1a\n" + b"0" * content.MAX_UPLOAD_BYTES, content_type="image/png")
+    big = SimpleUploadedFile("big.png", b"\x89PNG\r\n\x1a\n" + b"0" * content.MAX_UPLOAD_BYTES,
+                             content_type="image/png")
     with pytest.raises(ApplicationError):
         content.upload_check(big)
 
