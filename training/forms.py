@@ -60,9 +60,9 @@ class EnrolmentAssignForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        target = data.get("target")
-        if target and not data.get(target):
-            self.add_error(target, _("Choose whom to enrol."))
+        field_name = {"person": "user", "role": "role", "branch": "branch"}.get(data.get("target"))
+        if field_name and not data.get(field_name) and field_name not in self.errors:
+            self.add_error(field_name, _("Choose whom to enrol."))
         return data
 
 
