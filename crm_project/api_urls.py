@@ -17,4 +17,5 @@ urlpatterns = [
     path("v1/", include("service.api.urls")),
     path("v1/", include("complaints.api.urls")),
     path("v1/", include("training.api.urls")),
+    path("v1/", include("improvement.api.urls")),
 ]

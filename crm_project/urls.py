@@ -16,6 +16,7 @@ urlpatterns = [
     path("service/", include("service.urls")),
     path("complaints/", include("complaints.urls")),
     path("training/", include("training.urls")),
+    path("improvement/", include("improvement.urls")),
     # Pages for customers themselves (no login): survey answers, online complaints, progress.
     path("public/surveys/", include("service.public_urls")),
     path("public/complaints/", include("complaints.public_urls")),
