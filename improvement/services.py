@@ -20,6 +20,7 @@ from accounts.models import Branch, Role, User
 from complaints.models import Complaint
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
+from core.outbox import outbox_enqueue
 from customers.models import Customer
 from improvement import kpis
 from improvement.models import (
@@ -46,6 +47,7 @@ from segmentation.models import CustomerSegment
 from service.models import SurveyResponse
 from training.models import Enrolment
 
+SCORECARDS_COMPUTE_TASK = "improvement.scorecards_compute_task"
 CSAT_SATISFIED_MIN = 4  # CSAT 4 or 5 of 5 counts as satisfied (the manual's "satisfaction ≥ 85 %")
 _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
@@ -395,3 +397,12 @@ def scorecards_compute(*, period_kind: str, period_start: date, now: datetime | 
                                   update_fields=update_fields)
     return len(cards)
 
+
+@transaction.atomic
+def scorecards_compute_request(*, by: User, period_kind: str, period_start: date) -> None:
+    """Queue one period's computation (published after commit through the outbox), and audit who asked."""
+    period_start = period_start_of(period_kind, period_start)
+    outbox_enqueue(task_name=SCORECARDS_COMPUTE_TASK, queue="reports",
+                   kwargs={"period_kind": period_kind, "period_start": period_start.isoformat()})
+    audit_record(actor=by, action="improvement.scorecards_compute",
+                 detail={"period_kind": period_kind, "period_start": period_start.isoformat()})

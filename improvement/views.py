@@ -7,7 +7,6 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,7 +17,7 @@ from accounts import permissions as roles
 from accounts.models import Branch, User
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
-from improvement import kpis, permissions, selectors, services, tasks
+from improvement import kpis, permissions, selectors, services
 from improvement.forms import (
     AdvanceForm,
     CustomerRewardForm,
@@ -362,8 +361,7 @@ class ScorecardListView(LoginRequiredMixin, View):
         form = PeriodForm(request.POST, kinds=(PeriodKind.MONTH, PeriodKind.QUARTER))
         default = period_before(PeriodKind.MONTH, period_start_of(PeriodKind.MONTH, timezone.localdate()))
         kind, start = form.period_start(default)
-        transaction.on_commit(lambda: tasks.scorecards_compute_task.delay(period_kind=kind,
-                                                                          period_start=start.isoformat()))
+        services.scorecards_compute_request(by=request.user, period_kind=kind, period_start=start)
         messages.success(request, _("The scorecards for %(period)s are being computed.") % {
             "period": period_label(kind, start)})
         return redirect(f"{request.path}?period_kind={kind}&period={period_label(kind, start)}")
