@@ -8,8 +8,5 @@ class ImprovementConfig(AppConfig):
     verbose_name = _("Continuous improvement")
 
     def ready(self) -> None:
-        try:  # TODO(#14): the registry lands on main shortly; drop this guard after merging main
-            from core import navigation
-        except ImportError:
-            return
+        from core import navigation
         navigation.nav_item_register(key="improvement", order=90, template="improvement/partials/nav_item.html")

@@ -8,13 +8,11 @@ class TrainingConfig(AppConfig):
     verbose_name = _("Training")
 
     def ready(self) -> None:
-        try:  # TODO(#14): the registries land on main shortly; drop this guard after merging main
-            from core import navigation, notifications
-        except ImportError:
-            return
+        from core import navigation, notifications
+        from training import services
 
         navigation.nav_item_register(key="training", order=70, template="training/partials/nav_item.html")
         notifications.notification_kind_register(
-            kind="training.enrolment_overdue",
+            kind=services.OVERDUE_KIND,
             message=_("Your training course %(course)s was due on %(due)s and is not finished yet."),
         )

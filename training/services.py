@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Branch, Role, User
+from core import notifications
 from core.errors import ApplicationError, ErrorCode
 from training import content
 from training.models import (
@@ -265,8 +266,6 @@ def overdue_reminders_send(*, today: date | None = None) -> int:
 
     Idempotent per enrolment and day (dedupe key), so a re-run or an overlapping beat sends nothing twice.
     """
-    from core import notifications  # TODO(#14): top-level import once main's inbox is merged
-
     today = today or timezone.localdate()
     sent = 0
     overdue = Enrolment.objects.overdue(on=today).filter(user__is_active=True).select_related("course")

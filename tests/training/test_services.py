@@ -261,3 +261,26 @@ def test_starter_catalogue_is_seeded_in_both_languages():
         assert all(m.body_zh for m in course.modules.all())
         for q in course.questions.all():
             assert q.choices.filter(is_correct=True).exists()
+
+
+def test_overdue_reminders_land_in_the_inbox_once_a_day(learner):
+    """Given one overdue and one on-time enrolment; when the reminder job runs twice the same day and once
+    the next day; then the overdue learner has two messages (one a day) in their inbox."""
+    from core import notifications
+    from core.models import Notification
+
+    course, _m, _b = course_with_bank(code="overdue-course")
+    overdue = EnrolmentFactory(course=course, user=learner, due_on=timezone.localdate() - timedelta(days=2))
+    on_time = course_with_bank()[0]
+    EnrolmentFactory(course=on_time, user=learner)
+    today = timezone.localdate()
+    assert services.overdue_reminders_send(today=today) == 1
+    assert services.overdue_reminders_send(today=today) == 0
+    assert services.overdue_reminders_send(today=today + timedelta(days=1)) == 1
+    inbox = Notification.objects.filter(recipient=learner)
+    assert inbox.count() == 2
+    text = notifications.notification_text(inbox.first())
+    assert "overdue-course" in text and overdue.due_on.isoformat() in text
+    overdue.completed_at = timezone.now()
+    overdue.save()
+    assert services.overdue_reminders_send(today=today + timedelta(days=2)) == 0
