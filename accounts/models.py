@@ -213,6 +213,8 @@ class ApiScope(models.TextChoices):
     LIFECYCLE_READ = "lifecycle:read", _("read lifecycle stages, churn scores and their reasons")
     RETENTION_READ = "retention:read", _("read retention tasks")
     RETENTION_WRITE = "retention:write", _("record the outcome of retention tasks")
+    TRAINING_READ = "training:read", _("read training records and scores")
+    IMPROVEMENT_READ = "improvement:read", _("read improvement initiatives and RM scorecards")
 
 
 class ApiKeyQuerySet(models.QuerySet):

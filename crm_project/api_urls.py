@@ -18,4 +18,6 @@ urlpatterns = [
     path("v1/", include("complaints.api.urls")),
     path("v1/", include("evaluation.api.urls")),
     path("v1/", include("lifecycle.api.urls")),
+    path("v1/", include("training.api.urls")),
+    path("v1/", include("improvement.api.urls")),
 ]

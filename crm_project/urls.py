@@ -17,6 +17,8 @@ urlpatterns = [
     path("complaints/", include("complaints.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("lifecycle/", include("lifecycle.urls")),
+    path("training/", include("training.urls")),
+    path("improvement/", include("improvement.urls")),
     # Pages for customers themselves (no login): survey answers, online complaints, progress.
     path("public/surveys/", include("service.public_urls")),
     path("public/complaints/", include("complaints.public_urls")),

@@ -6,3 +6,7 @@ class ImprovementConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "improvement"
     verbose_name = _("Continuous improvement")
+
+    def ready(self) -> None:
+        from core import navigation
+        navigation.nav_item_register(key="improvement", order=90, template="improvement/partials/nav_item.html")

@@ -6,3 +6,13 @@ class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "training"
     verbose_name = _("Training")
+
+    def ready(self) -> None:
+        from core import navigation, notifications
+        from training import services
+
+        navigation.nav_item_register(key="training", order=70, template="training/partials/nav_item.html")
+        notifications.notification_kind_register(
+            kind=services.OVERDUE_KIND,
+            message=_("Your training course %(course)s was due on %(due)s and is not finished yet."),
+        )
