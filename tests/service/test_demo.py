@@ -7,9 +7,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role
+from core.workdays import working_days_add
 from service.demo import demo_seed_service
 from service.models import FollowUpTask, OutboundMessage, ServiceRecord, SurveyInvitation, SurveyResponse
-from service.services import FOLLOW_UP_DUE_IN_WORKING_DAYS, working_days_after
+from service.services import FOLLOW_UP_DUE_IN_WORKING_DAYS
 from tests.customers.factories import CustomerFactory
 
 AS_OF = date(2026, 11, 28)
@@ -67,11 +68,11 @@ def test_demo_seed_without_customers_does_nothing(db):
 
 
 def test_demo_follow_ups_are_due_in_working_days_like_real_ones(demo_customers):
-    """The demo's SQL counts working days the way services.working_days_after does."""
+    """The demo's SQL counts working days the way core.workdays.working_days_add does."""
     demo_seed_service(seed=7, as_of=AS_OF)
 
     tasks = list(FollowUpTask.objects.select_related("response"))
     assert tasks
     for task in tasks:
         answered_on = timezone.localdate(task.response.submitted_at)
-        assert task.due_on == working_days_after(answered_on, FOLLOW_UP_DUE_IN_WORKING_DAYS)
+        assert task.due_on == working_days_add(answered_on, FOLLOW_UP_DUE_IN_WORKING_DAYS)
