@@ -104,6 +104,9 @@ class SegmentationPolicy(models.Model):
                                                     validators=[MinValueValidator(1), MaxValueValidator(50)])
     override_max_days = models.PositiveIntegerField(_("tier override lasts at most (days)"), default=180,
                                                     validators=[MinValueValidator(1)])
+    # Recommendations: a product the customer declined is not offered again for this long.
+    declined_cooloff_days = models.PositiveIntegerField(_("declined product not recommended again for (days)"),
+                                                        default=90, validators=[MaxValueValidator(730)])
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("created by"))

@@ -8,7 +8,8 @@ when the key is not limited to a branch.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -16,15 +17,17 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import Branch, User
 from customers import selectors as customer_selectors
-from customers.models import Customer
+from customers.models import Customer, Product
 from segmentation.models import (
     BehaviourClass,
     CustomerSegment,
+    FeedbackOutcome,
     OverrideStatus,
     Recommendation,
     RecommendationFeedback,
     RiskClass,
     RunStatus,
+    SegmentationPolicy,
     SegmentationRun,
     SegmentHistory,
     SegmentOverride,
@@ -85,6 +88,36 @@ def recommendation_list_for(*, customer: Customer) -> list[Recommendation]:
         .annotate(last_outcome=Subquery(latest_feedback.values("outcome")[:1]))
         .order_by("rank")
     )
+
+
+@dataclass(frozen=True)
+class DeclinedProduct:
+    """A product left out of the recommendations because the customer declined it (cool-off)."""
+
+    product: Product
+    declined_at: datetime
+    offered_again_on: date
+    policy_version: int
+
+
+def recommendation_declined_for(*, customer: Customer, today: date | None = None) -> list[DeclinedProduct]:
+    """Products the customer declined within the latest policy's cool-off: why they are not offered."""
+    policy = SegmentationPolicy.objects.order_by("-version").first()
+    if policy is None or not policy.declined_cooloff_days:
+        return []
+    today = today or timezone.localdate()
+    since = today - timedelta(days=policy.declined_cooloff_days)
+    latest: dict[int, RecommendationFeedback] = {}
+    for feedback in (RecommendationFeedback.objects.filter(customer=customer, recorded_at__date__gte=since)
+                     .select_related("product").order_by("product_id", "-recorded_at", "-id")):
+        latest.setdefault(feedback.product_id, feedback)
+    return [
+        DeclinedProduct(product=feedback.product, declined_at=feedback.recorded_at,
+                        offered_again_on=timezone.localdate(feedback.recorded_at)
+                        + timedelta(days=policy.declined_cooloff_days + 1),
+                        policy_version=policy.version)
+        for feedback in latest.values() if feedback.outcome == FeedbackOutcome.DECLINED
+    ]
 
 
 def recommendation_get_visible_to(*, user: User, customer_id: int, recommendation_id: int) -> Recommendation:

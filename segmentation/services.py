@@ -756,6 +756,11 @@ def recommendation_run(*, customer_ids: list[int] | None = None, as_of: date | N
     filtered by suitability, products held and the tier's strategy. Serialised by an advisory lock.
     """
     as_of = as_of or timezone.localdate()
+    policy = SegmentationPolicy.objects.order_by("-version").first()
+    cooloff_days = (policy.declined_cooloff_days if policy is not None
+                    else SegmentationPolicy._meta.get_field("declined_cooloff_days").default)
+    declined_since = datetime.combine(as_of - timedelta(days=cooloff_days), datetime.min.time(),
+                                      tzinfo=timezone.get_current_timezone())
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECOMMENDATION_LOCK_KEY])
@@ -765,7 +770,8 @@ def recommendation_run(*, customer_ids: list[int] | None = None, as_of: date | N
         # A failure rolls the whole run back (the old recommendations stay).
         with connection.cursor() as cursor:
             stats = recommending.recommend_and_write(cursor=cursor, run_id=run.pk, as_of=as_of,
-                                                     customer_ids=customer_ids, top_n=top_n)
+                                                     customer_ids=customer_ids, top_n=top_n,
+                                                     declined_since=declined_since)
         run.status = RunStatus.DONE
         run.customers = stats.customers
         run.recommendations = stats.recommendations
