@@ -245,6 +245,50 @@ class CustomerSegment(models.Model):
         return f"{self.customer_id} {self.tier}"
 
 
+class SegmentCount(models.Model):
+    """Customers per (branch, tier, classes): a few hundred rows the /segments/ overview reads.
+
+    Derived data, rewritten from CustomerSegment at the end of every classification run and when
+    an approved override changes a tier (segmentation.services.segment_counts_refresh).
+    """
+
+    run = models.ForeignKey("segmentation.SegmentationRun", verbose_name=_("run"), null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False)
+    branch = models.ForeignKey("accounts.Branch", verbose_name=_("branch"), on_delete=models.CASCADE,
+                               related_name="+", db_constraint=False)
+    tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices)
+    value_class = models.CharField(_("value class"), max_length=10, choices=ValueClass.choices)
+    behaviour_class = models.CharField(_("behaviour class"), max_length=10, choices=BehaviourClass.choices)
+    risk_class = models.CharField(_("risk class"), max_length=10, choices=RiskClass.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("segment count")
+        verbose_name_plural = _("segment counts")
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.tier} {self.value_class}/{self.behaviour_class}/{self.risk_class}"
+
+
+class SegmentMoveCount(models.Model):
+    """Customers per (branch, tier before, tier after) moved by the last full run: the movement matrix."""
+
+    run = models.ForeignKey("segmentation.SegmentationRun", verbose_name=_("run"), on_delete=models.CASCADE,
+                            related_name="+", db_constraint=False, db_index=False)
+    branch = models.ForeignKey("accounts.Branch", verbose_name=_("branch"), on_delete=models.CASCADE,
+                               related_name="+", db_constraint=False)
+    from_tier = models.CharField(_("from tier"), max_length=10, blank=True)
+    to_tier = models.CharField(_("to tier"), max_length=10, choices=Tier.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("tier movement count")
+        verbose_name_plural = _("tier movement counts")
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.from_tier}->{self.to_tier}"
+
+
 class SegmentHistory(models.Model):
     """A change of a customer's classes or tier (the first classification included: from is blank)."""
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import permissions
@@ -29,7 +29,9 @@ from segmentation.models import (
     RunStatus,
     SegmentationPolicy,
     SegmentationRun,
+    SegmentCount,
     SegmentHistory,
+    SegmentMoveCount,
     SegmentOverride,
     ServiceStrategy,
     Tier,
@@ -153,23 +155,24 @@ def segments_visible_to(*, principal) -> QuerySet[CustomerSegment]:
 
 
 def segment_overview(*, user: User) -> dict:
-    """Counts per branch and tier / class, and the tier movement matrix, in a constant number of queries.
+    """Counts per branch and tier / class, and the tier movement matrix, from the run's count tables.
 
     The overview's scope is the branch: a branch manager's own, every branch for head office
-    (admin, compliance auditor); counted on CustomerSegment.branch (the branch at classification),
-    from the (branch, tier, classes) index. ``movement`` counts customers by (tier before the last
-    full run, tier after it) from that run's history rows; "" is "not classified before"; the
-    diagonal is the customers it did not move.
+    (admin, compliance auditor); counted on CustomerSegment.branch (the branch at classification).
+    The counts come from SegmentCount / SegmentMoveCount (a few hundred rows written by each
+    classification run), never from counting the customers. ``movement`` counts customers by
+    (tier before the last full run, tier after it); "" is "not classified before"; the diagonal
+    is the customers it did not move.
     """
-    segments = CustomerSegment.objects.all()
+    counts_qs = SegmentCount.objects.all()
+    moves_qs = SegmentMoveCount.objects.all()
     if not permissions.sees_all_branches(user):
         if not permissions.is_branch_manager(user) or user.branch_id is None:
-            segments = segments.none()
+            counts_qs, moves_qs = counts_qs.none(), moves_qs.none()
         else:
-            segments = segments.filter(branch_id=user.branch_id)
-    rows = (segments.order_by()
-            .values_list("branch_id", "tier", "value_class", "behaviour_class", "risk_class")
-            .annotate(count=Count("pk")))
+            counts_qs = counts_qs.filter(branch_id=user.branch_id)
+            moves_qs = moves_qs.filter(branch_id=user.branch_id)
+    rows = counts_qs.values_list("branch_id", "tier", "value_class", "behaviour_class", "risk_class", "customers")
     branch_counts: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
     for branch_id, tier, value_class, behaviour_class, risk_class, count in rows:
@@ -179,15 +182,10 @@ def segment_overview(*, user: User) -> dict:
             counts[key] += count
             totals[key] += count
     branches = {branch.pk: branch for branch in Branch.objects.filter(pk__in=list(branch_counts))}
-    last_full_run = (SegmentationRun.objects.filter(kind=SegmentationRun.Kind.FULL, status=RunStatus.DONE)
-                     .order_by("-started_at", "-id").first())
     movement: dict[tuple[str, str], int] = {}
-    if last_full_run is not None:
-        history = SegmentHistory.objects.filter(run=last_full_run).exclude(from_tier=F("to_tier"))
-        if not permissions.sees_all_branches(user):
-            history = history.filter(customer_id__in=segments.values("customer_id"))
-        moves = history.order_by().values_list("from_tier", "to_tier").annotate(count=Count("pk"))
-        movement = {(from_tier, to_tier): count for from_tier, to_tier, count in moves}
+    for from_tier, to_tier, count in moves_qs.values_list("from_tier", "to_tier", "customers"):
+        movement[(from_tier, to_tier)] = movement.get((from_tier, to_tier), 0) + count
+    if SegmentationRun.objects.filter(kind=SegmentationRun.Kind.FULL, status=RunStatus.DONE).exists():
         for tier in Tier.values:
             moved_in = sum(count for (from_tier, to_tier), count in movement.items() if to_tier == tier)
             movement[(tier, tier)] = max(totals.get(f"tier:{tier}", 0) - moved_in, 0)
@@ -195,6 +193,7 @@ def segment_overview(*, user: User) -> dict:
         "branches": [
             {"branch": branches[branch_id], "counts": dict(counts)}
             for branch_id, counts in sorted(branch_counts.items(), key=lambda item: branches[item[0]].code)
+            if branch_id in branches
         ],
         "totals": dict(totals),
         "movement": movement,
