@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.models import AuditEvent, Notification, OutboxMessage, TaskExecution
+from core import workdays
+from core.errors import ApplicationError
+from core.forms import form_add_application_error
+from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, TaskExecution
 from core.notifications import notification_text
 from core.outbox import outbox_relay
 
@@ -111,3 +119,82 @@ class NotificationAdmin(ReadOnlyAdmin):
     @admin.display(description=_("message"))
     def message(self, notification: Notification) -> str:
         return notification_text(notification)
+class CalendarImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, a header row date,kind,name; kind is holiday or workday. "
+                    "Replaces every year the file names."),
+    )
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    """Holidays and working weekend days (调休), edited one by one or imported per year from CSV."""
+
+    list_display = ("day", "weekday", "kind", "name")
+    list_filter = ("kind", ("day", admin.DateFieldListFilter))
+    date_hierarchy = "day"
+    search_fields = ("name",)
+    fields = ("day", "kind", "name")
+
+    def _is_admin(self, request: HttpRequest) -> bool:
+        return _has_role_group(request.user, ADMIN_GROUPS)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._is_admin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._is_admin(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._is_admin(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._is_admin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._is_admin(request)
+
+    @admin.display(description=_("weekday"))
+    def weekday(self, obj: CalendarDay) -> str:
+        return date_format(obj.day, "l")
+
+    def save_model(self, request: HttpRequest, obj: CalendarDay, form, change: bool) -> None:
+        workdays.calendar_day_save(calendar_day=obj, by=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: CalendarDay) -> None:
+        workdays.calendar_day_delete(calendar_day=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CalendarDay]) -> None:
+        for obj in queryset:
+            workdays.calendar_day_delete(calendar_day=obj, by=request.user)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="core_calendarday_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self._is_admin(request):
+            raise PermissionDenied
+        form = CalendarImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.add_error("file", _("The file is not UTF-8."))
+            else:
+                try:
+                    result = workdays.calendar_import_csv(text=text, by=request.user)
+                except ApplicationError as exc:
+                    form_add_application_error(form, exc)
+                else:
+                    self.message_user(request, _(
+                        "Imported %(years)s: %(holidays)d holidays, %(workdays)d working weekend days."
+                    ) % {"years": ", ".join(map(str, result.years)), "holidays": result.holidays,
+                         "workdays": result.workdays}, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:core_calendarday_changelist"))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": _("Import the working-day calendar")}
+        return TemplateResponse(request, "admin/core/calendarday/import.html", context)

@@ -194,3 +194,35 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.recipient_id}"
+class CalendarDay(models.Model):
+    """An exception to the Monday-to-Friday week: a public holiday, or a weekend day worked (调休).
+
+    Maintained by admins (admin page or CSV import, ``core.workdays``); every working-day
+    computation in the project reads it through ``core.workdays``.
+    """
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("public holiday")
+        WORKDAY = "workday", _("working weekend day")
+
+    day = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True,
+                            help_text=_("The holiday it belongs to, e.g. 春节 / Spring Festival."))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("working-day calendar")
+        ordering = ["day"]
+        constraints = [
+            # Holidays may list their weekend days too (the State Council's notice does); a
+            # "working day" on a weekday would change nothing, so only weekends may be one.
+            models.CheckConstraint(
+                condition=Q(kind="holiday") | Q(day__week_day__in=[1, 7]),
+                name="core_calendar_workday_on_weekend",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.get_kind_display()} {self.name}".rstrip()

@@ -26,7 +26,9 @@ from segmentation.models import (
     RecommendationRun,
     SegmentationPolicy,
     SegmentationRun,
+    SegmentCount,
     SegmentHistory,
+    SegmentMoveCount,
     SegmentOverride,
     ServiceStrategy,
 )
@@ -173,6 +175,18 @@ class CustomerSegmentAdmin(ReadOnly):
     raw_id_fields = ("customer",)
     show_full_result_count = False
     search_fields = ("=customer__external_id",)
+
+
+@admin.register(SegmentCount)
+class SegmentCountAdmin(ReadOnly):
+    list_display = ("branch", "tier", "value_class", "behaviour_class", "risk_class", "customers", "run")
+    list_filter = ("tier", "branch")
+
+
+@admin.register(SegmentMoveCount)
+class SegmentMoveCountAdmin(ReadOnly):
+    list_display = ("branch", "from_tier", "to_tier", "customers", "run")
+    list_filter = ("to_tier", "branch")
 
 
 @admin.register(SegmentHistory)

@@ -104,6 +104,9 @@ class SegmentationPolicy(models.Model):
                                                     validators=[MinValueValidator(1), MaxValueValidator(50)])
     override_max_days = models.PositiveIntegerField(_("tier override lasts at most (days)"), default=180,
                                                     validators=[MinValueValidator(1)])
+    # Recommendations: a product the customer declined is not offered again for this long.
+    declined_cooloff_days = models.PositiveIntegerField(_("declined product not recommended again for (days)"),
+                                                        default=90, validators=[MaxValueValidator(730)])
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("created by"))
@@ -240,6 +243,50 @@ class CustomerSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.tier}"
+
+
+class SegmentCount(models.Model):
+    """Customers per (branch, tier, classes): a few hundred rows the /segments/ overview reads.
+
+    Derived data, rewritten from CustomerSegment at the end of every classification run and when
+    an approved override changes a tier (segmentation.services.segment_counts_refresh).
+    """
+
+    run = models.ForeignKey("segmentation.SegmentationRun", verbose_name=_("run"), null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False)
+    branch = models.ForeignKey("accounts.Branch", verbose_name=_("branch"), on_delete=models.CASCADE,
+                               related_name="+", db_constraint=False)
+    tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices)
+    value_class = models.CharField(_("value class"), max_length=10, choices=ValueClass.choices)
+    behaviour_class = models.CharField(_("behaviour class"), max_length=10, choices=BehaviourClass.choices)
+    risk_class = models.CharField(_("risk class"), max_length=10, choices=RiskClass.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("segment count")
+        verbose_name_plural = _("segment counts")
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.tier} {self.value_class}/{self.behaviour_class}/{self.risk_class}"
+
+
+class SegmentMoveCount(models.Model):
+    """Customers per (branch, tier before, tier after) moved by the last full run: the movement matrix."""
+
+    run = models.ForeignKey("segmentation.SegmentationRun", verbose_name=_("run"), on_delete=models.CASCADE,
+                            related_name="+", db_constraint=False, db_index=False)
+    branch = models.ForeignKey("accounts.Branch", verbose_name=_("branch"), on_delete=models.CASCADE,
+                               related_name="+", db_constraint=False)
+    from_tier = models.CharField(_("from tier"), max_length=10, blank=True)
+    to_tier = models.CharField(_("to tier"), max_length=10, choices=Tier.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("tier movement count")
+        verbose_name_plural = _("tier movement counts")
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.from_tier}->{self.to_tier}"
 
 
 class SegmentHistory(models.Model):

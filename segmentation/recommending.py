@@ -29,7 +29,7 @@ from scipy import sparse
 from sklearn.metrics.pairwise import cosine_similarity
 
 from customers.models import CustomerStatus, RiskLevel
-from segmentation.models import RecommendationReason, ServiceStrategy, Tier
+from segmentation.models import FeedbackOutcome, RecommendationReason, ServiceStrategy, Tier
 
 BLOCK_SIZE = 100_000
 POPULARITY_WEIGHT = 1e-3
@@ -85,6 +85,41 @@ def load_holdings(cursor, *, as_of) -> pd.DataFrame:
         "WHERE opened_on <= %(as_of)s AND (closed_on IS NULL OR closed_on > %(as_of)s)",
         {"as_of": as_of}, ["customer_id", "product_id"], {"customer_id": np.int64, "product_id": np.int64},
     )
+
+
+# The latest feedback on each (customer, product); a decline recorded since the cut-off keeps the
+# product out of the customer's recommendations (SegmentationPolicy.declined_cooloff_days).
+DECLINED_SQL = (
+    "SELECT customer_id, product_id FROM ("
+    " SELECT DISTINCT ON (customer_id, product_id) customer_id, product_id, outcome, recorded_at"
+    " FROM segmentation_recommendationfeedback WHERE recorded_at >= %(since)s {scope}"
+    " ORDER BY customer_id, product_id, recorded_at DESC, id DESC) latest"
+    " WHERE outcome = %(declined)s"
+)
+
+
+def load_declined(cursor, *, since, customer_ids: list[int] | None) -> pd.DataFrame:
+    scope = "AND customer_id = ANY(%(customer_ids)s)" if customer_ids is not None else ""
+    return copy_frame(
+        cursor, DECLINED_SQL.format(scope=scope),
+        {"since": since, "declined": FeedbackOutcome.DECLINED.value, "customer_ids": customer_ids},
+        ["customer_id", "product_id"], {"customer_id": np.int64, "product_id": np.int64},
+    )
+
+
+def exclude_declined(*, eligible: np.ndarray, customer_ids: np.ndarray, products: Products,
+                     declined: pd.DataFrame) -> None:
+    """Mark the block's declined (customer, product) pairs ineligible, in place."""
+    if declined.empty:
+        return
+    in_block = declined[declined["customer_id"].isin(customer_ids)]
+    if in_block.empty:
+        return
+    rows = np.searchsorted(customer_ids, in_block["customer_id"].to_numpy())
+    columns = np.searchsorted(products.ids, in_block["product_id"].to_numpy())
+    known = (columns < len(products.ids)) & (products.ids[np.minimum(columns, len(products.ids) - 1)]
+                                             == in_block["product_id"].to_numpy())
+    eligible[rows[known], columns[known]] = False
 
 
 CUSTOMERS_SQL = (
@@ -191,8 +226,12 @@ def tier_indexes(tiers: pd.Series) -> np.ndarray:
     return tiers.map(TIER_INDEX).fillna(TIER_INDEX[Tier.GENERAL.value]).to_numpy(dtype=np.int64)
 
 
-def recommend_and_write(*, cursor, run_id: int, as_of, customer_ids: list[int] | None, top_n: int) -> RunStats:
-    """Score the customers in blocks and replace their recommendations (DELETE, then COPY per block)."""
+def recommend_and_write(*, cursor, run_id: int, as_of, customer_ids: list[int] | None, top_n: int,
+                        declined_since=None) -> RunStats:
+    """Score the customers in blocks and replace their recommendations (DELETE, then COPY per block).
+
+    Products a customer declined at or after ``declined_since`` (a datetime) are left out.
+    """
     phases: dict[str, float] = {}
     started = time.monotonic()
     products = load_products(cursor)
@@ -203,6 +242,8 @@ def recommend_and_write(*, cursor, run_id: int, as_of, customer_ids: list[int] |
     holdings_count = len(holdings)
     del holdings
     customers = load_customers(cursor, customer_ids=customer_ids)
+    declined = (load_declined(cursor, since=declined_since, customer_ids=customer_ids)
+                if declined_since is not None else pd.DataFrame({"customer_id": [], "product_id": []}))
     phases["load"] = time.monotonic() - started
 
     started = time.monotonic()
@@ -227,6 +268,7 @@ def recommend_and_write(*, cursor, run_id: int, as_of, customer_ids: list[int] |
         eligible = eligibility(tolerance_rank=tolerance_ranks(block["risk_tolerance"]),
                                tier_index=tier_indexes(block["tier"]), products=products,
                                tier_categories=tier_categories)
+        exclude_declined(eligible=eligible, customer_ids=ids, products=products, declined=declined)
         order, scores, is_similar, because, valid = recommend_block(
             held=rows_for(ids, matrix_customer_ids, matrix), similarity=similarity,
             product_popularity=product_popularity, eligible=eligible, top_n=top_n,

@@ -8,25 +8,30 @@ when the key is not limited to a branch.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import Branch, User
 from customers import selectors as customer_selectors
-from customers.models import Customer
+from customers.models import Customer, Product
 from segmentation.models import (
     BehaviourClass,
     CustomerSegment,
+    FeedbackOutcome,
     OverrideStatus,
     Recommendation,
     RecommendationFeedback,
     RiskClass,
     RunStatus,
+    SegmentationPolicy,
     SegmentationRun,
+    SegmentCount,
     SegmentHistory,
+    SegmentMoveCount,
     SegmentOverride,
     ServiceStrategy,
     Tier,
@@ -84,6 +89,36 @@ def recommendation_list_for(*, customer: Customer) -> list[Recommendation]:
     )
 
 
+@dataclass(frozen=True)
+class DeclinedProduct:
+    """A product left out of the recommendations because the customer declined it (cool-off)."""
+
+    product: Product
+    declined_at: datetime
+    offered_again_on: date
+    policy_version: int
+
+
+def recommendation_declined_for(*, customer: Customer, today: date | None = None) -> list[DeclinedProduct]:
+    """Products the customer declined within the latest policy's cool-off: why they are not offered."""
+    policy = SegmentationPolicy.objects.order_by("-version").first()
+    if policy is None or not policy.declined_cooloff_days:
+        return []
+    today = today or timezone.localdate()
+    since = today - timedelta(days=policy.declined_cooloff_days)
+    latest: dict[int, RecommendationFeedback] = {}
+    for feedback in (RecommendationFeedback.objects.filter(customer=customer, recorded_at__date__gte=since)
+                     .select_related("product").order_by("product_id", "-recorded_at", "-id")):
+        latest.setdefault(feedback.product_id, feedback)
+    return [
+        DeclinedProduct(product=feedback.product, declined_at=feedback.recorded_at,
+                        offered_again_on=timezone.localdate(feedback.recorded_at)
+                        + timedelta(days=policy.declined_cooloff_days + 1),
+                        policy_version=policy.version)
+        for feedback in latest.values() if feedback.outcome == FeedbackOutcome.DECLINED
+    ]
+
+
 def recommendation_get_visible_to(*, user: User, customer_id: int, recommendation_id: int) -> Recommendation:
     customer = customer_get_visible_to(principal=user, customer_id=customer_id)
     return (Recommendation.objects.select_related("product", "because_product")
@@ -117,23 +152,24 @@ def segments_visible_to(*, principal) -> QuerySet[CustomerSegment]:
 
 
 def segment_overview(*, user: User) -> dict:
-    """Counts per branch and tier / class, and the tier movement matrix, in a constant number of queries.
+    """Counts per branch and tier / class, and the tier movement matrix, from the run's count tables.
 
     The overview's scope is the branch: a branch manager's own, every branch for head office
-    (admin, compliance auditor); counted on CustomerSegment.branch (the branch at classification),
-    from the (branch, tier, classes) index. ``movement`` counts customers by (tier before the last
-    full run, tier after it) from that run's history rows; "" is "not classified before"; the
-    diagonal is the customers it did not move.
+    (admin, compliance auditor); counted on CustomerSegment.branch (the branch at classification).
+    The counts come from SegmentCount / SegmentMoveCount (a few hundred rows written by each
+    classification run), never from counting the customers. ``movement`` counts customers by
+    (tier before the last full run, tier after it); "" is "not classified before"; the diagonal
+    is the customers it did not move.
     """
-    segments = CustomerSegment.objects.all()
+    counts_qs = SegmentCount.objects.all()
+    moves_qs = SegmentMoveCount.objects.all()
     if not permissions.sees_all_branches(user):
         if not permissions.is_branch_manager(user) or user.branch_id is None:
-            segments = segments.none()
+            counts_qs, moves_qs = counts_qs.none(), moves_qs.none()
         else:
-            segments = segments.filter(branch_id=user.branch_id)
-    rows = (segments.order_by()
-            .values_list("branch_id", "tier", "value_class", "behaviour_class", "risk_class")
-            .annotate(count=Count("pk")))
+            counts_qs = counts_qs.filter(branch_id=user.branch_id)
+            moves_qs = moves_qs.filter(branch_id=user.branch_id)
+    rows = counts_qs.values_list("branch_id", "tier", "value_class", "behaviour_class", "risk_class", "customers")
     branch_counts: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
     for branch_id, tier, value_class, behaviour_class, risk_class, count in rows:
@@ -143,15 +179,10 @@ def segment_overview(*, user: User) -> dict:
             counts[key] += count
             totals[key] += count
     branches = {branch.pk: branch for branch in Branch.objects.filter(pk__in=list(branch_counts))}
-    last_full_run = (SegmentationRun.objects.filter(kind=SegmentationRun.Kind.FULL, status=RunStatus.DONE)
-                     .order_by("-started_at", "-id").first())
     movement: dict[tuple[str, str], int] = {}
-    if last_full_run is not None:
-        history = SegmentHistory.objects.filter(run=last_full_run).exclude(from_tier=F("to_tier"))
-        if not permissions.sees_all_branches(user):
-            history = history.filter(customer_id__in=segments.values("customer_id"))
-        moves = history.order_by().values_list("from_tier", "to_tier").annotate(count=Count("pk"))
-        movement = {(from_tier, to_tier): count for from_tier, to_tier, count in moves}
+    for from_tier, to_tier, count in moves_qs.values_list("from_tier", "to_tier", "customers"):
+        movement[(from_tier, to_tier)] = movement.get((from_tier, to_tier), 0) + count
+    if SegmentationRun.objects.filter(kind=SegmentationRun.Kind.FULL, status=RunStatus.DONE).exists():
         for tier in Tier.values:
             moved_in = sum(count for (from_tier, to_tier), count in movement.items() if to_tier == tier)
             movement[(tier, tier)] = max(totals.get(f"tier:{tier}", 0) - moved_in, 0)
@@ -159,6 +190,7 @@ def segment_overview(*, user: User) -> dict:
         "branches": [
             {"branch": branches[branch_id], "counts": dict(counts)}
             for branch_id, counts in sorted(branch_counts.items(), key=lambda item: branches[item[0]].code)
+            if branch_id in branches
         ],
         "totals": dict(totals),
         "movement": movement,

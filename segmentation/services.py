@@ -493,6 +493,7 @@ def segmentation_run(*, as_of: datetime | None = None, customer_ids: list[int] |
                 cursor.execute("ANALYZE segmentation_customersegment")
                 cursor.execute("ANALYZE segmentation_segmenthistory")
             cursor.execute("DROP TABLE IF EXISTS seg_new")
+            segment_counts_refresh(cursor=cursor, run=run)
             run.status = RunStatus.DONE
             run.steps_done = run.steps_total
             run.step = _("done")
@@ -518,6 +519,34 @@ def segmentation_run(*, as_of: datetime | None = None, customer_ids: list[int] |
     return SegmentationRunResult(run_id=run.pk, policy_version=policy.version,
                                  customers_classified=run.customers_classified,
                                  customers_changed=run.customers_changed, seconds=seconds)
+
+
+SEGMENT_COUNTS_SQL = """
+    INSERT INTO segmentation_segmentcount (run_id, branch_id, tier, value_class, behaviour_class, risk_class, customers)
+    SELECT %(run_id)s, branch_id, tier, value_class, behaviour_class, risk_class, count(*)
+    FROM segmentation_customersegment GROUP BY branch_id, tier, value_class, behaviour_class, risk_class
+"""
+SEGMENT_MOVES_SQL = """
+    INSERT INTO segmentation_segmentmovecount (run_id, branch_id, from_tier, to_tier, customers)
+    SELECT h.run_id, s.branch_id, h.from_tier, h.to_tier, count(*)
+    FROM segmentation_segmenthistory h JOIN segmentation_customersegment s ON s.customer_id = h.customer_id
+    WHERE h.run_id = %(run_id)s AND h.from_tier <> h.to_tier
+    GROUP BY h.run_id, s.branch_id, h.from_tier, h.to_tier
+"""
+
+
+def segment_counts_refresh(*, cursor, run: SegmentationRun | None) -> None:
+    """Rewrite the overview's counts from CustomerSegment (and, after a full run, its tier moves).
+
+    One GROUP BY over the segments' (branch, tier, classes) index; the page then reads a few
+    hundred rows instead of counting every customer on each view. Call inside the transaction
+    that changed the segments.
+    """
+    cursor.execute("DELETE FROM segmentation_segmentcount")
+    cursor.execute(SEGMENT_COUNTS_SQL, {"run_id": run.pk if run is not None else None})
+    if run is not None and run.kind == SegmentationRun.Kind.FULL:
+        cursor.execute("DELETE FROM segmentation_segmentmovecount")
+        cursor.execute(SEGMENT_MOVES_SQL, {"run_id": run.pk})
 
 
 def _temp_buffers_raise() -> None:
@@ -737,6 +766,8 @@ def _apply_override(*, override: SegmentOverride) -> None:
     segment.tier = override.tier
     segment.override = override
     segment.save(update_fields=["tier", "override"])
+    with connection.cursor() as cursor:
+        segment_counts_refresh(cursor=cursor, run=None)
 
 
 # --- Recommendations -----------------------------------------------------------------------------
@@ -756,6 +787,11 @@ def recommendation_run(*, customer_ids: list[int] | None = None, as_of: date | N
     filtered by suitability, products held and the tier's strategy. Serialised by an advisory lock.
     """
     as_of = as_of or timezone.localdate()
+    policy = SegmentationPolicy.objects.order_by("-version").first()
+    cooloff_days = (policy.declined_cooloff_days if policy is not None
+                    else SegmentationPolicy._meta.get_field("declined_cooloff_days").default)
+    declined_since = datetime.combine(as_of - timedelta(days=cooloff_days), datetime.min.time(),
+                                      tzinfo=timezone.get_current_timezone())
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECOMMENDATION_LOCK_KEY])
@@ -765,7 +801,8 @@ def recommendation_run(*, customer_ids: list[int] | None = None, as_of: date | N
         # A failure rolls the whole run back (the old recommendations stay).
         with connection.cursor() as cursor:
             stats = recommending.recommend_and_write(cursor=cursor, run_id=run.pk, as_of=as_of,
-                                                     customer_ids=customer_ids, top_n=top_n)
+                                                     customer_ids=customer_ids, top_n=top_n,
+                                                     declined_since=declined_since)
         run.status = RunStatus.DONE
         run.customers = stats.customers
         run.recommendations = stats.recommendations

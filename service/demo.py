@@ -18,6 +18,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.db import connection, transaction
 
+from core import workdays
 from customers.models import Customer
 from service import services
 from service.models import (
@@ -209,7 +210,12 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
             (customer_id, response_id, assigned_to_id, status, due_on, note, created_at, finished_at, finished_by_id)
         SELECT resp.customer_id, resp.id, c.relationship_manager_id,
                CASE WHEN old THEN %(done)s ELSE %(open)s END,
-               {services.working_days_after_sql("(resp.submitted_at AT TIME ZONE %(tz)s)::date", "%(due_in)s")},
+               -- core.workdays.working_days_add: the due_in-th working day after the local answer date
+               (SELECT max(w.day)::date FROM (
+                    SELECT day FROM generate_series((resp.submitted_at AT TIME ZONE %(tz)s)::date + 1,
+                                                    (resp.submitted_at AT TIME ZONE %(tz)s)::date + 30,
+                                                    interval '1 day') AS g(day)
+                    WHERE {workdays.working_day_sql("g.day")} ORDER BY g.day LIMIT %(due_in)s) AS w),
                CASE WHEN old THEN %(note)s ELSE '' END,
                resp.submitted_at,
                CASE WHEN old THEN resp.submitted_at + interval '2 days' END,

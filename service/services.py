@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts import permissions, scope
 from accounts.models import User
+from core import workdays
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
@@ -41,8 +42,8 @@ logger = logging.getLogger(__name__)
 SURVEY_TOKEN_BYTES = 32
 # How long a survey link answers. TODO #6: make it versioned policy data if the bank wants to tune it.
 SURVEY_VALID_FOR = timedelta(days=14)
-# Working days (Monday to Friday) the RM gets to call a dissatisfied customer back; the thank-you
-# page promises "within three working days". Public holidays are not known here (TODO #6).
+# Working days (core.workdays: holidays and 调休 included) the RM gets to call a dissatisfied
+# customer back; the thank-you page promises "within three working days".
 FOLLOW_UP_DUE_IN_WORKING_DAYS = 3
 # Clock skew between a device and the server, not a business number.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -399,39 +400,13 @@ def _check_score(value, low: int, high: int, field: str) -> None:
         )
 
 
-# Monday to Friday, as date.weekday() numbers them (Monday = 0).
-WORKING_WEEKDAYS = frozenset(range(5))
-
-
-def working_days_after(day: date, working_days: int) -> date:
-    """The date ``working_days`` working days (Monday to Friday) after ``day``; weekends are skipped.
-
-    A Friday plus 3 is the next Wednesday; a Saturday or Sunday plus 3 is the Wednesday too.
-    """
-    due = day
-    remaining = working_days
-    while remaining > 0:
-        due += timedelta(days=1)
-        if due.weekday() in WORKING_WEEKDAYS:
-            remaining -= 1
-    return due
-
-
-def working_days_after_sql(day_sql: str, working_days_sql: str) -> str:
-    """``working_days_after`` as a SQL expression over a date expression (set-based writers, the demo)."""
-    isodows = ", ".join(str(weekday + 1) for weekday in sorted(WORKING_WEEKDAYS))  # ISO: Monday = 1
-    return (f"(SELECT max(w.day)::date FROM (SELECT day FROM generate_series(({day_sql}) + 1, "  # noqa: S608 - expressions from our code
-            f"({day_sql}) + 7 * (({working_days_sql}) + 1), interval '1 day') AS day "
-            f"WHERE extract(isodow FROM day) IN ({isodows}) ORDER BY day LIMIT {working_days_sql}) AS w)")
-
-
 def _follow_up_open(*, response: SurveyResponse) -> FollowUpTask:
     customer = response.customer
     return FollowUpTask.objects.create(
         customer=customer,
         response=response,
         assigned_to_id=customer.relationship_manager_id,
-        due_on=working_days_after(timezone.localdate(response.submitted_at), FOLLOW_UP_DUE_IN_WORKING_DAYS),
+        due_on=workdays.working_days_add(timezone.localdate(response.submitted_at), FOLLOW_UP_DUE_IN_WORKING_DAYS),
     )
 
 

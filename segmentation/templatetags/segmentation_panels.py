@@ -110,6 +110,8 @@ def segmentation_customer_panel(*, request, customer) -> dict:
         "strategy": selectors.strategy_for(tier=segment.tier) if segment is not None else None,
         "recommendations": (selectors.recommendation_list_for(customer=customer)
                             if can_view_recommendations else []),
+        "declined_products": (selectors.recommendation_declined_for(customer=customer)
+                              if can_view_recommendations else []),
         "can_view_recommendations": can_view_recommendations,
         "can_feedback": user is not None and permissions.can_record_recommendation_feedback(user),
         "can_propose": user is not None and permissions.can_propose_segment_override(user),

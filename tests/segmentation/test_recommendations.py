@@ -180,3 +180,88 @@ def test_more_amount_never_lowers_the_value_class(policy, make_customer, base_cn
     TransactionFactory(customer=customer, amount=extra_cny, occurred_at=AS_OF - timedelta(days=4))
     classify(customer_ids=[customer.pk])
     assert TIER_RANK[Tier(segment_of(customer).value_class)] >= before
+
+
+# --- Declined products cool off (issue 19) ------------------------------------------------------
+
+
+def _decline(customer, product, *, days_ago: int, outcome="declined"):
+    from django.utils import timezone
+
+    from segmentation.models import RecommendationFeedback
+
+    return RecommendationFeedback.objects.create(
+        customer=customer, product=product, outcome=outcome, rank=1, score=1.0, reason="popular",
+        recorded_at=timezone.now() - timedelta(days=days_ago),
+    )
+
+
+def test_a_declined_product_is_not_recommended_during_the_cooloff(policy, make_customer, catalogue):
+    """Given a customer who declined the card 10 days ago (cool-off 90 days), the next run leaves it out."""
+    for _ in range(3):
+        HoldingFactory(customer=make_customer(), product=catalogue["card"])
+    customer = make_customer(risk_tolerance="R2")
+    other = make_customer(risk_tolerance="R2")
+    _decline(customer, catalogue["card"], days_ago=10)
+    classify()
+
+    services.recommendation_run()
+
+    assert catalogue["card"].pk not in set(Recommendation.objects.filter(customer=customer)
+                                           .values_list("product_id", flat=True))
+    assert catalogue["card"].pk in set(Recommendation.objects.filter(customer=other)
+                                       .values_list("product_id", flat=True))
+
+
+def test_a_decline_older_than_the_cooloff_or_followed_by_acceptance_no_longer_excludes(policy, make_customer,
+                                                                                       catalogue):
+    for _ in range(3):
+        HoldingFactory(customer=make_customer(), product=catalogue["card"])
+    old, changed_mind = make_customer(risk_tolerance="R2"), make_customer(risk_tolerance="R2")
+    _decline(old, catalogue["card"], days_ago=policy.declined_cooloff_days + 5)
+    _decline(changed_mind, catalogue["card"], days_ago=20)
+    _decline(changed_mind, catalogue["card"], days_ago=5, outcome="offered")
+    classify()
+
+    services.recommendation_run()
+
+    for customer in (old, changed_mind):
+        assert Recommendation.objects.filter(customer=customer, product=catalogue["card"]).exists()
+
+
+def test_the_cooloff_is_policy_data(policy, make_customer, catalogue, make_user):
+    from accounts.models import Role
+
+    for _ in range(3):
+        HoldingFactory(customer=make_customer(), product=catalogue["card"])
+    customer = make_customer(risk_tolerance="R2")
+    _decline(customer, catalogue["card"], days_ago=10)
+    services.segmentation_policy_create(by=make_user(Role.ADMIN), declined_cooloff_days=7)
+    classify()
+
+    services.recommendation_run()
+
+    assert Recommendation.objects.filter(customer=customer, product=catalogue["card"]).exists()
+
+
+def test_the_rm_sees_why_a_declined_product_is_not_offered(policy, make_customer, catalogue, client, make_user):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    rm = make_user(Role.RELATIONSHIP_MANAGER)
+    customer = make_customer(relationship_manager=rm)
+    _decline(customer, catalogue["card"], days_ago=10)
+    client.force_login(rm)
+
+    from django.conf import settings as django_settings
+
+    client.cookies.load({django_settings.LANGUAGE_COOKIE_NAME: "en"})
+    page = client.get(reverse("customers:customer-detail", args=[customer.pk]))
+    client.cookies.load({django_settings.LANGUAGE_COOKIE_NAME: "zh-hans"})
+    zh = client.get(reverse("customers:customer-detail", args=[customer.pk]))
+
+    assert "Not offered: declined recently" in page.content.decode()
+    assert catalogue["card"].name in page.content.decode()
+    assert "recommended again from" in page.content.decode()
+    assert "近期已拒绝" in zh.content.decode()

@@ -5,13 +5,21 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
 from segmentation import services
-from segmentation.models import OverrideStatus, Recommendation, RecommendationFeedback, SegmentOverride
+from segmentation.models import (
+    OverrideStatus,
+    Recommendation,
+    RecommendationFeedback,
+    SegmentCount,
+    SegmentOverride,
+    Tier,
+)
 from tests.accounts.factories import BranchFactory
 from tests.customers.factories import CustomerFactory, HoldingFactory, ProductFactory
 from tests.segmentation.conftest import classify, give_services, give_transactions
@@ -232,3 +240,33 @@ def test_overview_movement_matrix_counts_moves_of_the_last_full_run(client, make
             for row in response.context["movement_rows"]}
     assert rows["important customer"]["vip"] == 1
     assert rows["VIP customer"]["vip"] == 1  # the world's VIP stayed
+
+
+def test_overview_reads_the_run_counts_never_the_segments(client, make_user, world):
+    """/segments/ counts from SegmentCount (a few hundred rows), not by counting every customer's segment."""
+    admin = as_role(client, make_user, world, "admin")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin.get(reverse("segmentation:segment-overview"))
+
+    assert response.status_code == 200
+    assert not [q["sql"] for q in queries if "segmentation_customersegment" in q["sql"]]
+    assert response.context["grand_total"] == sum(SegmentCount.objects.values_list("customers", flat=True)) > 0
+
+
+def test_an_approved_override_updates_the_overview_counts(client, make_user, world):
+    customer = world["customer"]
+    before = dict(SegmentCount.objects.filter(branch_id=customer.branch_id).values_list("tier").annotate(
+        n=Sum("customers")))
+    current = customer.segment.tier
+    target = Tier.VIP if current != Tier.VIP else Tier.GENERAL
+    today = timezone.localdate()
+    override = services.segment_override_propose(
+        customer=customer, tier=target, reason="test", starts_on=today, expires_on=today + timedelta(days=30),
+        by=world["owner"])
+    manager = make_user(Role.BRANCH_MANAGER, username="approver", branch=customer.branch)
+    services.segment_override_approve(override_id=override.pk, by=manager)
+
+    after = dict(SegmentCount.objects.filter(branch_id=customer.branch_id).values_list("tier").annotate(
+        n=Sum("customers")))
+    assert after.get(target, 0) == before.get(target, 0) + 1
+    assert after.get(current, 0) == before.get(current, 0) - 1

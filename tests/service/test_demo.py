@@ -1,16 +1,16 @@
 """Demo data: demo_seed_service writes a consistent, deterministic set of services, answers and follow-ups."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role
+from core.workdays import working_days_add
 from service.demo import demo_seed_service
 from service.models import FollowUpTask, OutboundMessage, ServiceRecord, SurveyInvitation, SurveyResponse
-from service.services import FOLLOW_UP_DUE_IN_WORKING_DAYS, working_days_after, working_days_after_sql
+from service.services import FOLLOW_UP_DUE_IN_WORKING_DAYS
 from tests.customers.factories import CustomerFactory
 
 AS_OF = date(2026, 11, 28)
@@ -68,22 +68,11 @@ def test_demo_seed_without_customers_does_nothing(db):
 
 
 def test_demo_follow_ups_are_due_in_working_days_like_real_ones(demo_customers):
-    """The demo's SQL counts working days the way services.working_days_after does."""
+    """The demo's SQL counts working days the way core.workdays.working_days_add does."""
     demo_seed_service(seed=7, as_of=AS_OF)
 
     tasks = list(FollowUpTask.objects.select_related("response"))
     assert tasks
     for task in tasks:
         answered_on = timezone.localdate(task.response.submitted_at)
-        assert task.due_on == working_days_after(answered_on, FOLLOW_UP_DUE_IN_WORKING_DAYS)
-
-
-@pytest.mark.django_db
-def test_working_days_in_sql_agree_with_the_rule_in_python():
-    """The demo's set-based follow-ups use working_days_after_sql: the same dates as working_days_after."""
-    start = date(2026, 12, 1)
-    cases = [(start + timedelta(days=offset), n) for offset in range(14) for n in (1, 3, 5)]
-    with connection.cursor() as cursor:
-        for day, n in cases:
-            cursor.execute(f"SELECT {working_days_after_sql('%(day)s::date', '%(n)s')}", {"day": day, "n": n})
-            assert cursor.fetchone()[0] == working_days_after(day, n), (day, n)
+        assert task.due_on == working_days_add(answered_on, FOLLOW_UP_DUE_IN_WORKING_DAYS)

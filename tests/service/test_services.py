@@ -402,6 +402,9 @@ def test_follow_up_of_a_customer_without_rm_is_unassigned(branch):
     (date(2026, 11, 29), date(2026, 12, 2)),  # Sunday → Wednesday
     (date(2026, 11, 23), date(2026, 11, 26)),  # Monday → Thursday
     (date(2026, 11, 25), date(2026, 11, 30)),  # Wednesday → Monday
+    # The working-day calendar (core.workdays): holidays do not count, 调休 weekend days do.
+    (date(2026, 2, 12), date(2026, 2, 24)),  # Thu before 春节 → Fri 13, Sat 14 (worked), Tue 24
+    (date(2026, 9, 30), date(2026, 10, 10)),  # Wed before 国庆 → Thu 8, Fri 9, Sat 10 (worked)
 ])
 def test_follow_up_is_due_three_working_days_after_the_answer(customer, time_machine, answered_on, due_on):
     """The thank-you page promises contact "within three working days": weekends do not count."""
