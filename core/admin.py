@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.models import AuditEvent, OutboxMessage, TaskExecution
+from core.models import AuditEvent, OutboxMessage, SecurityEvent, TaskExecution
 from core.outbox import outbox_relay
 
 # core is the bottom layer and may not import accounts.permissions, so these predicates check
@@ -96,3 +96,13 @@ class TaskExecutionAdmin(ReadOnlyAdmin):
     list_filter = ("task_name",)
     search_fields = ("=task_id",)
     ordering = ("-id",)
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """Anonymous denials per source address and minute (core.security_events)."""
+
+    reader_groups = AUDIT_LOG_READER_GROUPS
+    list_display = ("minute", "kind", "source", "count", "sample_path", "last_seen_at")
+    list_filter = ("kind", "minute")
+    search_fields = ("source",)

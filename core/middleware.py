@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from core import context
 from core.audit import AuditAction, audit_record
 from core.errors import ApplicationError
+from core.security_events import SecurityEventKind, security_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class ApplicationErrorMiddleware:
 
 
 class AccessDeniedAuditMiddleware:
-    """Write an audit row for every 403 answered to a signed-in user."""
+    """Write an audit row for every 403 answered to a signed-in user or API client; count anonymous ones."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -110,6 +111,11 @@ class AccessDeniedAuditMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 403:
+            user = getattr(request, "user", None)
+            if user is None or not user.is_authenticated:
+                # Anyone can cause these (a POST without CSRF): counted, not chained (core.security_events).
+                security_event_record(kind=SecurityEventKind.ANONYMOUS_DENIED, path=request.path)
+                return response
             audit_record(
                 actor=getattr(request, "user", None),  # AnonymousUser is recorded as "anonymous"
                 action=AuditAction.ACCESS_DENIED,

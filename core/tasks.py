@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import idempotency, outbox
+from core import idempotency, outbox, security_events
 
 
 # Beat runs this every OUTBOX_RELAY_INTERVAL_SECONDS (crm_project/celery.py). It is idempotent
@@ -19,3 +19,10 @@ def outbox_relay_task() -> int:
 def idempotency_records_purge_task() -> int:
     """Delete idempotency records past their lifetime (core.idempotency.RECORD_TTL)."""
     return idempotency.idempotency_records_purge()
+
+
+# Beat runs this daily (crm_project/celery.py); deleting rows past retention is idempotent.
+@shared_task(name="core.security_events_purge_task", ignore_result=True, soft_time_limit=300, time_limit=360)
+def security_events_purge_task() -> int:
+    """Delete anonymous-denial counts older than SECURITY_EVENT_RETENTION_DAYS."""
+    return security_events.security_events_purge()

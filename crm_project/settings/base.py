@@ -171,6 +171,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "/media/"
+# Uploads (import files, complaint attachments, reports) hold customer data: owner-only on disk.
+# No URL serves MEDIA_ROOT; files leave only through views that check permissions.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -244,6 +248,10 @@ SPECTACULAR_SETTINGS = {
         "TierEnum": "segmentation.models.Tier",
     },
 }
+
+# Anonymous denials (unknown API keys, anonymous 403s) are counted per source and minute in
+# core.SecurityEvent, not the audit chain, and purged after this many days.
+SECURITY_EVENT_RETENTION_DAYS = env_int("SECURITY_EVENT_RETENTION_DAYS", 90)
 
 GUARDIAN_RAISE_403 = False
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
