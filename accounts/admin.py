@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions, services
-from accounts.models import ApiKey, ApiScope, Branch, Delegation, Role, User
+from accounts.models import ApiKey, ApiScope, Branch, Delegation, RevealBudgetPolicy, Role, User
 from core.errors import ApplicationError
 
 _ROLE_LABELS = {role.value: role.label for role in Role}
@@ -204,3 +204,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
             lambda api_key: services.api_key_revoke(api_key=api_key, by=request.user),
             lambda count: ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", count),
         )
+
+
+@admin.register(RevealBudgetPolicy)
+class RevealBudgetPolicyAdmin(admin.ModelAdmin):
+    """Versions are never edited: a new limit is a new version with its own effective_from."""
+
+    list_display = ("version", "reveals_per_hour", "effective_from", "created_at")
+    fields = ("version", "reveals_per_hour", "effective_from")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

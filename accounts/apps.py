@@ -11,3 +11,6 @@ class AccountsConfig(AppConfig):
         from accounts import signals  # imported here: receivers need the app registry
 
         signals.connect()
+        from accounts import reveal_budget
+
+        reveal_budget.notification_kinds_register()

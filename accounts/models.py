@@ -320,3 +320,24 @@ class ApiClient:
 
     def has_perm(self, perm: str, obj=None) -> bool:
         return False
+
+
+class RevealBudgetPolicy(models.Model):
+    """How many PII fields one member of staff may reveal per hour (issue 16, finding 10).
+
+    Versioned policy data like every business number: a change is a new version, effective from a
+    moment; refusals name the version that applied. Version 1 (30 an hour) comes with migration 0006.
+    """
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    reveals_per_hour = models.PositiveIntegerField(_("reveals per hour"))
+    effective_from = models.DateTimeField(_("effective from"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reveal budget policy")
+        verbose_name_plural = _("reveal budget policies")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}: {self.reveals_per_hour}/h"

@@ -17,6 +17,7 @@ from accounts import permissions
 from accounts.models import ApiKey, ApiScope, Branch, Delegation, DelegationReason, DelegationStatus, User
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
+from core.security_events import SecurityEventKind, security_event_record
 
 AUDIT_DELEGATION_CREATE = "accounts.delegation_create"
 AUDIT_DELEGATION_REVOKE = "accounts.delegation_revoke"
@@ -235,6 +236,10 @@ class _RejectedKeyActor:
 
 
 def _api_key_reject(*, api_key: ApiKey | None, reason: str) -> None:
+    if api_key is None:
+        # An unknown key names no principal and anyone can send one: counted, not chained.
+        security_event_record(kind=SecurityEventKind.API_KEY_UNKNOWN)
+        return
     audit_record(
         actor=_RejectedKeyActor(api_key) if api_key else AnonymousUser(),
         action=AUDIT_API_KEY_REJECTED,

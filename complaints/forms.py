@@ -154,11 +154,18 @@ class ComplaintCreateForm(_CategoryMixin, forms.Form):
     description = forms.CharField(label=_("Description"), max_length=4000, widget=forms.Textarea(attrs={"rows": 5}),
                                   help_text=_("What happened, in the customer's words. No ID or card numbers."))
     attachment = forms.FileField(label=_("Attachment (optional)"), required=False,
-                                 help_text=_("PDF, JPEG or PNG, up to 5 MB."))
+                                 help_text=_("PDF, JPEG, PNG or Office document, up to 5 MB."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._set_category_choices()
+
+
+class ComplaintAttachmentForm(forms.Form):
+    """Add one more file to a complaint, at any stage; the service checks its content (core.uploads)."""
+
+    attachment = forms.FileField(label=_("Add an attachment"),
+                                 help_text=_("PDF, JPEG, PNG or Office document, up to 5 MB."))
 
 
 class ComplaintTransitionForm(forms.Form):

@@ -42,6 +42,7 @@ from complaints.models import (
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
+from core.uploads import FileKind, upload_check, upload_rename
 from customers.models import Customer, Product
 from service import services as service_services
 
@@ -57,7 +58,8 @@ NOTIFY_TASK = "complaints.complaint_notifications_deliver_task"
 # A received_at slightly ahead of the server clock is a phone's clock skew, not a typing error.
 RECEIVED_AT_FUTURE_TOLERANCE = timedelta(minutes=5)
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
-ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+ATTACHMENTS_MAX_PER_COMPLAINT = 20
+AUDIT_ATTACHMENT_ADD = "complaints.attachment_add"
 _DIGITS = re.compile(r"\d")
 SURVEY_PENDING_NOTE = gettext_noop("complainant not identified: link the customer to send the survey")
 
@@ -280,8 +282,7 @@ def complaint_create(
                 _("Find the customer, or enter the complainant's name for a walk-in."), field="contact_name")
         if len(contact_phone) < 7:
             raise ApplicationError.invalid(_("Enter the complainant's phone number."), field="contact_phone")
-    if attachment is not None:
-        _check_attachment(attachment)
+    attachment_kind = _check_attachment(attachment) if attachment is not None else None
 
     policy = sla_policy_active(at=received_at)
     rule = sla_rule_for(policy=policy, category=category, severity=severity)
@@ -313,11 +314,7 @@ def complaint_create(
         occurred_at=now, actor=actor, actor_label=actor_label, customer_visible=True,
     )
     if attachment is not None:
-        ComplaintAttachment.objects.create(
-            complaint=complaint, file=attachment, original_name=attachment.name[:200],
-            content_type=attachment.content_type or "", size_bytes=attachment.size, uploaded_at=now,
-            uploaded_by=actor,
-        )
+        _attachment_store(complaint=complaint, upload=attachment, kind=attachment_kind, actor=actor, now=now)
     return complaint
 
 
@@ -333,11 +330,36 @@ def complaint_public_submit(
     )
 
 
-def _check_attachment(upload: UploadedFile) -> None:
-    if upload.size > ATTACHMENT_MAX_BYTES:
-        raise ApplicationError.invalid(_("Attachments are limited to 5 MB."), field="attachment")
-    if (upload.content_type or "") not in ATTACHMENT_TYPES:
-        raise ApplicationError.invalid(_("Attach a PDF, JPEG or PNG file."), field="attachment")
+def _check_attachment(upload: UploadedFile) -> FileKind:
+    """The content decides (core.uploads): a PDF, JPEG, PNG or Office document, 5 MB at most."""
+    return upload_check(upload, max_bytes=ATTACHMENT_MAX_BYTES)
+
+
+def _attachment_store(*, complaint: Complaint, upload: UploadedFile, kind: FileKind, actor, now: datetime
+                      ) -> ComplaintAttachment:
+    original_name = upload_rename(upload, kind)
+    return ComplaintAttachment.objects.create(
+        complaint=complaint, file=upload, original_name=original_name or upload.name,
+        content_type=kind.content_type, size_bytes=upload.size, uploaded_at=now, uploaded_by=actor,
+    )
+
+
+@transaction.atomic
+def complaint_attachment_add(*, complaint: Complaint, upload: UploadedFile, by: User,
+                             now: datetime | None = None) -> ComplaintAttachment:
+    """Add a file to a complaint at any stage (the desk, the handler); checked like the first one; audited."""
+    _require_handler(by)
+    kind = _check_attachment(upload)
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    if locked.attachments.count() >= ATTACHMENTS_MAX_PER_COMPLAINT:
+        raise ApplicationError.invalid(
+            _("A complaint can hold at most %(count)d attachments.") % {"count": ATTACHMENTS_MAX_PER_COMPLAINT},
+            field="attachment")
+    actor, _label = _actor_columns(by)
+    attachment = _attachment_store(complaint=locked, upload=upload, kind=kind, actor=actor, now=now or timezone.now())
+    audit_record(actor=by, action=AUDIT_ATTACHMENT_ADD, target=locked,
+                 detail={"attachment_id": attachment.pk, "kind": kind.code, "size_bytes": attachment.size_bytes})
+    return attachment
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import permissions
 from complaints import selectors, services
 from complaints.forms import (
+    ComplaintAttachmentForm,
     ComplaintCreateForm,
     ComplaintTransitionForm,
     CustomerIdentifierForm,
@@ -200,6 +201,7 @@ class ComplaintDetailView(LoginRequiredMixin, View):
             "can_handle": can_handle,
             "now": timezone.now(),
             "identifier_form": CustomerIdentifierForm(),
+            "attachment_form": ComplaintAttachmentForm() if can_handle else None,
         })
         add_never_cache_headers(response)
         return response
@@ -257,6 +259,31 @@ class ComplaintLinkCustomerView(LoginRequiredMixin, View):
             "complaint": complaint, "identifier_form": identifier_form, "results": results})
         add_never_cache_headers(response)
         return response
+
+
+class ComplaintAttachmentAddView(LoginRequiredMixin, View):
+    """The desk adds a file to a complaint at any stage (complaints.services.complaint_attachment_add)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, reference: str) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        complaint = _complaint_or_404(user, reference)
+        _require(permissions.can_handle_complaints, user)
+        form = ComplaintAttachmentForm(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, _("Choose a file to attach."))
+        else:
+            try:
+                services.complaint_attachment_add(complaint=complaint, upload=form.cleaned_data["attachment"], by=user)
+            except ApplicationError as error:
+                for field_messages in error.field_errors.values() or [[error.message]]:
+                    for message in field_messages:
+                        messages.error(request, str(message))
+            else:
+                messages.success(request, _("The file is attached."))
+        return redirect("complaints:complaint-detail", reference=reference)
 
 
 class ComplaintAttachmentView(LoginRequiredMixin, View):

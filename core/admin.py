@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from core import workdays
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
-from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, TaskExecution
+from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, SecurityEvent, TaskExecution
 from core.notifications import notification_text
 from core.outbox import outbox_relay
 
@@ -198,3 +198,13 @@ class CalendarDayAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
                    "title": _("Import the working-day calendar")}
         return TemplateResponse(request, "admin/core/calendarday/import.html", context)
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """Anonymous denials per source address and minute (core.security_events)."""
+
+    reader_groups = AUDIT_LOG_READER_GROUPS
+    list_display = ("minute", "kind", "source", "count", "sample_path", "last_seen_at")
+    list_filter = ("kind", "minute")
+    search_fields = ("source",)

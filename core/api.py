@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -193,6 +194,33 @@ class StrictPageSizeCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = getattr(queryset, "model", None)
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        """A cursor that does not decode, or whose position is not a value of the ordering field, is a 400.
+
+        DRF answers 404 for the first and lets the second reach the database (a 500).
+        """
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}) from exc
+        if cursor is None or cursor.position is None or self._model is None:
+            return cursor
+        ordering = self.ordering[0] if isinstance(self.ordering, (list, tuple)) else self.ordering
+        try:
+            field = self._model._meta.get_field(ordering.lstrip("-"))
+            field.get_prep_value(field.to_python(cursor.position))
+        except FieldDoesNotExist:
+            return cursor
+        except (DjangoValidationError, ValueError, TypeError, OverflowError) as exc:
+            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}) from exc
+        if "\x00" in cursor.position:
+            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]})
+        return cursor
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

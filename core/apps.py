@@ -12,3 +12,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(core_checks.pii_keys_check, checks.Tags.security)
+        checks.register(core_checks.shared_cache_check, checks.Tags.security, checks.Tags.caches)

@@ -8,13 +8,15 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from core import context
 from core.audit import AuditAction, audit_record
 from core.errors import ApplicationError
+from core.security_events import SecurityEventKind, security_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,35 @@ def client_ip(request: HttpRequest) -> str | None:
         if len(hops) >= proxies:
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR") or None
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path is a 404, in the query string a 400, before any view sees it.
+
+    PostgreSQL refuses NUL in text, so a crafted ``/complaints/%00/`` would otherwise end in a 500
+    wherever a URL part reaches a query; no object's key holds a NUL, so such a path names nothing.
+    API paths answer in the API's JSON error shape.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "\x00" in request.path_info:
+            if request.path.startswith("/api/"):
+                return _api_error(404, "not_found", _("Not found."))
+            raise Http404
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            message = _("The address contains a character that is not allowed.")
+            if request.path.startswith("/api/"):
+                return _api_error(400, "parse_error", message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+def _api_error(status: int, code: str, message: str) -> JsonResponse:
+    """The API's one error shape, for requests refused before DRF sees them."""
+    return JsonResponse({"error": {"code": code, "message": str(message), "fields": {}}}, status=status)
 
 
 class RequestIdMiddleware:
@@ -72,7 +103,7 @@ class ApplicationErrorMiddleware:
 
 
 class AccessDeniedAuditMiddleware:
-    """Write an audit row for every 403 answered to a signed-in user."""
+    """Write an audit row for every 403 answered to a signed-in user or API client; count anonymous ones."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -80,6 +111,11 @@ class AccessDeniedAuditMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 403:
+            user = getattr(request, "user", None)
+            if user is None or not user.is_authenticated:
+                # Anyone can cause these (a POST without CSRF): counted, not chained (core.security_events).
+                security_event_record(kind=SecurityEventKind.ANONYMOUS_DENIED, path=request.path)
+                return response
             audit_record(
                 actor=getattr(request, "user", None),  # AnonymousUser is recorded as "anonymous"
                 action=AuditAction.ACCESS_DENIED,

@@ -226,3 +226,31 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y-%m-%d} {self.get_kind_display()} {self.name}".rstrip()
+
+
+class SecurityEvent(models.Model):
+    """Anonymous denials (unknown API key, anonymous 403 such as a POST without CSRF), one row per kind,
+    source address and minute. Not the audit hash chain: anyone on the network can cause these, so
+    they are aggregated, rate-limited and purged after SECURITY_EVENT_RETENTION_DAYS
+    (``core.security_events``). The audit log keeps what staff and API clients do.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(_("kind"), max_length=64)
+    source = models.CharField(_("source address"), max_length=45)
+    minute = models.DateTimeField(_("minute"))
+    count = models.PositiveIntegerField(_("count"), default=0)
+    sample_path = models.CharField(_("example path"), max_length=200, blank=True)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        ordering = ["-minute", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source", "minute"], name="core_security_event_bucket_uniq"),
+        ]
+        indexes = [BrinIndex(fields=["minute"], name="core_security_event_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source} {self.minute:%Y-%m-%d %H:%M} x{self.count}"

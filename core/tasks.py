@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from core import audit, idempotency, outbox
+from core import audit, idempotency, outbox, security_events
 
 
 # Beat runs this every OUTBOX_RELAY_INTERVAL_SECONDS (crm_project/celery.py). It is idempotent
@@ -27,3 +27,8 @@ def idempotency_records_purge_task() -> int:
 def audit_seal_task() -> int:
     """Chain audit rows committed but not sealed yet (core.audit.audit_seal)."""
     return audit.audit_seal()
+# Beat runs this daily (crm_project/celery.py); deleting rows past retention is idempotent.
+@shared_task(name="core.security_events_purge_task", ignore_result=True, soft_time_limit=300, time_limit=360)
+def security_events_purge_task() -> int:
+    """Delete anonymous-denial counts older than SECURITY_EVENT_RETENTION_DAYS."""
+    return security_events.security_events_purge()

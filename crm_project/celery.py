@@ -40,6 +40,16 @@ def schedule_periodic_tasks(sender: Celery, **kwargs) -> None:
         IDEMPOTENCY_PURGE_INTERVAL_SECONDS, sender.signature("core.idempotency_records_purge_task"),
         name="core-idempotency-records-purge", expires=IDEMPOTENCY_PURGE_INTERVAL_SECONDS,
     )
+    # Anonymous denials are kept SECURITY_EVENT_RETENTION_DAYS (core.security_events).
+    sender.add_periodic_task(
+        crontab(minute="15", hour="3"), sender.signature("core.security_events_purge_task"),
+        name="core-security-events-purge",
+    )
+    # Uploaded import files hold PII: the task deletes each when its job ends; this catches leftovers.
+    sender.add_periodic_task(
+        crontab(minute="45", hour="3"), sender.signature("customers.import_files_purge_task"),
+        name="customers-import-files-purge",
+    )
     # MANUAL 3.3: flag overdue complaints within a minute or so of their deadline (well inside
     # the 5 minutes promised); every run catches up on everything due and unflagged.
     sender.add_periodic_task(

@@ -1,6 +1,6 @@
 """One entry point for `make run` and `make test`.
 
-    python -m crm_project.launch run            # migrate, seed demo data, serve + worker + beat
+    python -m crm_project.launch run            # migrate, seed demo data, serve (gunicorn) + worker + beat
     python -m crm_project.launch test [ARGS]    # run pytest with ARGS (in parallel: -n auto)
     python -m crm_project.launch exec -- CMD    # run any command with the services up
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from crm_project.embedded import BASE_DIR, EmbeddedServices
 
 PYTHON = sys.executable
+GUNICORN_CONFIG = BASE_DIR / "crm_project" / "gunicorn.conf.py"
 CHILD_STOP_TIMEOUT_SECONDS = 15
 
 
@@ -78,6 +79,9 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Throttles must count across gunicorn workers: the cache shares the broker's (embedded) Redis.
+    if not env.get("CACHE_URL") and env.get("CELERY_BROKER_URL", "").startswith("redis"):
+        env["CACHE_URL"] = env["CELERY_BROKER_URL"]
     return env
 
 
@@ -90,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         _log(f"demo secrets (SECRET_KEY, PII keys) were generated and are kept in {secrets_file}")
     address = f"{args.host}:{args.port}"
     children = [
-        _start("web", [PYTHON, "manage.py", "runserver", address, "--noreload"], env),
+        # gunicorn as in production: bounded workers x threads, so bounded database connections.
+        _start("web", [PYTHON, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", address,
+                       "crm_project.wsgi:application"], env),
         _start("worker", [PYTHON, "-m", "celery", "-A", "crm_project", "worker", "--loglevel", "INFO",
                           "--concurrency", "2", "-Q", "default,scoring,reports"], env),
         _start("beat", [PYTHON, "-m", "celery", "-A", "crm_project", "beat", "--loglevel", "INFO"], env),

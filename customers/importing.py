@@ -60,6 +60,7 @@ from django.utils import timezone
 
 from accounts.models import Branch, User
 from core import crypto, masking
+from core.exports import safe_row
 from core.fields import BlindIndexField, EncryptedTextField
 from customers import services
 from customers.models import Customer, Holding, Product, Transaction
@@ -378,7 +379,7 @@ class _Row:
 
 
 class ReportWriter:
-    """The error report: CSV with a UTF-8 BOM (Excel opens it), PII values masked."""
+    """The error report: CSV with a UTF-8 BOM (Excel opens it), PII values masked, formulas neutralised."""
 
     def __init__(self, stream: IO[str] | None):
         self._writer = csv.writer(stream) if stream is not None else None
@@ -389,7 +390,7 @@ class ReportWriter:
     def write(self, row: _Row) -> int:
         if self._writer is not None:
             for column, value, reason in row.errors:
-                self._writer.writerow((row.number, column, value, reason))
+                self._writer.writerow(safe_row((row.number, column, value, reason)))
         return len(row.errors)
 
 

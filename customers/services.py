@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from accounts import permissions, scope
 from accounts.models import Branch, Role, User
+from accounts.reveal_budget import reveal_budget_check
 from core.audit import AuditAction, audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
@@ -93,8 +94,14 @@ def customer_out_of_scope_record(*, user: User, customer_id: int) -> None:
 
 
 
-@transaction.atomic
 def customer_pii_reveal(*, customer: Customer, field: str, by: User) -> str:
+    """Within ``by``'s hourly reveal budget (accounts.reveal_budget, its refusal committed), reveal one field."""
+    reveal_budget_check(user=by)
+    return _customer_pii_reveal(customer=customer, field=field, by=by)
+
+
+@transaction.atomic
+def _customer_pii_reveal(*, customer: Customer, field: str, by: User) -> str:
     """Return one PII field of the customer in plaintext and audit who saw it ("" when empty).
 
     The caller has fetched ``customer`` through selectors.customer_get_visible_to for ``by``;

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from core.outbox import task_run_once
-from customers import services
+from customers import import_files, services
 
 
 # Beat runs this nightly at 02:30 Asia/Shanghai (customers migration 0004; editable in admin).
@@ -52,4 +52,15 @@ def import_job_run_task(self, *, job_id: int) -> None:
     task_run_once(task_id=task_id, task_name=self.name,
                   work=lambda: claimed.append(services.import_job_start(job_id=job_id)))
     if claimed and claimed[0]:
-        services.import_job_run(job_id=job_id)
+        try:
+            services.import_job_run(job_id=job_id)
+        finally:
+            # The upload holds PII in plaintext: it goes when the job ends, done or failed.
+            import_files.import_job_source_discard(job_id=job_id)
+
+
+# Beat runs this daily (crm_project/celery.py): uploads left by a lost worker, orphan files.
+@shared_task(name="customers.import_files_purge_task", ignore_result=True, soft_time_limit=300, time_limit=360)
+def import_files_purge_task() -> int:
+    """Delete uploaded import files of finished or stale jobs (idempotent)."""
+    return import_files.import_files_purge()

@@ -34,6 +34,7 @@ from service.models import (
     FeedbackTopic,
     FollowUpTask,
     ServiceRecord,
+    SurveyInvitation,
     SurveyResponse,
     Touchpoint,
 )
@@ -353,3 +354,10 @@ def follow_up_list_for(*, customer: Customer, status: str | None = FollowUpTask.
     if status:
         tasks = tasks.filter(status=status)
     return tasks.order_by("due_on", "id")
+
+
+def survey_invitation_by_id(*, invitation_id) -> SurveyInvitation | None:
+    """The invitation a survey link was exchanged for in this session (the public page); None when none."""
+    if not isinstance(invitation_id, int):
+        return None
+    return SurveyInvitation.objects.select_related("customer", "response").filter(pk=invitation_id).first()

@@ -241,6 +241,10 @@ class SurveyResponseDetailView(LoginRequiredMixin, View):
 # --- Public survey pages (no login) ---------------------------------------------------------
 
 
+# The session key holding the invitation a survey link was exchanged for (SurveyAnswerView.get).
+SURVEY_SESSION_KEY = "service_survey_invitation_id"
+
+
 def _public_rate_limited(request: HttpRequest) -> bool:
     """Count this request against the client address's window; True once the limit is passed."""
     key = f"service:public-survey:{client_ip(request) or 'unknown'}"
@@ -289,16 +293,25 @@ class SurveyAnswerView(View):
             return _public_render(request, "service/public/survey_throttled.html", {}, status=429)
         return super().dispatch(request, *args, **kwargs)
 
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        invitation = self._open_invitation(token)
+    def get(self, request: HttpRequest, token: str | None = None) -> HttpResponse:
+        invitation = self._open_invitation(request, token)
         if invitation is None:
             return _unavailable(request)
         if hasattr(invitation, "response"):
             return self._already_answered(request)
+        if token is not None:
+            # The token answers as the customer: trade it for this browser's session and continue on a
+            # URL without it, so it does not stay in the address bar, history, or logs beyond this hit.
+            request.session.cycle_key()
+            request.session[SURVEY_SESSION_KEY] = invitation.pk
+            response = redirect("service-public:survey-answer-session")
+            response["Referrer-Policy"] = "same-origin"
+            add_never_cache_headers(response)
+            return response
         return self._render_form(request, invitation, SurveyAnswerForm())
 
-    def post(self, request: HttpRequest, token: str) -> HttpResponse:
-        invitation = self._open_invitation(token)
+    def post(self, request: HttpRequest, token: str | None = None) -> HttpResponse:
+        invitation = self._open_invitation(request, token)
         if invitation is None:
             return _unavailable(request)
         if hasattr(invitation, "response"):
@@ -321,8 +334,12 @@ class SurveyAnswerView(View):
         })
 
     @staticmethod
-    def _open_invitation(token: str) -> SurveyInvitation | None:
-        invitation = services.survey_invitation_find(token=token)
+    def _open_invitation(request: HttpRequest, token: str | None) -> SurveyInvitation | None:
+        """The invitation of the link's token, or (token-free URL) the one this session was given."""
+        if token is not None:
+            invitation = services.survey_invitation_find(token=token)
+        else:
+            invitation = selectors.survey_invitation_by_id(invitation_id=request.session.get(SURVEY_SESSION_KEY))
         if invitation is None or invitation.expires_at <= timezone.now():
             return None
         return invitation

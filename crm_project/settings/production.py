@@ -10,6 +10,12 @@ for _name in ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_BLIND_INDEX_KEY", "CELER
     if not globals().get(_name):
         raise ImproperlyConfigured(f"{_name} must be set in the environment in production.")
 
+# Throttles and lockouts count in the cache: a per-process cache would multiply every limit by the
+# number of web processes (issue 16, finding 4).
+if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):  # noqa: F405
+    raise ImproperlyConfigured("CACHE_URL must point at a shared Redis in production (redis://host:6379/1).")
+CACHE_REQUIRE_SHARED = True
+
 # Customers open survey links from SMS: they must point at the public host, over HTTPS.
 if not PUBLIC_BASE_URL.startswith("https://"):  # noqa: F405
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be set to the public https:// origin in production.")

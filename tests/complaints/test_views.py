@@ -109,7 +109,7 @@ def test_queue_filters(client_as, branch, customer):
 
 def test_desk_logs_a_complaint_for_a_customer(client_as, customer):
     client = client_as("complaint_desk")
-    upload = SimpleUploadedFile("receipt.png", b"\x89PNG\r\n", content_type="image/png")
+    upload = SimpleUploadedFile("receipt.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 32, content_type="image/png")
     response = client.post(reverse("complaints:complaint-create"), {
         "customer_id": customer.pk, "channel": "branch", "category": category().pk, "severity": "medium",
         "description": "信用卡年费未按承诺减免", "attachment": upload,

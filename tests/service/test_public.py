@@ -51,7 +51,7 @@ def expire(invitation):
 
 def test_the_link_opens_the_survey_without_login(client, open_invitation):
     _invitation, token = open_invitation
-    response = client.get(survey_url(token))
+    response = client.get(survey_url(token), follow=True)
     assert response.status_code == 200
     assert b'name="csat"' in response.content and b'name="nps"' in response.content
     assert response["Referrer-Policy"] == "same-origin" and "no-store" in response["Cache-Control"]
@@ -123,7 +123,7 @@ def test_throttled_after_the_limit(client, open_invitation, monkeypatch):
     statuses = [client.get(survey_url(token)).status_code for _ in range(3)]
     throttled = client.post(survey_url(token), ANSWER)
 
-    assert statuses == [200, 200, 200]
+    assert statuses == [302, 302, 302]  # each load trades the token for the session (issue 16)
     assert throttled.status_code == 429 and b"try again" in throttled.content
     assert not SurveyResponse.objects.exists()
 
