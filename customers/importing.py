@@ -61,7 +61,7 @@ from django.utils import timezone
 from accounts.models import Branch, User
 from core import crypto, masking
 from core.fields import BlindIndexField, EncryptedTextField
-from customers import services
+from customers import rules
 from customers.models import Customer, Holding, Product, Transaction
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,6 @@ MAPPINGS_DIR = Path(__file__).resolve().parent / "import_mappings"
 DEFAULT_BATCH_SIZE = 2000
 # Enough bytes to tell UTF-8 from GB18030 (a GBK export has non-ASCII within its first rows).
 ENCODING_SNIFF_BYTES = 64 * 1024
-MOBILE_PHONE_PATTERN = re.compile(r"1[3-9][0-9]{9}")
-RESIDENT_ID_PATTERN = re.compile(r"[0-9]{17}[0-9X]")
 RESIDENT_ID_TYPE = "resident_id"
 REPORT_HEADER = ("row", "column", "value", "reason")
 # How often (rows) the progress callback runs between batches.
@@ -474,35 +472,37 @@ def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | N
 
 
 def _check_customer(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
+    """The customer rules (customers.rules), the same the API applies; values normalised in place."""
     values = row.values
+    failed = _failed(row, by_field)
 
-    def reject(field_name: str, reason: str) -> None:
-        column = by_field[field_name].column
-        row.errors.append((column, _masked(by_field[field_name].target, row.raw.get(column, "")), reason))
+    def reject(field_name: str, code: str) -> None:
+        column = by_field[field_name].column if field_name in by_field else ""
+        target = by_field[field_name].target if field_name in by_field else None
+        row.errors.append((column, _masked(target, row.raw.get(column, "")), str(rules.MESSAGES[code])))
 
-    phone = values.get("phone")
-    if phone and "phone" not in _failed(row, by_field) and not MOBILE_PHONE_PATTERN.fullmatch(phone):
-        reject("phone", "not an 11-digit mainland mobile number starting 13-19")
-    id_number = values.get("id_number")
-    if id_number and values.get("id_type", RESIDENT_ID_TYPE) == RESIDENT_ID_TYPE \
-            and "id_number" not in _failed(row, by_field):
-        if not RESIDENT_ID_PATTERN.fullmatch(id_number):
-            reject("id_number", "not an 18-character resident ID number")
-        elif services.resident_id_check_character(id_number[:17]) != id_number[17]:
-            reject("id_number", "check character does not match (GB 11643)")
-        elif "birth_date" in by_field and values.get("birth_date") is not None:
-            try:
-                encoded = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-            except ValueError:
-                encoded = None
-            if encoded != values["birth_date"]:
-                reject("id_number", "birth date in the ID number differs from the birth date")
-    if "status" in values and not _failed(row, by_field) & {"status", "closed_on"}:
-        closed = values["status"] == "closed"
-        if closed and values.get("closed_on") is None:
-            reject("closed_on" if "closed_on" in by_field else "status", "a closed customer needs a closing date")
-        elif not closed and values.get("closed_on") is not None:
-            reject("closed_on", "an active customer cannot have a closing date")
+    checked = {name: values[name] for name in ("phone", "id_number", *rules.DATE_FIELDS)
+               if name in values and name not in failed}
+    if values.get("id_type", RESIDENT_ID_TYPE) != RESIDENT_ID_TYPE:
+        checked.pop("id_number", None)  # a passport number is not a resident ID
+    cleaned, violations = rules.customer_values_clean(checked)
+    for name in ("phone", "id_number"):
+        if cleaned.get(name):
+            values[name] = cleaned[name]
+    for violation in violations:
+        reject(violation.field, violation.code)
+    failed = _failed(row, by_field)
+    state_fields = {"status", "closed_on", "birth_date", "id_number"}
+    if failed & state_fields:
+        return
+    id_number = values.get("id_number") if values.get("id_type", RESIDENT_ID_TYPE) == RESIDENT_ID_TYPE else None
+    for violation in rules.customer_state_violations(
+        status=values.get("status"), closed_on=values.get("closed_on"), id_number=id_number,
+        birth_date=values.get("birth_date"), has_closed_on_field="closed_on" in by_field,
+    ):
+        if violation.field == "closed_on" and "closed_on" not in by_field:
+            continue
+        reject(violation.field, violation.code)
 
 
 def _check_holding(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
@@ -805,7 +805,8 @@ class _Importer:
                 row.errors.append(("", "", f"refused by the database ({name})"))
 
     def _resolve_foreign_keys(self, batch: list[_Row]) -> None:
-        for target in self.stored_fields:
+        # The branch first: an RM must work in the customer's branch.
+        for target in sorted(self.stored_fields, key=lambda target: target.lookup == "staff_number"):
             if target.type != "fk":
                 continue
             wanted = {row.values[target.name] for row in batch if not row.errors and row.values.get(target.name)}
@@ -815,7 +816,14 @@ class _Importer:
                 natural_key = row.values.get(target.name)
                 if row.errors or natural_key is None:
                     continue
-                if natural_key not in ids:
+                if target.lookup == "staff_number":
+                    code = rules.relationship_manager_violation(ids.get(natural_key),
+                                                                branch_id=row.values.get("branch"))
+                    if code:
+                        row.errors.append((column, natural_key, str(rules.MESSAGES[code])))
+                    else:
+                        row.values[target.name] = ids[natural_key].user_id
+                elif natural_key not in ids:
                     row.errors.append((column, natural_key, f"unknown {target.lookup.replace('_', ' ')}"))
                 else:
                     row.values[target.name] = ids[natural_key]
@@ -831,7 +839,9 @@ class _Importer:
         manager, natural = querysets[lookup]
         cache = self._fk_cache.setdefault(lookup, {})
         missing = wanted - cache.keys()
-        if missing:
+        if missing and lookup == "staff_number":
+            cache.update(rules.relationship_managers_by_staff_number(missing))
+        elif missing:
             cache.update(manager.filter(**{f"{natural}__in": missing}).values_list(natural, "pk"))
         found = {key: cache[key] for key in wanted if key in cache}
         if lookup == "customer_external_id" and len(cache) > 10 * self.batch_size:

@@ -15,7 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from accounts.models import Role
 from core import crypto
+from core.errors import ApplicationError
 from core.models import AuditEvent, OutboxMessage
 from customers import importing, services, tasks
 from customers.models import Customer, ImportJob, ImportJobStatus, Transaction
@@ -43,7 +45,8 @@ def core_banking_org(db):
     """The branches and RMs the sample refers to by ORG_NO and MGR_NO."""
     branches = {code: BranchFactory(code=code, name=f"Branch {code}") for code in ("0101", "0102", "0205")}
     for staff_number, code in (("E1001", "0101"), ("E1002", "0102"), ("E2001", "0205")):
-        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code])
+        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code],
+                    roles=[Role.RELATIONSHIP_MANAGER])
     return branches
 
 
@@ -223,7 +226,7 @@ def test_missing_required_column_in_header_writes_nothing(core_banking_org, tmp_
         ({"phone": "23912345678"}, "MOBILE", "mobile number"),
         ({"id": "110105199001010010"}, "CERT_NO", "birth date in the ID number"),
         ({"org": "9999"}, "ORG_NO", "unknown branch code"),
-        ({"mgr": "X9"}, "MGR_NO", "unknown staff number"),
+        ({"mgr": "X9"}, "MGR_NO", "No active relationship manager"),
         ({"stat": "Z"}, "CUST_STAT", "unknown code"),
         ({"close": "20240101"}, "CLOSE_DT", "active customer"),
     ],
@@ -456,7 +459,7 @@ def test_non_admin_staff_cannot_open_or_post_the_import(client_as, role):
 
 def test_import_job_create_refuses_non_admin(user_for_role):
     rm = user_for_role("rm")
-    with pytest.raises(services.ApplicationError):
+    with pytest.raises(ApplicationError):
         services.import_job_create(mapping_name=MAPPING, uploaded_file=SimpleUploadedFile("s.csv", b"x"), by=rm)
     assert ImportJob.objects.count() == 0
 
@@ -466,7 +469,8 @@ def test_outside_a_transaction_batches_are_written_by_a_second_thread_with_the_s
     """Committed data (no test transaction): parsing and writing overlap, the outcome is the same."""
     branches = {code: BranchFactory(code=code, name=f"Branch {code}") for code in ("0101", "0102", "0205")}
     for staff_number, code in (("E1001", "0101"), ("E1002", "0102"), ("E2001", "0205")):
-        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code])
+        UserFactory(username=f"rm_{staff_number}", staff_number=staff_number, branch=branches[code],
+                    roles=[Role.RELATIONSHIP_MANAGER])
     writer_threads = []
     original_work = importing._BatchWriter._work
 
