@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -126,27 +126,62 @@ def _customer_save(*, customer: Customer) -> None:
         ) from exc
 
 
-@transaction.atomic
-def customer_create(*, by, external_id: str, fields: dict) -> Customer:
-    """Create a customer the caller will be able to see; audit it. Raises CONFLICT for a taken number."""
+def _customer_insert_unless_taken(*, customer: Customer) -> bool:
+    """INSERT the new customer ... ON CONFLICT (external_id) DO NOTHING; return whether it went in.
+
+    Values are prepared as Model.save() would (PII encrypted, blind indexes, auto times). A
+    concurrent insert of the same number makes PostgreSQL wait for that transaction and then do
+    nothing, so the caller can update the row the other one created instead of failing.
+    """
+    meta = Customer._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(customer, add=True), connection) for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+            "ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    customer.pk = row[0]
+    customer._state.adding = False
+    return True
+
+
+def _customer_new(*, external_id: str, fields: dict) -> tuple[Customer, list[str]]:
+    """A new, checked, unsaved customer and the names of the fields set."""
     missing = [name for name in CUSTOMER_API_REQUIRED_ON_CREATE if fields.get(name) in (None, "")]
     if missing:
         message = _("This field is required.")
         raise ApplicationError(ErrorCode.INVALID, message, field_errors={name: [message] for name in missing})
-    if Customer.objects.filter(external_id=external_id).exists():
-        raise ApplicationError(
-            ErrorCode.CONFLICT, _("A customer with this customer number already exists."),
-            field_errors={"external_id": [_("A customer with this customer number already exists.")]},
-        )
     customer = Customer(external_id=external_id)
     changed = _customer_apply(customer=customer, fields=_customer_fields_resolve(fields=fields))
     _customer_state_check(customer, changed=changed)
-    _customer_save(customer=customer)
+    return customer, changed
+
+
+def _customer_created(*, by, customer: Customer, changed: list[str]) -> Customer:
     if not _customer_visible(by=by, customer_id=customer.pk):
         # Rolls the insert back: a caller cannot create a customer outside its own scope.
         raise ApplicationError(ErrorCode.PERMISSION_DENIED, _("You cannot create a customer outside your scope."))
     audit_record(actor=by, action=AUDIT_API_CUSTOMER_CREATE, target=customer, detail={"fields": sorted(changed)})
     return customer
+
+
+@transaction.atomic
+def customer_create(*, by, external_id: str, fields: dict) -> Customer:
+    """Create a customer the caller will be able to see; audit it. Raises CONFLICT for a taken number."""
+    customer, changed = _customer_new(external_id=external_id, fields=fields)
+    if not _customer_insert_unless_taken(customer=customer):
+        raise ApplicationError(
+            ErrorCode.CONFLICT, _("A customer with this customer number already exists."),
+            field_errors={"external_id": [_("A customer with this customer number already exists.")]},
+        )
+    return _customer_created(by=by, customer=customer, changed=changed)
 
 
 @transaction.atomic
@@ -179,11 +214,14 @@ def customer_upsert_by_external_id(*, by, external_id: str, fields: dict) -> tup
     """
     existing = Customer.objects.select_for_update().filter(external_id=external_id).first()
     if existing is None:
-        return customer_create(by=by, external_id=external_id, fields=fields), True
+        customer, changed = _customer_new(external_id=external_id, fields=fields)
+        if _customer_insert_unless_taken(customer=customer):
+            return _customer_created(by=by, customer=customer, changed=changed), True
+        # Created meanwhile by a concurrent call (committed, since ON CONFLICT waited for it): update it.
+        existing = Customer.objects.select_for_update().get(external_id=external_id)
     if not _customer_visible(by=by, customer_id=existing.pk):
         raise Customer.DoesNotExist
     return customer_update(customer=existing, by=by, fields=fields), False
-
 
 
 @transaction.atomic
