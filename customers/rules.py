@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from core import identifiers
-from customers.models import CustomerStatus
+from customers.models import CREDIT_SCORE_MAX, CREDIT_SCORE_MIN, CreditGradePolicy, CustomerStatus
 
 EARLIEST_DATE = date(1900, 1, 1)
 DATE_FIELDS = ("birth_date", "customer_since", "closed_on")
@@ -45,6 +45,7 @@ ID_BIRTH_DATE = "id_birth_date"
 DATE_RANGE = "date_range"
 CLOSED_WITHOUT_DATE = "closed_without_date"
 ACTIVE_WITH_CLOSING_DATE = "active_with_closing_date"
+CREDIT_SCORE_RANGE = "credit_score_range"
 BRANCH_UNKNOWN = "branch_unknown"
 RM_UNKNOWN = "rm_unknown"
 RM_OTHER_BRANCH = "rm_other_branch"
@@ -57,6 +58,7 @@ MESSAGES = {
     DATE_RANGE: _("Enter a date between 1900-01-01 and today."),
     CLOSED_WITHOUT_DATE: _("A closed customer needs a closing date."),
     ACTIVE_WITH_CLOSING_DATE: _("An active customer cannot have a closing date."),
+    CREDIT_SCORE_RANGE: _("A credit score is a whole number from 300 to 850."),
     BRANCH_UNKNOWN: _("No branch has this code."),
     RM_UNKNOWN: _("No active relationship manager has this staff number."),
     RM_OTHER_BRANCH: _("This relationship manager works in another branch than the customer's."),
@@ -133,6 +135,9 @@ def customer_values_clean(values: dict, *, today: date | None = None) -> tuple[d
         code = id_number_violation(cleaned["id_number"])
         if code:
             violations.append(Violation("id_number", code))
+    score = cleaned.get("credit_score")
+    if score is not None and not CREDIT_SCORE_MIN <= score <= CREDIT_SCORE_MAX:
+        violations.append(Violation("credit_score", CREDIT_SCORE_RANGE))
     today = today or timezone.localdate()
     for name in DATE_FIELDS:
         code = date_violation(cleaned.get(name), today=today)
@@ -188,3 +193,39 @@ def relationship_manager_user_violation(user_id: int, *, branch_id: int | None) 
            .values_list("pk", "branch_id").first())
     manager = EligibleManager(user_id=row[0], branch_id=row[1]) if row else None
     return relationship_manager_violation(manager, branch_id=branch_id)
+
+
+# --- Credit score and grade --------------------------------------------------------------------
+
+
+def credit_grade_policy_latest() -> CreditGradePolicy | None:
+    return CreditGradePolicy.objects.order_by("-version").first()
+
+
+def credit_grade_derive(values: dict, *, policy: CreditGradePolicy | None) -> None:
+    """Set the grade from the numeric score (when a score is given and no grade), stamping the policy.
+
+    The grade bands are policy data (CreditGradePolicy), so a score is never typed twice as a
+    grade; a grade given on its own (no score) is kept as given.
+    """
+    if "credit_score" not in values or values.get("credit_rating") or policy is None:
+        return
+    score = values["credit_score"]
+    values["credit_rating"] = policy.grade_for(score) if score is not None else ""
+    values["credit_grade_policy"] = policy.pk if score is not None else None
+
+
+def credit_grade_bands_check(bands) -> bool:
+    """Whether bands are [lowest, highest, grade] rows covering 300-850 without gap or overlap."""
+    from customers.models import CreditRating
+
+    try:
+        rows = sorted((int(lowest), int(highest), str(grade)) for lowest, highest, grade in bands)
+    except (TypeError, ValueError):
+        return False
+    expected_low = CREDIT_SCORE_MIN
+    for lowest, highest, grade in rows:
+        if lowest != expected_low or highest < lowest or grade not in CreditRating.values:
+            return False
+        expected_low = highest + 1
+    return expected_low == CREDIT_SCORE_MAX + 1

@@ -181,29 +181,7 @@ def test_undecodable_file_is_a_clear_error(core_banking_org, tmp_path):
     assert Customer.objects.count() == 0
 
 
-def test_truncated_last_line_is_rejected_and_the_rest_imported(core_banking_org, tmp_path):
-    """A last line cut short is rejected (wrong column count); the earlier rows import."""
-    path = tmp_path / "cut.csv"
-    lines = [HEADER, valid_line("700000000001"), valid_line("700000000002")]
-    path.write_bytes(("\r\n".join(lines) + "\r\n" + valid_line("700000000003")[:30]).encode("gbk"))
-
-    result, report = run_import(path)
-
-    assert result.counts() == {"read": 3, "created": 2, "updated": 0, "unchanged": 0, "rejected": 1}
-    assert report[0]["row"] == "3"
-    assert "wrong number of columns" in report[0]["reason"]
-    assert report[0]["value"] == ""
-
-
-def test_unterminated_quote_at_end_is_rejected(core_banking_org, tmp_path):
-    """A file cut inside a quoted amount: the broken last record is rejected, not a crash."""
-    path = tmp_path / "cut.csv"
-    path.write_bytes((HEADER + "\r\n" + valid_line() + "\r\n" + valid_line("700000000002")[:-20]
-                      + '"12,3').encode("utf-8"))
-
-    result, _report = run_import(path)
-
-    assert (result.read, result.created, result.rejected) == (2, 1, 1)
+# Truncated files and files whose encoding changes midway: tests/customers/test_import_exports.py.
 
 
 def test_missing_required_column_in_header_writes_nothing(core_banking_org, tmp_path):
