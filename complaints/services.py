@@ -39,6 +39,7 @@ from complaints.models import (
     SlaPolicy,
     SlaRule,
 )
+from core import identifiers
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
@@ -225,13 +226,6 @@ def _next_reference(*, received_at: datetime) -> str:
     return f"{REFERENCE_PREFIX}{timezone.localdate(received_at):%Y%m%d}-{number:06d}"
 
 
-def _normalised_phone(raw: str) -> str:
-    digits = "".join(_DIGITS.findall(raw or ""))
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
-
-
 @transaction.atomic
 def complaint_create(
     *,
@@ -275,7 +269,7 @@ def complaint_create(
     if len(description) > Complaint._meta.get_field("description").max_length:
         raise ApplicationError.invalid(_("The description is too long."), field="description")
     contact_name = (contact_name or "").strip()
-    contact_phone = _normalised_phone(contact_phone)
+    contact_phone = identifiers.phone_normalise(contact_phone)
     if customer is None:
         if not contact_name:
             raise ApplicationError.invalid(
@@ -599,7 +593,7 @@ def complaint_phone_matches(*, complaint: Complaint | None, phone_last4: str) ->
         hmac.compare_digest(given, "0000")  # keep the work (and time) of a miss close to a hit
         return False
     phone = complaint.contact_phone or (complaint.customer.phone if complaint.customer_id else None) or ""
-    expected = _normalised_phone(phone)[-4:]
+    expected = identifiers.phone_normalise(phone)[-4:]
     return len(expected) == 4 and hmac.compare_digest(given, expected)
 
 

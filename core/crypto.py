@@ -29,6 +29,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from core import identifiers
+
 KEY_ID_SEPARATOR = "$"
 # Key ids end up in every stored value and in SQL comparisons, so keep them to a plain,
 # short alphabet that can never contain the separator.
@@ -176,20 +178,6 @@ def _printable_key_id(key_id: str) -> str:
 # --- Blind index ------------------------------------------------------------------------
 
 
-def _normalize_phone(value: str) -> str:
-    digits = re.sub(r"[^0-9]", "", value)
-    for country_prefix in ("0086", "86"):
-        if digits.startswith(country_prefix) and len(digits) - len(country_prefix) == 11:
-            return digits[len(country_prefix) :]
-    return digits
-
-
-def _normalize_id_number(value: str) -> str:
-    # Resident ID numbers are digits with an optional check character X; upper-casing the
-    # whole value is the same as upper-casing that trailing x.
-    return re.sub(r"\s+", "", value).upper()
-
-
 def _normalize_email(value: str) -> str:
     return value.strip().lower()
 
@@ -199,8 +187,8 @@ def _normalize_generic(value: str) -> str:
 
 
 NORMALIZERS: dict[str, Callable[[str], str]] = {
-    "phone": _normalize_phone,
-    "id_number": _normalize_id_number,
+    "phone": identifiers.phone_normalise,
+    "id_number": identifiers.resident_id_normalise,
     "email": _normalize_email,
     "generic": _normalize_generic,
 }

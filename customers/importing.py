@@ -42,6 +42,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import logging
 import queue
@@ -62,7 +63,7 @@ from accounts.models import Branch, User
 from core import crypto, masking
 from core.exports import safe_row
 from core.fields import BlindIndexField, EncryptedTextField
-from customers import services
+from customers import rules
 from customers.models import Customer, Holding, Product, Transaction
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ MAPPINGS_DIR = Path(__file__).resolve().parent / "import_mappings"
 DEFAULT_BATCH_SIZE = 2000
 # Enough bytes to tell UTF-8 from GB18030 (a GBK export has non-ASCII within its first rows).
 ENCODING_SNIFF_BYTES = 64 * 1024
-MOBILE_PHONE_PATTERN = re.compile(r"1[3-9][0-9]{9}")
-RESIDENT_ID_PATTERN = re.compile(r"[0-9]{17}[0-9X]")
 RESIDENT_ID_TYPE = "resident_id"
 REPORT_HEADER = ("row", "column", "value", "reason")
 # How often (rows) the progress callback runs between batches.
@@ -109,6 +108,9 @@ class TargetField:
     pii: str | None = None  # blind-index kind / masker for encrypted fields
     virtual: bool = False
     lookup: str = ""  # fk: "branch_code", "staff_number", "customer_external_id", "product_code"
+    blank: Any = None  # what an empty optional cell stores (the model default of a NOT NULL column)
+    attribute_id: int | None = None  # a custom attribute (``attr:<code>``), stored in its side table
+    derived: bool = False  # set by the engine (the grade from the score), never from a column
 
 
 def _model_fields(model: type[models.Model], names: dict[str, dict]) -> dict[str, TargetField]:
@@ -128,13 +130,21 @@ def _model_fields(model: type[models.Model], names: dict[str, dict]) -> dict[str
             field_type = "date"
         elif isinstance(model_field, models.DecimalField):
             field_type = "decimal"
+        elif isinstance(model_field, models.PositiveSmallIntegerField):
+            field_type = "int"
         else:
             field_type = "str"
+        if model_field.null:
+            blank = None
+        elif model_field.has_default():
+            blank = model_field.get_default()
+        else:
+            blank = ""
         fields[name] = TargetField(
             name=name, type=field_type,
             max_length=getattr(model_field, "max_length", None) if field_type == "str" else None,
             choices=frozenset(str(value) for value, _label in (model_field.choices or [])),
-            **extra,
+            blank=blank, **extra,
         )
     return fields
 
@@ -162,7 +172,7 @@ def _kind_specs() -> dict[str, KindSpec]:
                 "relationship_manager": {"type": "fk", "lookup": "staff_number"},
                 "customer_since": {}, "status": {}, "closed_on": {}, "closed_reason": {},
                 "total_assets": {}, "liabilities": {}, "annual_income": {}, "credit_rating": {},
-                "risk_tolerance": {}, "preferred_channel": {},
+                "credit_score": {}, "region": {}, "risk_tolerance": {}, "preferred_channel": {},
             }),
         ),
         ImportKind.HOLDINGS: KindSpec(
@@ -189,6 +199,9 @@ def _kind_specs() -> dict[str, KindSpec]:
 # --- Mapping ----------------------------------------------------------------------------------
 
 
+ON_ERROR_REJECT, ON_ERROR_BLANK = "reject", "blank"
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     column: str
@@ -196,6 +209,19 @@ class ColumnMapping:
     required: bool
     values: dict[str, str] | None
     date_format: str | None
+    ranges: tuple[tuple[Decimal, Decimal, str], ...] = ()  # [[lowest, highest], code], both inclusive
+    lookup: dict[str, str] | None = None  # a lookup table of the mapping applied to the cell
+    on_error: str = ON_ERROR_REJECT
+    default: str | None = None  # the text used when the cell is empty
+
+
+@dataclass(frozen=True)
+class FieldConstant:
+    """A field no column feeds: ``const`` always, ``default`` when no column gave a value."""
+
+    target: TargetField
+    text: str
+    always: bool
 
 
 @dataclass(frozen=True)
@@ -206,10 +232,53 @@ class Mapping:
     required_columns: tuple[str, ...]
     columns: tuple[ColumnMapping, ...]
     key_column: str
+    constants: tuple[FieldConstant, ...] = ()
+    key_columns: tuple[str, ...] = ()  # a composed key: these columns joined with "|"
 
 
-MAPPING_KEYS = {"kind", "description", "required_columns", "date_format", "datetime_format", "columns"}
-COLUMN_KEYS = {"field", "required", "values", "format"}
+MAPPING_KEYS = {"kind", "description", "required_columns", "date_format", "datetime_format", "columns", "fields",
+                "lookups", "key"}
+COLUMN_KEYS = {"field", "required", "values", "format", "lookup", "on_error", "default"}
+CONST_KEYS = {"const", "default"}
+ATTRIBUTE_PREFIX = "attr:"
+KEY_SEPARATOR = "|"
+
+
+def _attribute_targets() -> dict[str, TargetField]:
+    """``attr:<code>`` for every custom attribute in use, typed as declared (read at parse time)."""
+    from customers.models import CustomAttribute, CustomAttributeType
+
+    types = {CustomAttributeType.NUMBER: "decimal4", CustomAttributeType.TEXT: "str",
+             CustomAttributeType.DATE: "date", CustomAttributeType.CHOICE: "choice"}
+    return {
+        f"{ATTRIBUTE_PREFIX}{attribute.code}": TargetField(
+            name=f"{ATTRIBUTE_PREFIX}{attribute.code}", type=types[attribute.type],
+            max_length=200 if attribute.type == CustomAttributeType.TEXT else None,
+            choices=frozenset(str(choice) for choice in attribute.choices or ()),
+            attribute_id=attribute.pk, blank=None,
+        )
+        for attribute in CustomAttribute.objects.filter(is_active=True)
+    }
+
+
+def _ranges_parse(name: str, column: str, raw: list) -> tuple[tuple[Decimal, Decimal, str], ...]:
+    ranges = []
+    for entry in raw:
+        try:
+            (lowest, highest), code = entry
+            lowest, highest = Decimal(str(lowest)), Decimal(str(highest))
+        except (TypeError, ValueError, InvalidOperation):
+            raise ImportMappingError(
+                f"{name}: 'values' of column {column!r} as a list holds [[lowest, highest], code] ranges."
+            ) from None
+        if not isinstance(code, str) or lowest > highest:
+            raise ImportMappingError(f"{name}: column {column!r}: range {entry!r} is not [[lowest, highest], code].")
+        ranges.append((lowest, highest, code))
+    ranges.sort()
+    for (_low, high, _code), (next_low, _high, _next) in itertools.pairwise(ranges):
+        if next_low <= high:
+            raise ImportMappingError(f"{name}: column {column!r}: value ranges overlap.")
+    return tuple(ranges)
 
 
 def mapping_names() -> list[str]:
@@ -249,65 +318,133 @@ def mapping_parse(*, raw: Any, name: str = "mapping") -> Mapping:
         raise ImportMappingError(f"{name}: 'columns' must be a non-empty object of column -> field.")
     default_formats = {"date": raw.get("date_format", "%Y%m%d"), "datetime": raw.get("datetime_format",
                                                                                     "%Y%m%d%H%M%S")}
+    targets = dict(spec.fields)
+    if kind == ImportKind.CUSTOMERS and ATTRIBUTE_PREFIX in json.dumps(raw, ensure_ascii=False):
+        targets.update(_attribute_targets())  # read from the database only when the mapping names one
+    lookups = raw.get("lookups", {})
+    if not isinstance(lookups, dict) or not all(
+        isinstance(table, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+        for table in lookups.values()
+    ):
+        raise ImportMappingError(f"{name}: 'lookups' must be an object of name -> {{code: value}} tables.")
     columns: list[ColumnMapping] = []
     targets_seen: dict[str, str] = {}
-    for column, column_raw in columns_raw.items():
-        if isinstance(column_raw, str):
-            column_raw = {"field": column_raw}
-        if not isinstance(column_raw, dict):
-            raise ImportMappingError(f"{name}: column {column!r} must map to a field name or an object.")
-        unknown_keys = set(column_raw) - COLUMN_KEYS
-        if unknown_keys:
-            raise ImportMappingError(f"{name}: column {column!r} has unknown keys {sorted(unknown_keys)}.")
-        target_name = column_raw.get("field")
-        if target_name not in spec.fields:
-            raise ImportMappingError(
-                f"{name}: column {column!r} maps to unknown field {target_name!r}; "
-                f"a {kind} import can set {sorted(spec.fields)}."
-            )
-        if target_name in targets_seen:
-            raise ImportMappingError(
-                f"{name}: columns {targets_seen[target_name]!r} and {column!r} both map to {target_name!r}."
-            )
-        targets_seen[target_name] = column
-        target = spec.fields[target_name]
-        values = column_raw.get("values")
-        if values is not None:
-            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-                raise ImportMappingError(f"{name}: 'values' of column {column!r} must map codes to strings.")
-            if target.type != "choice":
-                raise ImportMappingError(f"{name}: column {column!r}: field {target_name!r} takes no value map.")
-            invalid = sorted(set(values.values()) - target.choices)
-            if invalid:
+    for column, column_raws in columns_raw.items():
+        for column_raw in column_raws if isinstance(column_raws, list) else [column_raws]:
+            if isinstance(column_raw, str):
+                column_raw = {"field": column_raw}
+            if not isinstance(column_raw, dict):
+                raise ImportMappingError(f"{name}: column {column!r} must map to a field name or an object.")
+            unknown_keys = set(column_raw) - COLUMN_KEYS
+            if unknown_keys:
+                raise ImportMappingError(f"{name}: column {column!r} has unknown keys {sorted(unknown_keys)}.")
+            target_name = column_raw.get("field")
+            if target_name not in targets:
                 raise ImportMappingError(
-                    f"{name}: column {column!r} maps to {invalid}, not among {target_name!r}'s "
-                    f"values {sorted(target.choices)}."
+                    f"{name}: column {column!r} maps to unknown field {target_name!r}; "
+                    f"a {kind} import can set {sorted(targets)}."
                 )
-        date_format = column_raw.get("format")
-        if date_format is not None and target.type not in ("date", "datetime"):
-            raise ImportMappingError(f"{name}: column {column!r}: 'format' applies to date fields only.")
-        if target.type in ("date", "datetime"):
-            date_format = date_format or default_formats[target.type]
-        columns.append(ColumnMapping(
-            column=column, target=target, required=bool(column_raw.get("required", target.required)),
-            values=values, date_format=date_format,
-        ))
+            if target_name in targets_seen:
+                raise ImportMappingError(
+                    f"{name}: columns {targets_seen[target_name]!r} and {column!r} both map to {target_name!r}."
+                )
+            targets_seen[target_name] = column
+            columns.append(_column_parse(name, column, column_raw, targets[target_name], lookups, default_formats))
+    constants = []
+    fields_raw = raw.get("fields", {})
+    if not isinstance(fields_raw, dict):
+        raise ImportMappingError(f"{name}: 'fields' must be an object of field -> {{\"const\" | \"default\": value}}.")
+    for target_name, const_raw in fields_raw.items():
+        if target_name not in targets:
+            raise ImportMappingError(f"{name}: 'fields' names unknown field {target_name!r}.")
+        if not isinstance(const_raw, dict) or len(const_raw) != 1 or set(const_raw) - CONST_KEYS \
+                or not isinstance(next(iter(const_raw.values())), str):
+            raise ImportMappingError(
+                f"{name}: field {target_name!r} takes {{\"const\": \"value\"}} or {{\"default\": \"value\"}}."
+            )
+        always = "const" in const_raw
+        if always and target_name in targets_seen:
+            raise ImportMappingError(f"{name}: field {target_name!r} is a constant and mapped from a column.")
+        target = targets[target_name]
+        text = next(iter(const_raw.values()))
+        probe = ColumnMapping(column=target_name, target=target, required=False, values=None,
+                              date_format=default_formats.get(target.type))
+        _value, reason = _parse_value(probe, text)
+        if reason:
+            raise ImportMappingError(f"{name}: the constant of field {target_name!r} is invalid: {reason}.")
+        constants.append(FieldConstant(target=target, text=text, always=always))
+        targets_seen.setdefault(target_name, "")
     missing_targets = sorted(name_ for name_, target in spec.fields.items()
                              if target.required and name_ not in targets_seen)
+    key_raw = raw.get("key")
+    key_columns: tuple[str, ...] = ()
+    if key_raw is not None:
+        if not isinstance(key_raw, list) or len(key_raw) < 2 or not all(isinstance(c, str) for c in key_raw):
+            raise ImportMappingError(f"{name}: 'key' lists two or more columns composing the {spec.key}.")
+        if spec.key in targets_seen:
+            raise ImportMappingError(f"{name}: {spec.key!r} comes from 'key'; do not map a column to it too.")
+        key_columns = tuple(key_raw)
+        missing_targets = [target for target in missing_targets if target != spec.key]
     if missing_targets:
         raise ImportMappingError(f"{name}: a {kind} import needs columns for {missing_targets}.")
     required_columns = raw.get("required_columns", [])
     if not isinstance(required_columns, list) or not all(isinstance(c, str) for c in required_columns):
         raise ImportMappingError(f"{name}: 'required_columns' must be a list of column names.")
-    not_mapped = sorted(set(required_columns) - set(columns_raw))
+    not_mapped = sorted(set(required_columns) - set(columns_raw) - set(key_columns))
     if not_mapped:
         raise ImportMappingError(f"{name}: required columns {not_mapped} are not mapped.")
-    # Columns feeding a required field must be in the header too.
-    required = list(required_columns) + [c.column for c in columns if c.target.required
+    # Columns feeding a required field (or the key) must be in the header too.
+    required = list(required_columns) + [c.column for c in columns if c.required
                                          and c.column not in required_columns]
+    required += [column for column in key_columns if column not in required]
     return Mapping(
-        name=name, kind=kind, spec=spec, required_columns=tuple(required), columns=tuple(columns),
-        key_column=targets_seen[spec.key],
+        name=name, kind=kind, spec=spec, required_columns=tuple(dict.fromkeys(required)), columns=tuple(columns),
+        key_column=targets_seen.get(spec.key) or KEY_SEPARATOR.join(key_columns), constants=tuple(constants),
+        key_columns=key_columns,
+    )
+
+
+def _column_parse(name: str, column: str, column_raw: dict, target: TargetField, lookups: dict,
+                  default_formats: dict) -> ColumnMapping:
+    values = column_raw.get("values")
+    ranges: tuple = ()
+    if isinstance(values, list):
+        ranges = _ranges_parse(name, column, values)
+        codes = {code for _low, _high, code in ranges}
+        values = None
+    elif values is not None:
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise ImportMappingError(f"{name}: 'values' of column {column!r} must map codes to strings.")
+        codes = set(values.values())
+    if values is not None or ranges:
+        if target.type != "choice":
+            raise ImportMappingError(f"{name}: column {column!r}: field {target.name!r} takes no value map.")
+        invalid = sorted(codes - target.choices)
+        if invalid:
+            raise ImportMappingError(
+                f"{name}: column {column!r} maps to {invalid}, not among {target.name!r}'s "
+                f"values {sorted(target.choices)}."
+            )
+    date_format = column_raw.get("format")
+    if date_format is not None and target.type not in ("date", "datetime"):
+        raise ImportMappingError(f"{name}: column {column!r}: 'format' applies to date fields only.")
+    if target.type in ("date", "datetime"):
+        date_format = date_format or default_formats[target.type]
+    lookup_name = column_raw.get("lookup")
+    if lookup_name is not None and lookup_name not in lookups:
+        raise ImportMappingError(f"{name}: column {column!r} uses lookup {lookup_name!r}, not in 'lookups'.")
+    on_error = column_raw.get("on_error", ON_ERROR_REJECT)
+    if on_error not in (ON_ERROR_REJECT, ON_ERROR_BLANK):
+        raise ImportMappingError(f"{name}: column {column!r}: 'on_error' is 'reject' or 'blank'.")
+    required = bool(column_raw.get("required", target.required))
+    if on_error == ON_ERROR_BLANK and (required or target.name == "external_id"):
+        raise ImportMappingError(f"{name}: column {column!r} feeds a required field; it cannot be left blank.")
+    default = column_raw.get("default")
+    if default is not None and not isinstance(default, str):
+        raise ImportMappingError(f"{name}: column {column!r}: 'default' must be a string.")
+    return ColumnMapping(
+        column=column, target=target, required=required, values=values, date_format=date_format,
+        ranges=ranges, lookup=lookups[lookup_name] if lookup_name else None, on_error=on_error, default=default,
     )
 
 
@@ -360,6 +497,9 @@ class ImportResult:
     bytes_total: int = 0
     encoding: str = ""
     errors_reported: int = 0
+    warnings_reported: int = 0
+    warnings: list[str] = field(default_factory=list)  # about the file (absent optional columns)
+    dry_run: bool = False
 
     def check(self) -> None:
         """The accounting identity: every row read is counted exactly once."""
@@ -376,6 +516,15 @@ class _Row:
     raw: dict[str, str]
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # column, value (masked), reason
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # imported, with the field left empty
+
+    def fail(self, mapped: ColumnMapping | None, value: str, reason: str) -> None:
+        """Reject the row, or with ``on_error: blank`` import it with this field empty and warn."""
+        if mapped is not None and mapped.on_error == ON_ERROR_BLANK:
+            self.values[mapped.target.name] = mapped.target.blank
+            self.warnings.append((mapped.column, value, f"{reason}; imported empty (on_error: blank)"))
+        else:
+            self.errors.append((mapped.column if mapped else "", value, reason))
 
 
 class ReportWriter:
@@ -391,7 +540,14 @@ class ReportWriter:
         if self._writer is not None:
             for column, value, reason in row.errors:
                 self._writer.writerow(safe_row((row.number, column, value, reason)))
+            for column, value, reason in row.warnings:
+                self._writer.writerow(safe_row((row.number, column, value, f"warning: {reason}")))
         return len(row.errors)
+
+    def warn_file(self, column: str, reason: str) -> None:
+        """A warning about the whole file (row "header"), e.g. an optional mapped column it lacks."""
+        if self._writer is not None:
+            self._writer.writerow(safe_row(("header", column, "", f"warning: {reason}")))
 
 
 def _masked(target: TargetField | None, value: str) -> str:
@@ -430,9 +586,42 @@ def _parse_date(text: str, date_format: str) -> date:
     return datetime.strptime(text, date_format).date()
 
 
+def _parse_decimal(text: str, *, places: int) -> tuple[Decimal | None, str | None]:
+    cleaned = _THOUSANDS.sub("", text)
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", cleaned):
+        return None, "not a number"
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None, "not a number"
+    if amount.as_tuple().exponent < -places:
+        return None, f"more than {places} decimal places"
+    if abs(amount) >= Decimal(10) ** 16:
+        return None, "too large"
+    return amount, None
+
+
 def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | None]:
     """Return (value, None) or (None, reason). Reasons never quote the value."""
     target = mapping_column.target
+    if mapping_column.lookup is not None:
+        if text not in mapping_column.lookup:
+            return None, "not in the mapping's lookup table"
+        text = mapping_column.lookup[text]
+    if target.type == "choice" and mapping_column.ranges:
+        number, reason = _parse_decimal(text, places=4)
+        if reason:
+            return None, reason
+        for lowest, highest, code in mapping_column.ranges:
+            if lowest <= number <= highest:
+                return code, None
+        return None, "outside every range of the value map"
+    if target.type == "int":
+        if not (text.isascii() and text.isdigit()) or len(text) > 9:
+            return None, "not a whole number"
+        return int(text), None
+    if target.type == "decimal4":
+        return _parse_decimal(text, places=4)
     if target.type == "choice":
         if mapping_column.values is not None:
             if text not in mapping_column.values:
@@ -453,18 +642,7 @@ def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | N
             return None, f"not a valid date-time in format {mapping_column.date_format}"
         return (timezone.make_aware(moment) if timezone.is_naive(moment) else moment), None
     if target.type == "decimal":
-        cleaned = _THOUSANDS.sub("", text)
-        if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", cleaned):
-            return None, "not a number"
-        try:
-            amount = Decimal(cleaned)
-        except InvalidOperation:
-            return None, "not a number"
-        if amount.as_tuple().exponent < -2:
-            return None, "more than 2 decimal places"
-        if abs(amount) >= Decimal(10) ** 16:
-            return None, "too large"
-        return amount, None
+        return _parse_decimal(text, places=2)
     if target.type == "fk":
         return text, None
     if target.max_length is not None and len(text) > target.max_length:
@@ -475,35 +653,36 @@ def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | N
 
 
 def _check_customer(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
+    """The customer rules (customers.rules), the same the API applies; values normalised in place."""
     values = row.values
+    failed = _failed(row, by_field)
 
-    def reject(field_name: str, reason: str) -> None:
-        column = by_field[field_name].column
-        row.errors.append((column, _masked(by_field[field_name].target, row.raw.get(column, "")), reason))
+    def reject(field_name: str, code: str) -> None:
+        mapped = by_field.get(field_name)
+        column = mapped.column if mapped else ""
+        row.fail(mapped, _masked(mapped.target if mapped else None, row.raw.get(column, "")),
+                 str(rules.MESSAGES[code]))
 
-    phone = values.get("phone")
-    if phone and "phone" not in _failed(row, by_field) and not MOBILE_PHONE_PATTERN.fullmatch(phone):
-        reject("phone", "not an 11-digit mainland mobile number starting 13-19")
-    id_number = values.get("id_number")
-    if id_number and values.get("id_type", RESIDENT_ID_TYPE) == RESIDENT_ID_TYPE \
-            and "id_number" not in _failed(row, by_field):
-        if not RESIDENT_ID_PATTERN.fullmatch(id_number):
-            reject("id_number", "not an 18-character resident ID number")
-        elif services.resident_id_check_character(id_number[:17]) != id_number[17]:
-            reject("id_number", "check character does not match (GB 11643)")
-        elif "birth_date" in by_field and values.get("birth_date") is not None:
-            try:
-                encoded = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-            except ValueError:
-                encoded = None
-            if encoded != values["birth_date"]:
-                reject("id_number", "birth date in the ID number differs from the birth date")
-    if "status" in values and not _failed(row, by_field) & {"status", "closed_on"}:
-        closed = values["status"] == "closed"
-        if closed and values.get("closed_on") is None:
-            reject("closed_on" if "closed_on" in by_field else "status", "a closed customer needs a closing date")
-        elif not closed and values.get("closed_on") is not None:
-            reject("closed_on", "an active customer cannot have a closing date")
+    checked = {name: values[name] for name in ("phone", "id_number", "credit_score", *rules.DATE_FIELDS)
+               if name in values and name not in failed}
+    if values.get("id_type", RESIDENT_ID_TYPE) != RESIDENT_ID_TYPE:
+        checked.pop("id_number", None)  # a passport number is not a resident ID
+    cleaned, violations = rules.customer_values_clean(checked)
+    for name in ("phone", "id_number"):
+        if cleaned.get(name):
+            values[name] = cleaned[name]
+    for violation in violations:
+        reject(violation.field, violation.code)
+    if row.errors:
+        return
+    id_number = values.get("id_number") if values.get("id_type", RESIDENT_ID_TYPE) == RESIDENT_ID_TYPE else None
+    for violation in rules.customer_state_violations(
+        status=values.get("status"), closed_on=values.get("closed_on"), id_number=id_number,
+        birth_date=values.get("birth_date"), has_closed_on_field="closed_on" in by_field,
+    ):
+        if violation.field == "closed_on" and "closed_on" not in by_field:
+            continue
+        reject(violation.field, violation.code)
 
 
 def _check_holding(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
@@ -601,7 +780,8 @@ class _CopyInserter:
         buffer.seek(0)
         table = connection.ops.quote_name(self.model._meta.db_table)
         columns = ", ".join(connection.ops.quote_name(column) for column in self.columns)
-        with connection.cursor() as cursor:
+        # copy_expert is psycopg's own: wrapped so a refusal is a django DatabaseError like any other.
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
 
 
@@ -617,9 +797,9 @@ class _BatchWriter:
     far (each commits on its own, as documented above).
     """
 
-    def __init__(self, write: Callable[[list[_Row]], None]):
+    def __init__(self, write: Callable[[list[_Row]], None], *, inline: bool = False):
         self.write = write
-        self.inline = connection.in_atomic_block
+        self.inline = inline or connection.in_atomic_block
         self.error: BaseException | None = None
         self.queue: queue.Queue[list[_Row] | None] = queue.Queue(maxsize=1)
         self.thread = None if self.inline else threading.Thread(target=self._work, name="import-writer", daemon=True)
@@ -662,32 +842,87 @@ class _BatchWriter:
 
 class _Importer:
     def __init__(self, *, mapping: Mapping, batch_size: int, report: ReportWriter,
-                 progress: ProgressCallback | None):
+                 progress: ProgressCallback | None, dry_run: bool = False):
         self.mapping = mapping
         self.spec = mapping.spec
         self.by_field = {c.target.name: c for c in mapping.columns}
-        self.stored_fields = [c.target for c in mapping.columns if not c.target.virtual]
         self.batch_size = batch_size
         self.report = report
         self.progress = progress
-        self.result = ImportResult()
+        self.dry_run = dry_run
+        self.result = ImportResult(dry_run=dry_run)
         self.first_row_by_key: dict[str, int] = {}
-        self._fk_cache: dict[str, dict[str, int]] = {}
+        self._fk_cache: dict[str, dict[str, Any]] = {}
         # update()/bulk_update() skip BlindIndexField.pre_save: these are set by hand.
         self.blind_index_fields = {f.name for f in self.spec.model._meta.get_fields()
                                    if f.__class__.__name__ == "BlindIndexField"}
+        self.grade_policy = None
+        if self.spec.model is Customer and "credit_score" in self.by_field and "credit_rating" not in self.by_field:
+            self.grade_policy = rules.credit_grade_policy_latest()
 
     # Reading
 
     def run(self, source: IO[bytes], *, bytes_total: int) -> ImportResult:
         head = source.read(ENCODING_SNIFF_BYTES)
         encoding = detect_encoding(head)
+        self.result.encoding = encoding
+        self.result.bytes_total = bytes_total
+        header = self._check_structure(source, encoding)
         source.seek(0)
         counting = _CountingReader(source)
         text = io.TextIOWrapper(io.BufferedReader(counting), encoding=encoding, newline="")
-        self.result.encoding = encoding
-        self.result.bytes_total = bytes_total
         reader = csv.reader(text)
+        next(reader)
+        positions = {name: index for index, name in enumerate(header)}
+        self.present_columns = [c for c in self.mapping.columns if c.column in positions]
+        for absent in (c for c in self.mapping.columns if c.column not in positions):
+            message = f"optional column absent from the file: field {absent.target.name!r} not imported"
+            self.result.warnings.append(f"{absent.column}: {message}")
+            self.report.warn_file(absent.column, message)
+        fed = {c.target.name for c in self.present_columns} | {c.target.name for c in self.mapping.constants}
+        self.stored_fields = [c.target for c in self.present_columns
+                              if not c.target.virtual and c.target.attribute_id is None]
+        self.stored_fields += [c.target for c in self.mapping.constants
+                               if c.target.name not in {t.name for t in self.stored_fields}
+                               and not c.target.virtual and c.target.attribute_id is None]
+        if self.mapping.key_columns:
+            self.stored_fields.append(self.spec.fields[self.spec.key])
+        if self.grade_policy is not None and "credit_score" in fed:
+            self.stored_fields += [self.spec.fields["credit_rating"],
+                                   TargetField(name="credit_grade_policy", type="fk", derived=True)]
+        self.attribute_fields = [c.target for c in self.present_columns if c.target.attribute_id is not None]
+        self.attribute_fields += [c.target for c in self.mapping.constants if c.target.attribute_id is not None]
+        self.inserter = _CopyInserter(model=self.spec.model, stored=self.stored_fields,
+                                      extra_now=("info_updated_at",) if self.spec.model is Customer else ())
+        batch: list[_Row] = []
+        with _BatchWriter(self._flush, inline=self.dry_run) as writer:
+            for row in self._rows(reader, header, positions):
+                batch.append(row)
+                self.result.bytes_read = counting.bytes_read
+                if len(batch) >= self.batch_size:
+                    writer.submit(batch)
+                    batch = []
+                elif self.progress and self.result.read % PROGRESS_EVERY_ROWS == 0:
+                    self.progress(self.result)
+            writer.submit(batch)
+        self.result.bytes_read = counting.bytes_read
+        self.result.check()
+        if self.progress:
+            self.progress(self.result)
+        return self.result
+
+    def _check_structure(self, source: IO[bytes], encoding: str) -> list[str]:
+        """Read the whole file once before writing anything; return its header.
+
+        All or nothing for the file's structure: bytes that stop decoding, an unreadable CSV
+        record (an unterminated quote, a NUL byte) or a last line cut short (no line end and too
+        few columns) raise ImportFileError, and nothing is written. Rows with their own defects
+        are found later, row by row.
+        """
+        source.seek(0)
+        text = io.TextIOWrapper(io.BufferedReader(_CountingReader(source)), encoding=encoding, newline="")
+        reader = csv.reader(text)
+        records = 0
         try:
             header = next(reader, None)
             if header is None:
@@ -696,49 +931,32 @@ class _Importer:
             missing = [column for column in self.mapping.required_columns if column not in header]
             if missing:
                 raise ImportFileError(f"The header lacks required columns: {', '.join(missing)}.")
-            positions = {name: index for index, name in enumerate(header)}
-            # Columns mapped but absent from the header (optional ones) are not imported.
-            self.present_columns = [c for c in self.mapping.columns if c.column in positions]
-            self.stored_fields = [c.target for c in self.present_columns if not c.target.virtual]
-            self.inserter = _CopyInserter(model=self.spec.model, stored=self.stored_fields,
-                                          extra_now=("info_updated_at",) if self.spec.model is Customer else ())
-            batch: list[_Row] = []
-            with _BatchWriter(self._flush) as writer:
-                for row in self._rows(reader, header, positions):
-                    batch.append(row)
-                    self.result.bytes_read = counting.bytes_read
-                    if len(batch) >= self.batch_size:
-                        writer.submit(batch)
-                        batch = []
-                    elif self.progress and self.result.read % PROGRESS_EVERY_ROWS == 0:
-                        self.progress(self.result)
-                writer.submit(batch)
+            last: list[str] = []
+            for cells in reader:
+                records += 1
+                last = cells or last
         except UnicodeDecodeError as exc:
             raise ImportFileError(
-                f"The file stops being valid {encoding} after about {counting.bytes_read:,} bytes "
-                f"(rows before that batch are imported): {exc.reason}."
+                f"The file stops being valid {encoding} after record {records:,} ({exc.reason}); "
+                "nothing was imported. Export it again in one encoding."
             ) from None
-        self.result.bytes_read = counting.bytes_read
-        self.result.check()
-        if self.progress:
-            self.progress(self.result)
-        return self.result
+        except csv.Error:
+            raise ImportFileError(
+                f"CSV record {records + 1:,} cannot be read (an unterminated quote or a NUL byte); "
+                "nothing was imported."
+            ) from None
+        source.seek(-1, io.SEEK_END) if records else source.seek(0)
+        ends_with_newline = source.read(1) in (b"\n", b"\r")
+        if records and last and len(last) != len(header) and not ends_with_newline:
+            raise ImportFileError(
+                f"The file ends in the middle of record {records:,} (truncated); nothing was imported."
+            )
+        return header
 
     def _rows(self, reader, header: list[str], positions: dict[str, int]) -> Iterator[_Row]:
         number = 0
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                # E.g. a NUL byte or an unterminated quote at the end of a truncated file.
-                number += 1
-                self.result.read += 1
-                row = _Row(number=number, raw={})
-                row.errors.append(("", "", f"unreadable CSV record ({exc})"))
-                yield row
-                continue
+        key_positions = [positions[column] for column in self.mapping.key_columns]
+        for cells in reader:
             if not cells:
                 continue  # a blank line is not a record
             number += 1
@@ -746,30 +964,44 @@ class _Importer:
             row = _Row(number=number, raw={})
             if len(cells) != len(header):
                 row.errors.append(("", "", f"wrong number of columns: expected {len(header)}, got {len(cells)} "
-                                   "(truncated or malformed line)"))
+                                   "(malformed line)"))
                 yield row
                 continue
             row.raw = {column: cells[positions[column]].strip() for column in
                        (c.column for c in self.present_columns)}
+            if key_positions:
+                parts = [cells[position].strip() for position in key_positions]
+                if all(parts):
+                    row.values[self.spec.key] = KEY_SEPARATOR.join(parts)
+                else:
+                    row.errors.append((self.mapping.key_column, "", "a column of the composed key is empty"))
             self._parse(row)
             yield row
 
     def _parse(self, row: _Row) -> None:
         for mapped in self.present_columns:
             text = row.raw[mapped.column]
+            if text == "" and mapped.default is not None:
+                text = mapped.default
             if text == "":
                 if mapped.required:
                     row.errors.append((mapped.column, "", "required value is missing"))
                 else:
-                    row.values[mapped.target.name] = None if mapped.target.type != "str" or \
-                        mapped.target.pii else ""
+                    row.values[mapped.target.name] = mapped.target.blank
                 continue
             value, reason = _parse_value(mapped, text)
             if reason:
-                row.errors.append((mapped.column, _masked(mapped.target, text), reason))
+                row.fail(mapped, _masked(mapped.target, text), reason)
             else:
                 row.values[mapped.target.name] = value
+        for constant in self.mapping.constants:
+            if constant.always or row.values.get(constant.target.name) in (None, ""):
+                probe = ColumnMapping(column=constant.target.name, target=constant.target, required=False,
+                                      values=None, date_format="%Y-%m-%d")
+                row.values[constant.target.name] = _parse_value(probe, constant.text)[0]
         ROW_CHECKS[self.spec.kind](row, self.by_field)
+        if self.grade_policy is not None and not row.errors:
+            rules.credit_grade_derive(row.values, policy=self.grade_policy)
         key = row.values.get(self.spec.key)
         if key is not None and not row.errors:
             first = self.first_row_by_key.setdefault(key, row.number)
@@ -786,12 +1018,16 @@ class _Importer:
                 with transaction.atomic():
                     self._write(valid)
             except DatabaseError:
+                # Never the exception's text: PostgreSQL's DETAIL quotes the failing row's values.
                 logger.warning("Import batch of %d rows refused by the database; retrying row by row", len(valid))
                 self._write_row_by_row(valid)
             for row in batch:
                 if row.errors:
                     self.result.rejected += 1
                     self.result.errors_reported += self.report.write(row)
+                elif row.warnings:
+                    self.result.warnings_reported += len(row.warnings)
+                    self.report.write(row)
         if self.progress:
             self.progress(self.result)
 
@@ -806,22 +1042,29 @@ class _Importer:
                 row.errors.append(("", "", f"refused by the database ({name})"))
 
     def _resolve_foreign_keys(self, batch: list[_Row]) -> None:
-        for target in self.stored_fields:
-            if target.type != "fk":
-                continue
+        # The branch first: an RM must work in the customer's branch.
+        targets = [t for t in self.stored_fields if t.type == "fk" and not t.derived]
+        for target in sorted(targets, key=lambda target: target.lookup == "staff_number"):
             wanted = {row.values[target.name] for row in batch if not row.errors and row.values.get(target.name)}
             ids = self._lookup(target.lookup, wanted)
-            column = self.by_field[target.name].column
+            mapped = self.by_field.get(target.name)
             for row in batch:
                 natural_key = row.values.get(target.name)
                 if row.errors or natural_key is None:
                     continue
-                if natural_key not in ids:
-                    row.errors.append((column, natural_key, f"unknown {target.lookup.replace('_', ' ')}"))
+                if target.lookup == "staff_number":
+                    code = rules.relationship_manager_violation(ids.get(natural_key),
+                                                                branch_id=row.values.get("branch"))
+                    if code:
+                        row.fail(mapped, natural_key, str(rules.MESSAGES[code]))
+                    else:
+                        row.values[target.name] = ids[natural_key].user_id
+                elif natural_key not in ids:
+                    row.fail(mapped, natural_key, f"unknown {target.lookup.replace('_', ' ')}")
                 else:
                     row.values[target.name] = ids[natural_key]
 
-    def _lookup(self, lookup: str, wanted: set[str]) -> dict[str, int]:
+    def _lookup(self, lookup: str, wanted: set[str]) -> dict[str, Any]:
         # Branches, staff and products are small: cache them for the file. Customers: per batch.
         querysets = {
             "branch_code": (Branch.objects, "code"),
@@ -832,7 +1075,9 @@ class _Importer:
         manager, natural = querysets[lookup]
         cache = self._fk_cache.setdefault(lookup, {})
         missing = wanted - cache.keys()
-        if missing:
+        if missing and lookup == "staff_number":
+            cache.update(rules.relationship_managers_by_staff_number(missing))
+        elif missing:
             cache.update(manager.filter(**{f"{natural}__in": missing}).values_list(natural, "pk"))
         found = {key: cache[key] for key in wanted if key in cache}
         if lookup == "customer_external_id" and len(cache) > 10 * self.batch_size:
@@ -844,7 +1089,10 @@ class _Importer:
             return
         model, key = self.spec.model, self.spec.key
         keys = [row.values[key] for row in rows]
-        existing = {getattr(obj, key): obj for obj in model.objects.select_for_update().filter(**{f"{key}__in": keys})}
+        existing_rows = model.objects.filter(**{f"{key}__in": keys})
+        if not self.dry_run:
+            existing_rows = existing_rows.select_for_update()
+        existing = {getattr(obj, key): obj for obj in existing_rows}
         now = timezone.now()
         to_create, to_update, changed_fields = [], [], set()
         for row in rows:
@@ -853,29 +1101,76 @@ class _Importer:
                 to_create.append(row.values)
                 continue
             changed = [t for t in self.stored_fields if self._differs(getattr(obj, self._attname(t)),
-                                                                       row.values[t.name])]
+                                                                       row.values.get(t.name))]
             if not changed:
                 continue
             for target in changed:
-                setattr(obj, self._attname(target), row.values[target.name])
+                setattr(obj, self._attname(target), row.values.get(target.name))
                 changed_fields.add(self._attname(target))
                 bidx = f"{target.name}_bidx"
                 if target.pii and bidx in self.blind_index_fields:
                     setattr(obj, bidx, crypto.blind_index(kind=target.pii, value=row.values[target.name]))
                     changed_fields.add(bidx)
             to_update.append(obj)
-        if to_create:
-            self.inserter.insert(to_create)
-        if to_update:
-            if model is Customer:
-                for obj in to_update:
-                    obj.info_updated_at = now
-                    obj.updated_at = now
-                changed_fields |= {"info_updated_at", "updated_at"}
-            model.objects.bulk_update(to_update, sorted(changed_fields))
+        if not self.dry_run:
+            if to_create:
+                self.inserter.insert(to_create)
+            if to_update:
+                if model is Customer:
+                    for obj in to_update:
+                        obj.info_updated_at = now
+                        obj.updated_at = now
+                    changed_fields |= {"info_updated_at", "updated_at"}
+                model.objects.bulk_update(to_update, sorted(changed_fields))
+            if self.attribute_fields:
+                self._write_attributes(rows)
+        # A row whose only change is a custom attribute value counts as unchanged (its columns are).
+        updated = len(to_update)
         self.result.created += len(to_create)
-        self.result.updated += len(to_update)
-        self.result.unchanged += len(rows) - len(to_create) - len(to_update)
+        self.result.updated += updated
+        self.result.unchanged += len(rows) - len(to_create) - updated
+
+    def _write_attributes(self, rows: list[_Row]) -> int:
+        """Upsert the custom attribute values of the batch's customers; return how many changed."""
+        numbers = [row.values[self.spec.key] for row in rows]
+        ids = dict(Customer.objects.filter(external_id__in=numbers).values_list("external_id", "pk"))
+        columns = {"decimal4": "value_number", "date": "value_date"}
+        changed = 0
+        with connection.cursor() as cursor:
+            for target in self.attribute_fields:
+                column = columns.get(target.type, "value_text")
+                customer_ids, values = [], []
+                for row in rows:
+                    customer_ids.append(ids[row.values[self.spec.key]])
+                    value = row.values.get(target.name)
+                    values.append(None if value in (None, "") else str(value))
+                cast = {"value_number": "numeric", "value_date": "date"}.get(column, "text")
+                cursor.execute(
+                    f"""
+                    WITH incoming AS (
+                        SELECT * FROM unnest(%s::bigint[], %s::{cast}[]) AS t(customer_id, value)
+                    ), deleted AS (
+                        DELETE FROM customers_customerattributevalue v USING incoming i
+                        WHERE v.customer_id = i.customer_id AND v.attribute_id = %s AND i.value IS NULL
+                        RETURNING 1
+                    ), upserted AS (
+                        INSERT INTO customers_customerattributevalue
+                            (customer_id, attribute_id, value_number, value_text, value_date)
+                        SELECT customer_id, %s,
+                               {"value" if column == "value_number" else "NULL"},
+                               {"value" if column == "value_text" else "''"},
+                               {"value" if column == "value_date" else "NULL"}
+                        FROM incoming WHERE value IS NOT NULL
+                        ON CONFLICT (customer_id, attribute_id) DO UPDATE SET {column} = EXCLUDED.{column}
+                        WHERE customers_customerattributevalue.{column} IS DISTINCT FROM EXCLUDED.{column}
+                        RETURNING 1
+                    )
+                    SELECT (SELECT count(*) FROM deleted) + (SELECT count(*) FROM upserted)
+                    """,  # noqa: S608 (column names are ours)
+                    [customer_ids, values, target.attribute_id, target.attribute_id],
+                )
+                changed += cursor.fetchone()[0]
+        return changed
 
     @staticmethod
     def _attname(target: TargetField) -> str:
@@ -889,17 +1184,19 @@ class _Importer:
 
 
 def import_stream(*, source: IO[bytes], mapping: Mapping, bytes_total: int, report_stream: IO[str] | None = None,
-                  batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None) -> ImportResult:
+                  batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None,
+                  dry_run: bool = False) -> ImportResult:
     """Import a seekable binary stream with a validated mapping; write problems to report_stream.
 
     Call outside a transaction: each batch commits on its own. Raises ImportFileError (bad
-    encoding, missing header columns: before any row is written).
+    encoding, missing header columns, a truncated file: before any row is written).
+    ``dry_run`` validates every row (lookups included) and writes the report, changing nothing.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     started = time.monotonic()
     importer = _Importer(mapping=mapping, batch_size=batch_size, report=ReportWriter(report_stream),
-                         progress=progress)
+                         progress=progress, dry_run=dry_run)
     result = importer.run(source, bytes_total=bytes_total)
     logger.info("Import %s (%s) finished in %.1f s: %s", mapping.name, mapping.kind,
                 time.monotonic() - started, result.counts())

@@ -40,6 +40,37 @@ class CreditRating(models.TextChoices):
     C = "C", "C"
 
 
+CREDIT_SCORE_MIN, CREDIT_SCORE_MAX = 300, 850
+
+
+class CreditGradePolicy(models.Model):
+    """Which credit grade a numeric score falls in: versioned policy data, never edited in place.
+
+    ``bands`` is a list of [lowest, highest, grade], both ends inclusive, covering 300-850 with
+    no gap or overlap (checked by customers.rules.credit_grade_bands_check).
+    """
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    bands = models.JSONField(_("grade bands"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("credit grade policy")
+        verbose_name_plural = _("credit grade policies")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+    def grade_for(self, score: int) -> str:
+        for lowest, highest, grade in self.bands:
+            if lowest <= score <= highest:
+                return grade
+        return ""
+
+
 class RiskLevel(models.TextChoices):
     """Risk tolerance of a customer and risk level of a product, on the regulator's R1-R5 scale."""
 
@@ -107,6 +138,7 @@ class Customer(models.Model):
         on_delete=models.SET_NULL, related_name="managed_customers",
         db_index=False,  # customer_rm_name_idx starts with relationship_manager_id
     )
+    region = models.CharField(_("region"), max_length=50, blank=True)
     customer_since = models.DateField(_("customer since"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=CustomerStatus.choices,
                               default=CustomerStatus.ACTIVE)
@@ -118,8 +150,17 @@ class Customer(models.Model):
     liabilities = models.DecimalField(_("liabilities"), **MONEY, null=True, blank=True)
     annual_income = models.DecimalField(_("annual income"), **MONEY, null=True, blank=True)
 
-    # Risk information
+    # Risk information. A numeric score (core banking's 300-850) derives the grade through the
+    # credit grade policy in force, stamped on the customer; a grade may also be given directly.
     credit_rating = models.CharField(_("credit rating"), max_length=3, choices=CreditRating.choices, blank=True)
+    credit_score = models.PositiveSmallIntegerField(
+        _("credit score"), null=True, blank=True,
+        validators=[MinValueValidator(CREDIT_SCORE_MIN), MaxValueValidator(CREDIT_SCORE_MAX)],
+    )
+    credit_grade_policy = models.ForeignKey(
+        "customers.CreditGradePolicy", verbose_name=_("credit grade policy"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )
     risk_tolerance = models.CharField(_("risk tolerance"), max_length=2, choices=RiskLevel.choices, blank=True)
 
     # Consent (PIPL): data processing and marketing, each with date and channel
@@ -172,6 +213,11 @@ class Customer(models.Model):
                 name="customer_closed_on_iff_closed",
             ),
             models.CheckConstraint(condition=Q(completeness_score__lte=100), name="customer_completeness_le_100"),
+            models.CheckConstraint(
+                condition=Q(credit_score__isnull=True)
+                | Q(credit_score__gte=CREDIT_SCORE_MIN, credit_score__lte=CREDIT_SCORE_MAX),
+                name="customer_credit_score_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -472,3 +518,85 @@ class ImportJob(models.Model):
         if self.status == ImportJobStatus.DONE:
             return 100
         return int(100 * self.bytes_read / self.bytes_total) if self.bytes_total else 0
+
+
+# --- Custom attributes (issue 11) ---------------------------------------------------------------
+
+
+class CustomAttributeType(models.TextChoices):
+    NUMBER = "number", _("number")
+    TEXT = "text", _("text")
+    DATE = "date", _("date")
+    CHOICE = "choice", _("choice")
+
+
+class CustomAttribute(models.Model):
+    """A piece of customer information a bank's export carries and the CRM has no column for.
+
+    Declared by an admin (no migration): an import mapping may send a column to it
+    (``"field": "attr:<code>"``), values are checked by type, shown on the customer page, and
+    filterable on the list and in the API. Later jobs (churn features) read them by code.
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    type = models.CharField(_("type"), max_length=10, choices=CustomAttributeType.choices)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=100)
+    label_en = models.CharField(_("label (English)"), max_length=100)
+    choices = models.JSONField(_("choices"), default=list, blank=True,
+                               help_text=_("For a choice attribute: the allowed codes."))
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("custom attribute")
+        verbose_name_plural = _("custom attributes")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.label_zh if (get_language() or "").startswith("zh") else self.label_en
+
+
+class CustomerAttributeValue(models.Model):
+    """One customer's value of one custom attribute, in the column of its type.
+
+    A typed side table: a filter on one attribute is an index scan on (attribute, value_*),
+    whatever the number of customers (EXPLAIN in tests/customers/test_custom_attributes.py).
+    """
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="attribute_values", db_index=False)
+    attribute = models.ForeignKey(CustomAttribute, verbose_name=_("attribute"), on_delete=models.PROTECT,
+                                  related_name="values", db_index=False)
+    value_number = models.DecimalField(_("number"), max_digits=20, decimal_places=4, null=True, blank=True)
+    value_text = models.CharField(_("text"), max_length=200, blank=True)
+    value_date = models.DateField(_("date"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("custom attribute value")
+        verbose_name_plural = _("custom attribute values")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "attribute"], name="customer_attribute_value_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["attribute", "value_number", "customer"], name="attr_value_number_idx"),
+            models.Index(fields=["attribute", "value_text", "customer"], name="attr_value_text_idx"),
+            models.Index(fields=["attribute", "value_date", "customer"], name="attr_value_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.attribute_id}"
+
+    @property
+    def value(self):
+        kind = self.attribute.type
+        if kind == CustomAttributeType.NUMBER:
+            return self.value_number
+        if kind == CustomAttributeType.DATE:
+            return self.value_date
+        return self.value_text

@@ -129,8 +129,9 @@ class CustomerWriteFields(serializers.Serializer):
     occupation = StrictCharField(max_length=100, required=False, allow_blank=True)
     id_number = StrictCharField(max_length=18, required=False, allow_null=True, allow_blank=True,
                                       help_text="18-character resident ID number (PII).")
-    phone = StrictCharField(max_length=11, required=False, allow_null=True, allow_blank=True,
-                                  help_text="11-digit mainland mobile number (PII).")
+    phone = StrictCharField(max_length=20, required=False, allow_null=True, allow_blank=True,
+                            help_text="11-digit mainland mobile number (PII); separators and a +86 / 0086 "
+                                      "prefix are dropped.")
     email = StrictEmailField(max_length=254, required=False, allow_null=True, allow_blank=True,
                                    help_text="PII.")
     address = StrictCharField(max_length=300, required=False, allow_null=True, allow_blank=True,

@@ -394,7 +394,7 @@ def test_query_count_grows_only_with_batches(as_of, monkeypatch):
     """With a batch size of 50, 200 customers take 3 more batch inserts than one batch would."""
     _customers_with_every_kind_of_defect(200)
     one_batch = _queries_of_a_run(as_of)
-    monkeypatch.setattr(services, "DATA_QUALITY_BATCH_SIZE", 50)
+    monkeypatch.setattr(services.data_quality, "DATA_QUALITY_BATCH_SIZE", 50)
     four_batches = _queries_of_a_run(as_of + timedelta(minutes=1))
     assert four_batches - one_batch == 3
     # Five of every six customers carry one defect: 33 full cycles of six, then one clean, one defective.

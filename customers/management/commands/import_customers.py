@@ -1,8 +1,8 @@
 """Import a core-banking customer export: ``manage.py import_customers FILE --mapping MAPPING``.
 
 Exit codes: 0 every row imported (created, updated or unchanged); 1 some rows rejected (see
-the error report); 2 the file or mapping cannot be imported (nothing written, or, for a file
-that turns undecodable midway, only the batches before that point). import_holdings and
+the error report); 2 the file or mapping cannot be imported (nothing written: a file that turns
+undecodable midway or ends cut short is refused whole). import_holdings and
 import_transactions are this command with another kind.
 """
 
@@ -35,9 +35,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=importing.DEFAULT_BATCH_SIZE, metavar="N",
                             help=f"Rows per transaction (default {importing.DEFAULT_BATCH_SIZE}).")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw the progress line.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Check every row and write the report; change nothing in the database.")
 
     def handle(self, *args, file: str, mapping: str, report: str | None, batch_size: int,
-               no_progress: bool = False, **options):
+               no_progress: bool = False, dry_run: bool = False, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.", returncode=2)
         try:
@@ -59,21 +61,29 @@ class Command(BaseCommand):
                 result = services.import_run(
                     source=source, file_name=path.name, mapping=parsed_mapping,
                     bytes_total=os.path.getsize(path), by=None, report_stream=report_stream,
-                    batch_size=batch_size, progress=progress,
+                    batch_size=batch_size, progress=progress, dry_run=dry_run,
                 )
         except importing.ImportFileError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except Exception as exc:
+            # Never the exception's text or traceback: a database error quotes the row's values.
+            raise CommandError(f"The import stopped on an internal error ({type(exc).__name__}); "
+                               "batches before it are imported, nothing after.", returncode=2) from None
         finally:
             if progress:
                 self.stderr.write("")
         seconds = max(time.monotonic() - started, 1e-9)
+        for warning in result.warnings:
+            self.stdout.write(f"Warning: {warning}")
         self.stdout.write(
-            f"{self.kind}: read {result.read}, created {result.created}, updated {result.updated}, "
-            f"unchanged {result.unchanged}, rejected {result.rejected} "
+            ("DRY RUN, nothing written. " if dry_run else "")
+            + f"{self.kind}: read {result.read}, created {result.created}, updated {result.updated}, "
+            f"unchanged {result.unchanged}, rejected {result.rejected}, warnings {result.warnings_reported} "
             f"({result.encoding}, {seconds:.1f} s, {result.read / seconds:,.0f} rows/s)."
         )
-        if result.rejected:
+        if result.rejected or result.warnings_reported or result.warnings:
             self.stdout.write(f"Error report: {report_path}")
+        if result.rejected:
             sys.exit(1)
 
     def _progress_printer(self, started: float) -> importing.ProgressCallback:
