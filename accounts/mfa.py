@@ -2,8 +2,9 @@
 
 Required for the roles in MFA_REQUIRED_ROLES (default: administrator, compliance auditor, branch
 manager) and superusers (whenever any role is); optional for everyone else, who may enrol from the
-same page. A session is "verified" once a code was accepted (django_otp.login); ``MfaRequiredMiddleware`` sends an
-unverified staff member who must (or did enrol) to verify or enrol first. API keys never pass
+same page. A session is "verified" once a code was accepted (django_otp.login);
+``MfaRequiredMiddleware`` sends an unverified staff member who must (or did enrol) to verify or
+enrol first. API keys never pass
 through here: they authenticate per request in DRF, with no session.
 Enrolment, each verification and each failure are audited (never the code or the secret).
 """
