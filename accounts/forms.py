@@ -45,3 +45,11 @@ class DelegationCreateForm(forms.Form):
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", _("The last day cannot be before the first day."))
         return cleaned_data
+
+
+class MfaCodeForm(forms.Form):
+    """A 6-digit code from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(label=_("Code"), max_length=16, strip=True,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                                         "autofocus": True}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,8 +10,9 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.backends.base import SessionBase
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -113,3 +114,36 @@ class SessionTimeoutMiddleware:
             return ""
         parts = urlsplit(source_url)
         return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+# Pages an unverified member of staff may still open: the two-factor pages themselves, logging out,
+# the language switch and the health checks. Static files never reach Django's middleware here.
+MFA_OPEN_PATH_PREFIXES = ("/accounts/mfa/", "/accounts/logout/", "/accounts/login/", "/i18n/", "/jsi18n/",
+                          "/healthz", "/readyz", "/public/")
+
+
+class MfaRequiredMiddleware:
+    """Send a signed-in member of staff who must use (or chose) a second factor to verify or enrol first.
+
+    Pages redirect (keeping ``next``); session calls to the API get a 403 in the API's error shape.
+    API keys have no session and are not affected.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from accounts import mfa
+
+        user = getattr(request, "user", None)
+        if (user is None or not user.is_authenticated or request.path.startswith(MFA_OPEN_PATH_PREFIXES)
+                or user.is_verified()):
+            return self.get_response(request)
+        enrolled = mfa.mfa_enrolled(user)
+        if not enrolled and not mfa.mfa_required_for(user):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"error": {"code": "mfa_required", "message": str(
+                _("Confirm your sign-in with your authenticator app first.")), "fields": {}}}, status=403)
+        target = reverse("accounts:mfa-verify" if enrolled else "accounts:mfa-setup")
+        return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

@@ -8,6 +8,8 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("mfa/setup/", views.MfaSetupView.as_view(), name="mfa-setup"),
+    path("mfa/verify/", views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("delegations/", views.DelegationListView.as_view(), name="delegation-list"),
     path(
         "delegations/<int:delegation_id>/revoke/",

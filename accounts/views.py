@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts import permissions, selectors, services
-from accounts.forms import DelegationCreateForm
+from accounts import mfa, permissions, selectors, services
+from accounts.forms import DelegationCreateForm, MfaCodeForm
 from accounts.models import Delegation
 from core.errors import ApplicationError
+from core.forms import form_add_application_error
 
 OVERVIEW_PAGE_SIZE = 50
 
@@ -101,3 +106,68 @@ class DelegationRevokeView(LoginRequiredMixin, View):
                 request, _("The delegation was revoked; the backup no longer sees these customers.")
             )
         return redirect("accounts:delegation-list")
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return resolve_url("home")
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    return response
+
+
+class MfaSetupView(LoginRequiredMixin, View):
+    """Enrol an authenticator app: the key (and otpauth link), then a first code; recovery codes shown once."""
+
+    template_name = "accounts/mfa_setup.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, MfaCodeForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = MfaCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                codes = mfa.mfa_enrol_confirm(request=request, user=request.user, code=form.cleaned_data["code"])
+            except ApplicationError as error:
+                form_add_application_error(form, error)
+            else:
+                return _no_store(render(request, "accounts/mfa_recovery_codes.html",
+                                        {"codes": codes, "next": _safe_next(request)}))
+        return self._render(request, form, status=400)
+
+    def _render(self, request: HttpRequest, form: MfaCodeForm, *, status: int = 200) -> HttpResponse:
+        device = mfa.mfa_enrol_start(user=request.user)
+        key = base64.b32encode(device.bin_key).decode().rstrip("=")
+        return _no_store(render(request, self.template_name, {
+            "form": form, "key": " ".join(key[i:i + 4] for i in range(0, len(key), 4)),
+            "config_url": device.config_url, "required": mfa.mfa_required_for(request.user),
+            "next": _safe_next(request),
+        }, status=status))
+
+
+class MfaVerifyView(LoginRequiredMixin, View):
+    """The second step of signing in: a code from the authenticator app or a recovery code."""
+
+    template_name = "accounts/mfa_verify.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not mfa.mfa_enrolled(request.user):
+            return redirect("accounts:mfa-setup")
+        return _no_store(render(request, self.template_name, {"form": MfaCodeForm(), "next": _safe_next(request)}))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = MfaCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                mfa.mfa_verify(request=request, user=request.user, code=form.cleaned_data["code"])
+            except ApplicationError as error:
+                form_add_application_error(form, error)
+            else:
+                return redirect(_safe_next(request))
+        return _no_store(render(request, self.template_name, {"form": form, "next": _safe_next(request)},
+                                status=400))

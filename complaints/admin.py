@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from complaints import services
 from complaints.models import (
@@ -18,6 +19,7 @@ from complaints.models import (
     SlaPolicy,
     SlaRule,
 )
+from core.admin import pii_safe_field_names
 from core.errors import ApplicationError
 
 SLA_POLICY_FIELDS = ("effective_from", "first_response_minutes", "resolution_minutes", "warning_pct", "critical_pct",
@@ -119,8 +121,18 @@ class ComplaintAdmin(admin.ModelAdmin):
     inlines = [ComplaintEventInline]
     show_full_result_count = False
 
+    def get_fields(self, request, obj=None):
+        # PII masked as on staff pages (issue 16): the contact phone only as masked_contact_phone.
+        fields = pii_safe_field_names(Complaint)
+        return [*fields[:fields.index("contact_name") + 1], "masked_contact_phone",
+                *fields[fields.index("contact_name") + 1:]]
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Complaint._meta.fields]
+        return self.get_fields(request, obj)
+
+    @admin.display(description=_("contact phone"))
+    def masked_contact_phone(self, obj: Complaint) -> str:
+        return obj.masked_contact_phone
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -27,6 +27,17 @@ ADMIN_GROUPS = ("admin",)
 AUDIT_LOG_READER_GROUPS = ("admin", "compliance_auditor")
 
 
+def pii_safe_field_names(model) -> list[str]:
+    """The model's concrete fields an admin page may show: never an encrypted PII field or its blind index.
+
+    Admin pages show PII masked, as staff pages do (issue 16, finding 3): list the fields from here and
+    add a ``masked_<name>`` display for what the page needs to show.
+    """
+    from core.fields import BlindIndexField, EncryptedTextField
+
+    return [field.name for field in model._meta.fields if not isinstance(field, (EncryptedTextField, BlindIndexField))]
+
+
 def _has_role_group(user, group_names: tuple[str, ...]) -> bool:
     return (
         user.is_authenticated and user.is_active

@@ -204,9 +204,26 @@ class CustomerAdmin(ReadOnly):
 
 @admin.register(Product)
 class ProductAdmin(AdminOnly):
+    """Adds and edits go through services.product_upsert (validated, audited), as API writes do."""
+
     list_display = ("code", "name", "category", "risk_level", "is_active")
     list_filter = ("category", "risk_level", "is_active")
     search_fields = ("code", "name")
+    fields = ("code", "name", "category", "risk_level", "is_active")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None):
+        return ("code",) if obj is not None else ()  # the code is the product's key in every system
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # holdings refer to products: deactivate instead
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        saved, _created = services.product_upsert(
+            by=request.user, code=obj.code, name=obj.name, category=obj.category, risk_level=obj.risk_level,
+            is_active=obj.is_active,
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
 
 
 @admin.register(Holding)

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Our apps, bottom layer first (see the import-linter contract in pyproject.toml).
     "core",
     "accounts",
@@ -56,19 +59,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "core.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their long cache; before everything that reads the URL.
+    "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.RejectNulMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ApplicationErrorMiddleware",
     "core.middleware.AccessDeniedAuditMiddleware",
+    "accounts.middleware.MfaRequiredMiddleware",
     # AxesMiddleware must be last: it turns a locked-out login into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -152,6 +159,9 @@ AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Two-factor sign-in (accounts.mfa): roles that must use an authenticator app; others may choose to.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", ["admin", "compliance_auditor", "branch_manager"])
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Bank branch CRM")
 SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())

@@ -26,3 +26,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.piiapp"]  # noqa: F405
 # wipe another's throttle counters, so each worker keeps its cache in its own memory.
 if os.environ.get("PYTEST_XDIST_WORKER") and "redis" in str(globals().get("CACHES", {}).get("default", {})).lower():
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests sign staff in with force_login; the two-factor tests (tests/security) turn enforcement on.
+MFA_REQUIRED_ROLES = []
