@@ -19,6 +19,17 @@ def model_dir(settings, tmp_path):
     return settings.MODEL_DIR
 
 
+@pytest.fixture(autouse=True)
+def _lifecycle_defaults(request):
+    """Transactional tests elsewhere flush the policy the data migration seeded; put it back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    if not (transactional or marker or "db" in request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    services.lifecycle_defaults_ensure()
+
+
 @pytest.fixture
 def scored(branch, db):
     """A finished scoring run (no model file needed to read it): one high-risk customer of the RM
@@ -41,8 +52,9 @@ def scored(branch, db):
                                     chunks_done=1, customers_total=2, customers_scored=2, high_risk=2,
                                     finished_at=timezone.make_aware(datetime(2026, 12, 4, 3, 0)))
     reasons = [{"code": "inactivity", "params": {"days": 94}, "contribution": 0.8}]
-    scores = [ChurnScore.objects.create(run=run, customer=c, branch=c.branch, relationship_manager=c.relationship_manager,
-                                        probability=0.83, raw_score=1.6, reasons=reasons) for c in (own, foreign)]
+    scores = [ChurnScore.objects.create(run=run, customer=c, branch=c.branch,
+                                        relationship_manager=c.relationship_manager, probability=0.83, raw_score=1.6,
+                                        reasons=reasons) for c in (own, foreign)]
     task = RetentionTask.objects.create(customer=own, assigned_to=rm, score=scores[0], run=run, probability=0.83,
                                         reasons=reasons, stage="decline", suggested_action="care_call",
                                         due_on=TODAY + timedelta(days=14))

@@ -10,6 +10,7 @@ import pytest
 
 from customers.models import CustomerStatus, Holding
 from lifecycle import features, modelling, reasons
+from tests.complaints.factories import make_complaint
 from tests.customers.factories import (
     CustomerFactory,
     HoldingFactory,
@@ -17,7 +18,6 @@ from tests.customers.factories import (
     ProductFactory,
     TransactionFactory,
 )
-from tests.complaints.factories import make_complaint
 from tests.lifecycle.factories import at
 
 CUTOFF = date(2026, 6, 30)

@@ -27,7 +27,6 @@ from lifecycle.models import (
     StageTransition,
     ValidationMethod,
 )
-from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory, TransactionFactory
 from tests.lifecycle.factories import at, build_book
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date
 
 import pytest
 from django.conf import settings
@@ -73,9 +73,8 @@ def test_worker_killed_mid_chunk_loses_and_duplicates_nothing(branch, make_user,
             worker.wait(timeout=30)
 
     run.refresh_from_db()
-    population = set(ScoringChunk.objects.filter(run=run).values_list("customer_ids", flat=True).iterator()
-                     and [pk for ids in ScoringChunk.objects.filter(run=run).values_list("customer_ids", flat=True)
-                          for pk in ids])
+    population = {pk for ids in ScoringChunk.objects.filter(run=run).values_list("customer_ids", flat=True)
+                  for pk in ids}
     scored = list(ChurnScore.objects.filter(run=run).values_list("customer_id", flat=True))
     assert len(scored) == len(set(scored)) == len(population) == run.customers_total >= 2000
     assert set(scored) == population
