@@ -61,5 +61,6 @@ def scored(branch, db):
     foreign_task = RetentionTask.objects.create(customer=foreign, score=scores[1], run=run, probability=0.83,
                                                 reasons=reasons, stage="decline", suggested_action="care_call",
                                                 due_on=TODAY + timedelta(days=14))
+    services.stage_run(as_of=TODAY)
     return {"rm": rm, "own": own, "foreign": foreign, "run": run, "task": task, "foreign_task": foreign_task,
             "model": model}
