@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from lifecycle import permissions, selectors
-from lifecycle.models import RetentionStatus
-from segmentation import selectors as segmentation_selectors
+from lifecycle.models import RetentionStatus, SuggestedAction
 
 
 def customer_panel_context(*, request, customer) -> dict | None:
-    """Stage, churn probability, reasons and the open retention task on the customer 360 page."""
+    """Stage, churn probability, reasons and the open retention task on the customer 360 page (two queries)."""
     if not permissions.can_see_lifecycle_panel(request.user):
         return None
-    stage = selectors.stage_for(customer=customer)
-    score = selectors.churn_score_for(customer=customer)
-    segment = segmentation_selectors.segment_for(customer=customer)
-    tier = segment.tier if segment else ""
+    summary = selectors.lifecycle_summary_for(customer=customer)
     return {
-        "lc_stage": stage,
-        "lc_strategy": selectors.strategy_for(stage=stage.stage, tier=tier) if stage else None,
-        "lc_score": score,
-        "lc_reasons": selectors.reasons_text(score.reasons) if score else [],
-        "lc_task": selectors.open_retention_task_for(customer=customer),
-        "lc_history": selectors.stage_history_for(customer=customer, limit=5),
+        "lc_stage": summary,
+        "lc_strategy_action": SuggestedAction(summary.strategy_action).label
+        if summary and summary.strategy_action in SuggestedAction.values else "",
+        "lc_task_action": SuggestedAction(summary.task_action).label
+        if summary and summary.task_action in SuggestedAction.values else "",
+        "lc_reasons": selectors.reasons_text(summary.score_reasons) if summary and summary.score_reasons else [],
+        "lc_history": selectors.stage_history_for(customer=customer, limit=5) if summary else [],
     }
 
 

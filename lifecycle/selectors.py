@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -51,6 +51,24 @@ def customer_get_visible_to(*, principal, customer_id: int) -> Customer:
 def stage_for(*, customer: Customer) -> CustomerStage | None:
     """The customer's current stage (the caller fetched the customer through a scoped selector)."""
     return CustomerStage.objects.select_related("policy").filter(customer=customer).first()
+
+
+def lifecycle_summary_for(*, customer: Customer) -> CustomerStage | None:
+    """The customer's stage with, in the same query, the general strategy's action, the score of the
+    latest finished run (probability, reasons, as of) and the open retention task (due, action)."""
+    scores = ChurnScore.objects.filter(customer_id=OuterRef("customer_id"), run__status=RunStatus.DONE).order_by(
+        "-run__as_of", "-run_id")
+    task = RetentionTask.objects.filter(customer_id=OuterRef("customer_id"), status=RetentionStatus.OPEN)
+    return (CustomerStage.objects.filter(customer=customer).select_related("policy")
+            .annotate(
+                strategy_action=Subquery(StageStrategy.objects.filter(stage=OuterRef("stage"), tier="")
+                                         .values("action")[:1]),
+                score_probability=Subquery(scores.values("probability")[:1]),
+                score_reasons=Subquery(scores.values("reasons")[:1]),
+                score_as_of=Subquery(scores.values("run__as_of")[:1]),
+                task_due_on=Subquery(task.values("due_on")[:1]),
+                task_action=Subquery(task.values("suggested_action")[:1]),
+            ).first())
 
 
 def stage_history_for(*, customer: Customer, limit: int = 10) -> list[StageTransition]:
@@ -174,10 +192,6 @@ def retention_task_list_visible_to(*, principal, status: str | None = RetentionS
 def retention_task_get_visible_to(*, principal, task_id: int) -> RetentionTask:
     """One task the principal may see; RetentionTask.DoesNotExist otherwise (a 404)."""
     return retention_task_list_visible_to(principal=principal, status=None).get(pk=task_id)
-
-
-def open_retention_task_for(*, customer: Customer) -> RetentionTask | None:
-    return RetentionTask.objects.filter(customer=customer, status=RetentionStatus.OPEN).first()
 
 
 def retention_effect(*, principal) -> dict:

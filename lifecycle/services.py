@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg2.extras import Json, execute_values
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
@@ -694,8 +694,8 @@ def retention_task_record(*, task_id: int, by, action_taken: str, outcome: str) 
 
     The caller fetched the task through a scoped selector.
     """
-    is_key = permissions.is_api_client(by)
-    allowed = by.has_scope("retention:write") if is_key else lifecycle_permissions.can_work_retention(by)
+    is_key = not scope.is_staff_principal(by)
+    allowed = scope.api_key_has_scope(by, "retention:write") if is_key else lifecycle_permissions.can_work_retention(by)
     if not allowed:
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if outcome not in RetentionOutcome.values:

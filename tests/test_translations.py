@@ -180,7 +180,7 @@ def test_catalog_keeps_placeholders(zh_entries):
     ("head office", "总行"),
 ])
 def test_catalog_uses_the_glossary(zh_entries, msgid, msgstr):
-    by_id = {entry["msgid"]: entry for entry in zh_entries}
+    by_id = {entry["msgid"]: entry for entry in zh_entries if "msgctxt" not in entry}
     assert translations_of(by_id[msgid]) == [msgstr]
 
 
@@ -191,6 +191,8 @@ def test_compiled_catalog_matches_the_po(zh_entries):
     for entry in zh_entries[1:]:
         if "msgid_plural" in entry:
             assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 1) == entry["msgstr[0]"]
+        elif "msgctxt" in entry:  # pgettext: one English word, two meanings
+            assert compiled.pgettext(entry["msgctxt"], entry["msgid"]) == entry["msgstr"], entry["msgid"]
         else:
             assert compiled.gettext(entry["msgid"]) == entry["msgstr"], entry["msgid"]
 

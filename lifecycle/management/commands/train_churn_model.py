@@ -43,8 +43,9 @@ class Command(BaseCommand):
         self.stdout.write(header)
         for name, metrics in outcome.table:
             marker = " *" if name == model.algorithm else ""
-            self.stdout.write(f"{name + marker:<24}" + "".join(f"{str(metrics.get(m)):>22}" for m in METRICS))
-        self.stdout.write(f"Trained in {model.training_seconds:.1f} s; file {model.file_name} sha256 {model.sha256[:16]}…")
+            self.stdout.write(f"{name + marker:<24}" + "".join(f"{metrics.get(m)!s:>22}" for m in METRICS))
+        self.stdout.write(f"Trained in {model.training_seconds:.1f} s; file {model.file_name} "
+                          f"sha256 {model.sha256[:16]}…")
         if outcome.activated:
             self.stdout.write(self.style.SUCCESS(f"v{model.version} is now the active model."))
         else:
