@@ -122,7 +122,7 @@ class KpiTarget(models.Model):
     comparison = models.CharField(_("comparison"), max_length=3, choices=TargetComparison.choices)
     value = models.DecimalField(_("target"), max_digits=14, decimal_places=4)
     amber_margin_pct = models.DecimalField(
-        _("amber band (% of the target)"), max_digits=6, decimal_places=2, default=Decimal("10"),
+        _("amber band (percent of the target)"), max_digits=6, decimal_places=2, default=Decimal("10"),
         help_text=_("A value missing the target by at most this share of the target shows amber, not red."),
     )
     effective_from = models.DateField(_("in force from"),
@@ -267,7 +267,7 @@ class Report(models.Model):
                                help_text=_("Empty: the whole bank."))
     revision = models.PositiveSmallIntegerField(_("revision"), default=1)
     status = models.CharField(_("status"), max_length=8, choices=ReportStatus.choices, default=ReportStatus.QUEUED)
-    progress_pct = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    progress_pct = models.PositiveSmallIntegerField(_("progress (percent)"), default=0)
     step = models.CharField(_("step"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
     content = models.JSONField(_("content"), default=dict, blank=True)

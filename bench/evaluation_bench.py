@@ -1,0 +1,190 @@
+"""Benchmark of the evaluation app (issue 13): KPI snapshots, dashboards, a monthly report.
+
+Against a seeded database (see README.md "Seeding"), e.g.
+
+    DATABASE_URL=postgres://.../crm_bench manage.py seed_demo --customers 100000 --seed 1 \\
+        --transactions-per-month 0.4167 --months 24 --as-of 2026-11-30 --skip-data-quality
+    DATABASE_URL=... python bench/evaluation_bench.py --period 2026-11
+
+Measures, each repeated and reported as the median:
+1. a month's snapshots of the customer and survey KPIs for every scope (bank, every branch,
+   every RM) through evaluation.services, against one hand-written GROUP BY GROUPING SETS ...
+   FILTER statement computing the same figures in the same run (and checks they agree);
+2. the same month's snapshots of every KPI;
+3. the home dashboard (head office, branch manager, RM) and the KPI page, through Django's
+   test client;
+4. one branch's monthly report, PDF and XLSX included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from accounts.models import Branch, Role, User  # noqa: E402
+from evaluation import selectors, services  # noqa: E402
+from evaluation.models import Report  # noqa: E402
+from evaluation.periods import period_parse  # noqa: E402
+
+COMPARED_KPIS = ["retention_rate", "churn_rate", "active_rate", "contacts_per_customer", "acquisition_rate",
+                 "product_usage_rate", "satisfaction_rate", "csat_average", "nps"]
+
+HAND_WRITTEN = """
+WITH act AS (
+    SELECT DISTINCT customer_id FROM customers_transaction
+    WHERE occurred_at >= %(start_at)s AND occurred_at < %(end_at)s
+), inter AS (
+    SELECT customer_id, COUNT(*) AS n FROM customers_interaction
+    WHERE occurred_at >= %(start_at)s AND occurred_at < %(end_at)s GROUP BY customer_id
+), hold AS (
+    SELECT customer_id, COUNT(DISTINCT product_id) AS n FROM customers_holding
+    WHERE opened_on < %(end_day)s AND (closed_on IS NULL OR closed_on >= %(end_day)s) GROUP BY customer_id
+), surv AS (
+    SELECT customer_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE csat >= 4) AS satisfied, SUM(csat) AS csat,
+           SUM(CASE WHEN nps >= 9 THEN 1 WHEN nps <= 6 THEN -1 ELSE 0 END) AS nps
+    FROM service_surveyresponse WHERE submitted_at >= %(start_at)s AND submitted_at < %(end_at)s
+    GROUP BY customer_id
+), c AS (
+    SELECT c.branch_id, c.relationship_manager_id AS rm_id, c.closed_on, c.customer_since,
+           (c.customer_since IS NULL OR c.customer_since < %(start_day)s)
+               AND (c.closed_on IS NULL OR c.closed_on >= %(start_day)s) AS at_start,
+           (c.customer_since IS NULL OR c.customer_since < %(end_day)s)
+               AND (c.closed_on IS NULL OR c.closed_on >= %(end_day)s) AS at_end,
+           act.customer_id IS NOT NULL AS active, COALESCE(inter.n, 0) AS contacts, COALESCE(hold.n, 0) AS products,
+           COALESCE(surv.n, 0) AS answers, COALESCE(surv.satisfied, 0) AS satisfied, COALESCE(surv.csat, 0) AS csat,
+           COALESCE(surv.nps, 0) AS nps
+    FROM customers_customer c
+    LEFT JOIN act ON act.customer_id = c.id LEFT JOIN inter ON inter.customer_id = c.id
+    LEFT JOIN hold ON hold.customer_id = c.id LEFT JOIN surv ON surv.customer_id = c.id
+)
+SELECT GROUPING(branch_id) AS g_branch, GROUPING(rm_id) AS g_rm, branch_id, rm_id,
+       COUNT(*) FILTER (WHERE at_start) AS at_start,
+       COUNT(*) FILTER (WHERE at_start AND (closed_on IS NULL OR closed_on >= %(end_day)s)) AS retained,
+       COUNT(*) FILTER (WHERE at_start AND closed_on >= %(start_day)s AND closed_on < %(end_day)s) AS churned,
+       COUNT(*) FILTER (WHERE at_end) AS at_end,
+       COUNT(*) FILTER (WHERE at_end AND active) AS active,
+       SUM(contacts) AS contacts,
+       COUNT(*) FILTER (WHERE customer_since >= %(start_day)s AND customer_since < %(end_day)s) AS joined,
+       COUNT(*) FILTER (WHERE at_end AND products >= 2) AS multi_product,
+       SUM(answers) AS answers, SUM(satisfied) AS satisfied, SUM(csat) AS csat, SUM(nps) AS nps
+FROM c
+GROUP BY GROUPING SETS ((), (branch_id), (rm_id))
+"""
+
+
+def median_seconds(work, repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def hand_written(period) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(HAND_WRITTEN, {"start_at": period.starts_at, "end_at": period.ends_at,
+                                      "start_day": period.start, "end_day": period.next_start})
+        return cursor.fetchall()
+
+
+def check_agreement(period, rows: list[tuple]) -> None:
+    bank = next(row for row in rows if row[0] == 1 and row[1] == 1)
+    (_gb, _gr, _b, _r, at_start, retained, churned, at_end, active, contacts, joined, multi, answers, satisfied,
+     csat, nps) = bank
+
+    def pct(part, whole):
+        return round(Decimal(part) * 100 / whole, 4) if whole else None
+
+    expected = {
+        "retention_rate": pct(retained, at_start), "churn_rate": pct(churned, at_start),
+        "active_rate": pct(active, at_end), "contacts_per_customer": round(Decimal(contacts) / at_end, 4),
+        "acquisition_rate": pct(joined, at_start), "product_usage_rate": pct(multi, at_end),
+        "satisfaction_rate": pct(satisfied, answers),
+        "csat_average": round(Decimal(csat) / answers, 4) if answers else None, "nps": pct(nps, answers),
+    }
+    for code, value in expected.items():
+        got = selectors.kpi_snapshot_value(kpi_code=code, period_kind=period.kind, period_start=period.start)
+        status = "ok" if got == value else "DIFFERS"
+        print(f"  bank {code:24} snapshot {got!s:>12}  hand-written {value!s:>12}  {status}")
+
+
+def time_page(client: Client, url: str, repeats: int) -> float:
+    client.get(url)  # warm
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(timings) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--period", default="2026-11")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--page-requests", type=int, default=20)
+    args = parser.parse_args()
+    period = period_parse(args.period)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT COUNT(*) FROM customers_customer), (SELECT COUNT(*) FROM customers_transaction),"
+                       " (SELECT COUNT(*) FROM complaints_complaint), (SELECT COUNT(*) FROM service_surveyresponse),"
+                       " (SELECT COUNT(*) FROM accounts_branch), (SELECT COUNT(*) FROM customers_interaction)")
+        customers, transactions, complaints, answers, branches, interactions = cursor.fetchone()
+    print(f"data: {customers:,} customers, {transactions:,} transactions, {interactions:,} interactions, "
+          f"{complaints:,} complaints, {answers:,} survey answers, {branches} branches; period {period}")
+
+    snapshot_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period, kpi_codes=COMPARED_KPIS),
+                                args.repeats)
+    rows_holder: list = []
+    hand_s = median_seconds(lambda: rows_holder.append(hand_written(period)), args.repeats)
+    print(f"1. {len(COMPARED_KPIS)} KPIs, every scope: snapshots {snapshot_s:.2f} s, hand-written GROUP BY "
+          f"FILTER {hand_s:.2f} s, ratio {snapshot_s / hand_s:.2f}x ({len(rows_holder[-1])} scope rows)")
+    check_agreement(period, rows_holder[-1])
+    all_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period), args.repeats)
+    print(f"2. every KPI ({selectors.kpi_definition_list().count()}), every scope: {all_s:.2f} s")
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    for role, url in ((Role.ADMIN, "/"), (Role.BRANCH_MANAGER, "/"), (Role.RELATIONSHIP_MANAGER, "/"),
+                      (Role.BRANCH_MANAGER, "/evaluation/")):
+        user = User.objects.filter(groups__name=role, is_active=True).order_by("pk").first()
+        if user is None:
+            print(f"3. no {role} user; skipped")
+            continue
+        client = Client()
+        client.force_login(user)
+        print(f"3. {url} as {role}: median {time_page(client, url + '?period=' + period.label, args.page_requests):.1f}"
+              f" ms over {args.page_requests} requests")
+
+    branch = Branch.objects.filter(is_head_office=False).order_by("code").first()
+
+    def one_report() -> None:
+        with transaction.atomic():
+            report = services.report_claim(kind="monthly", period=period, branch_id=branch.pk, revision=999)
+        services.report_generate(report_id=report.pk)
+        Report.objects.filter(pk=report.pk).delete()
+
+    report_s = median_seconds(one_report, args.repeats)
+    print(f"4. monthly report of branch {branch.code} (snapshots of the month, content, PDF, XLSX): "
+          f"{report_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
