@@ -74,7 +74,7 @@ from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
 from customers.models import Customer, CustomerStatus, ProductCategory
-from segmentation import recommending
+from segmentation import recommending, rules
 from segmentation.models import (
     TIER_RANK,
     CustomerSegment,
@@ -266,32 +266,17 @@ def classification_select_sql(*, scoped: bool) -> str:
     margin_case = " ".join(
         f"WHEN '{category.value}' THEN %(margin_{category.value}_pct)s" for category in ProductCategory
     )
-    value_sql = """CASE
-            WHEN f.amount_cny > %(vip_min_amount_cny)s AND f.service_count >= %(vip_min_services)s THEN 'vip'
-            WHEN f.amount_cny > %(important_min_amount_cny)s THEN 'important'
-            WHEN f.assets_cny >= %(important_min_assets_cny)s THEN 'important'
-            ELSE 'general' END"""
-    value_rule_sql = """CASE
-            WHEN f.amount_cny > %(vip_min_amount_cny)s AND f.service_count >= %(vip_min_services)s
-                THEN 'vip_amount_and_services'
-            WHEN f.amount_cny > %(important_min_amount_cny)s THEN 'important_amount'
-            WHEN f.assets_cny >= %(important_min_assets_cny)s THEN 'important_assets'
-            ELSE 'general_default' END"""
-    behaviour_rule_sql = """CASE
+    # The thresholds come from segmentation.rules, which also explains them on the 360 page.
+    value_sql = rules.value_class_sql()
+    value_rule_sql = rules.value_rule_sql()
+    behaviour_rule_sql = f"""CASE
             WHEN f.status = %(closed)s THEN 'churned_closed'
             WHEN (f.last_transaction_at IS NULL OR f.last_transaction_at < %(churn_before)s)
                  AND (f.customer_since IS NULL OR f.customer_since < %(churn_before_date)s) THEN 'churned_inactive'
-            WHEN f.transaction_count >= %(active_min_transactions)s AND f.amount_cny >= %(active_min_amount_cny)s
-                THEN 'active_default'
+            WHEN {rules.active_sql()} THEN 'active_default'
             WHEN f.last_transaction_at IS NULL THEN 'potential_new'
             ELSE 'potential_default' END"""
-    risk_points_sql = """(
-              CASE WHEN f.credit_rating = ANY(%(weak_credit_ratings)s) THEN 2
-                   WHEN f.credit_rating = ANY(%(fair_credit_ratings)s) THEN 1 ELSE 0 END
-            + CASE WHEN f.large_movements > 0 THEN 1 ELSE 0 END
-            + CASE WHEN f.monthly_outflow_cny >= %(outflow_min_monthly_cny)s
-                    AND f.monthly_outflow_cny * 100 > %(outflow_to_assets_pct)s * f.assets_cny THEN 1 ELSE 0 END
-            + CASE WHEN f.account_changes > %(account_changes_max)s THEN 1 ELSE 0 END)"""
+    risk_points_sql = rules.risk_points_sql()
     return f"""
     WITH txn AS (
         SELECT t.customer_id,

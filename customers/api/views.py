@@ -55,7 +55,7 @@ SCOPE_NOTE = (
 
 CUSTOMER_EXAMPLE = {
     "external_id": "C000012345", "name": "王芳", "gender": "female", "birth_date": "1985-03-07",
-    "occupation": "教师", "id_number": "110105198503070016", "phone": "13812345678",
+    "occupation": "教师", "id_number": "110105198503070019", "phone": "13812345678",
     "email": "wang.fang@example.cn", "address": "北京市朝阳区建国路88号", "branch": "B0101",
     "relationship_manager": "S00001", "customer_since": "2015-06-01", "status": "active",
     "total_assets": "250000.00", "liabilities": "0.00", "annual_income": "120000.00", "credit_rating": "A",

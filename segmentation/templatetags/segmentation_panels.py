@@ -8,7 +8,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from segmentation import selectors
+from segmentation import rules, selectors
 from segmentation.models import CustomerSegment, SegmentationPolicy
 
 register = template.Library()
@@ -22,48 +22,37 @@ def segment_explanation(segment: CustomerSegment) -> dict:
     """"Why": each class's figures against the thresholds of the policy version that produced it."""
     policy: SegmentationPolicy = segment.policy
     window = _("last %(days)d days") % {"days": policy.lookback_days}
-    value = [
-        (_("Transaction amount, %(window)s") % {"window": window}, _cny(segment.amount_cny) + " CNY",
-         _("VIP: more than %(amount)s CNY") % {"amount": _cny(policy.vip_min_amount_cny)},
-         segment.amount_cny > policy.vip_min_amount_cny),
-        (_("Service interactions, %(window)s") % {"window": window}, str(segment.service_count),
-         _("VIP: at least %(count)d") % {"count": policy.vip_min_services},
-         segment.service_count >= policy.vip_min_services),
-        (_("Transaction amount, %(window)s") % {"window": window}, _cny(segment.amount_cny) + " CNY",
-         _("important: more than %(amount)s CNY") % {"amount": _cny(policy.important_min_amount_cny)},
-         segment.amount_cny > policy.important_min_amount_cny),
-        (_("Assets held"), _cny(segment.assets_cny) + " CNY",
-         _("important: at least %(amount)s CNY") % {"amount": _cny(policy.important_min_assets_cny)},
-         segment.assets_cny >= policy.important_min_assets_cny),
-    ]
-    behaviour = [
-        (_("Transactions, %(window)s") % {"window": window}, str(segment.transaction_count),
-         _("active: at least %(count)d") % {"count": policy.active_min_transactions},
-         segment.transaction_count >= policy.active_min_transactions),
-        (_("Transaction amount, %(window)s") % {"window": window}, _cny(segment.amount_cny) + " CNY",
-         _("active: at least %(amount)s CNY") % {"amount": _cny(policy.active_min_amount_cny)},
-         segment.amount_cny >= policy.active_min_amount_cny),
-        (_("Last transaction"),
-         segment.last_transaction_at.strftime("%Y-%m-%d") if segment.last_transaction_at else "—",
-         _("churned: none for %(days)d days") % {"days": policy.churn_inactive_days}, None),
-    ]
-    rating_points = (2 if segment.credit_rating in policy.weak_credit_ratings
-                     else 1 if segment.credit_rating in policy.fair_credit_ratings else 0)
-    outflow_signal = (segment.monthly_outflow_cny >= policy.outflow_min_monthly_cny
-                      and segment.monthly_outflow_cny * 100 > policy.outflow_to_assets_pct * segment.assets_cny)
+    amount_label = _("Transaction amount, %(window)s") % {"window": window}
+    labels = {  # what each figure is; the thresholds, their test and their text come from segmentation.rules
+        "amount_cny": amount_label, "service_count": _("Service interactions, %(window)s") % {"window": window},
+        "assets_cny": _("Assets held"), "transaction_count": _("Transactions, %(window)s") % {"window": window},
+    }
+
+    def shown(threshold: rules.Threshold) -> str:
+        value = getattr(segment, threshold.figure)
+        return _cny(value) + " CNY" if threshold.money else str(value)
+
+    def rows(thresholds) -> list[tuple]:
+        return [(labels[t.figure], shown(t), t.text(policy), t.holds(segment, policy)) for t in thresholds]
+
+    value = rows(t for _class, _rule, thresholds in rules.VALUE_RULES for t in thresholds)
+    behaviour = [*rows(rules.ACTIVE_RULE[2]), (
+        _("Last transaction"),
+        segment.last_transaction_at.strftime("%Y-%m-%d") if segment.last_transaction_at else "—",
+        _("churned: none for %(days)d days") % {"days": policy.churn_inactive_days}, None)]
     risk = [
         (_("Credit rating"), segment.credit_rating or "—",
          _("weak %(weak)s: 2 points; fair %(fair)s: 1 point") % {
              "weak": "/".join(policy.weak_credit_ratings) or "—", "fair": "/".join(policy.fair_credit_ratings) or "—"},
-         rating_points > 0),
+         rules.credit_points(segment, policy) > 0),
         (_("Large single movements"), str(segment.large_movements),
          _("any of at least %(amount)s CNY: 1 point") % {"amount": _cny(policy.large_movement_cny)},
-         segment.large_movements > 0),
+         rules.large_movements_signal(segment, policy)),
         (_("Average monthly outflow"), _cny(segment.monthly_outflow_cny) + " CNY",
-         _("above %(pct)s%% of assets held: 1 point") % {"pct": policy.outflow_to_assets_pct}, outflow_signal),
+         _("above %(pct)s%% of assets held: 1 point") % {"pct": policy.outflow_to_assets_pct},
+         rules.outflow_signal(segment, policy)),
         (_("Account changes, %(window)s") % {"window": window}, str(segment.account_changes),
-         _("more than %(count)d: 1 point") % {"count": policy.account_changes_max},
-         segment.account_changes > policy.account_changes_max),
+         rules.ACCOUNT_CHANGES.text(policy), rules.ACCOUNT_CHANGES.holds(segment, policy)),
     ]
     retention = segment.retention_pct / 100
     expected_years = (1 / (1 - retention)) if retention < 1 else None
@@ -76,27 +65,8 @@ def segment_explanation(segment: CustomerSegment) -> dict:
         (_("Horizon"), _("%(years)d years") % {"years": policy.clv_horizon_years}),
     ]
     return {"value": value, "behaviour": behaviour, "risk": risk, "risk_points": segment.risk_points, "clv": clv,
-            "value_rule": _rule_text(segment.value_rule, policy), "behaviour_rule": _rule_text(segment.behaviour_rule,
-                                                                                                policy)}
-
-
-def _rule_text(rule: str, policy: SegmentationPolicy) -> str:
-    texts = {
-        "vip_amount_and_services": _("VIP: amount above %(amount)s CNY and at least %(count)d service interactions")
-        % {"amount": _cny(policy.vip_min_amount_cny), "count": policy.vip_min_services},
-        "important_amount": _("important: amount above %(amount)s CNY")
-        % {"amount": _cny(policy.important_min_amount_cny)},
-        "important_assets": _("important: assets held of at least %(amount)s CNY")
-        % {"amount": _cny(policy.important_min_assets_cny)},
-        "general_default": _("general: below the VIP and important thresholds"),
-        "churned_closed": _("churned: the customer is closed"),
-        "churned_inactive": _("churned: no transaction for %(days)d days") % {"days": policy.churn_inactive_days},
-        "active_default": _("active: at least %(count)d transactions and %(amount)s CNY")
-        % {"count": policy.active_min_transactions, "amount": _cny(policy.active_min_amount_cny)},
-        "potential_new": _("potential: a new customer without transactions yet"),
-        "potential_default": _("potential: transacts, but below the active thresholds"),
-    }
-    return texts.get(rule, rule)
+            "value_rule": rules.rule_text(segment.value_rule, policy),
+            "behaviour_rule": rules.rule_text(segment.behaviour_rule, policy)}
 
 
 def segmentation_customer_panel(*, request, customer) -> dict:

@@ -94,7 +94,7 @@ class ServiceRecordListCreateApi(APIView):
         responses={201: ServiceRecordOutput},
         summary="Record a service (a completed one sends a satisfaction survey)",
         examples=[OpenApiExample("A transfer", request_only=True, value={
-            "customer_number": "C900000001", "touchpoint": "transfer", "started_at": "2026-01-05T10:00:00+08:00",
+            "customer_number": "C000012345", "touchpoint": "transfer", "started_at": "2026-01-05T10:00:00+08:00",
             "ended_at": "2026-01-05T10:12:00+08:00", "outcome": "completed", "steps_completed": ["Verify identity"],
             "external_ref": "QMS-20260105-0042"})],
     )

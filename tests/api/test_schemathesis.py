@@ -113,7 +113,7 @@ def api_headers(make_key, settings, branch, _keep_test_connection):
         complaint = make_complaint(customer=customer)
         # A short reference that generated path parameters hit, so detail and transitions run.
         Complaint.objects.filter(pk=complaint.pk).update(reference=f"{number}")
-    CustomerFactory(external_id="C900000001", branch=branch, relationship_manager=rm)  # the documented example's
+    CustomerFactory(external_id="C000012345", branch=branch, relationship_manager=rm)  # the documented example's
     # Codes that generated strings hit ("0"), so valid-looking writes get past the lookups to the services.
     Touchpoint.objects.create(code="0", name="0", target_minutes=10, owner_role=Role.RELATIONSHIP_MANAGER)
     ComplaintCategory.objects.create(code="0", name="0")

@@ -1,0 +1,86 @@
+"""Task names written as strings (outbox messages, the beat schedule) name tasks a worker has registered.
+
+A typo in a task name would be found only by a worker, once, in its log ("Received unregistered
+task"), while the outbox marked the message sent. This reads every ``outbox_enqueue(task_name=...)``
+call in the apps' code, resolves the name (a string, or a module-level constant of that module)
+and checks it against the tasks the project's Celery app registers.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from crm_project.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["core", "accounts", "customers", "service", "segmentation", "complaints", "lifecycle", "training",
+        "evaluation", "improvement", "crm_project"]
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value.value
+    return constants
+
+
+def outbox_task_names() -> list[tuple[str, str]]:
+    """(file:line, task name) of every outbox_enqueue call in the apps (migrations and tests excluded)."""
+    found = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            constants = _module_constants(tree)
+            imported = {alias.asname or alias.name: node.module for node in ast.walk(tree)
+                        if isinstance(node, ast.ImportFrom) for alias in node.names}
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", ""))
+                        == "outbox_enqueue"):
+                    continue
+                if path.name == "outbox.py" and path.parent.name == "core":
+                    continue
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                value = next((kw.value for kw in node.keywords if kw.arg == "task_name"), None)
+                assert value is not None, f"{where}: outbox_enqueue without task_name="
+                if isinstance(value, ast.Constant):
+                    found.append((where, value.value))
+                elif isinstance(value, ast.Name) and value.id in constants:
+                    found.append((where, constants[value.id]))
+                elif isinstance(value, ast.Name) and value.id in imported:
+                    module = __import__(imported[value.id], fromlist=[value.id])
+                    found.append((where, getattr(module, value.id)))
+                else:
+                    pytest.fail(f"{where}: task_name must be a string or a module constant to be checked here")
+    return found
+
+
+def registered_tasks() -> set[str]:
+    celery_app.loader.import_default_modules()  # autodiscover every app's tasks.py, as a worker does
+    return set(celery_app.tasks.keys())
+
+
+def test_the_scan_finds_the_outbox_calls():
+    names = {name for _where, name in outbox_task_names()}
+    assert {"complaints.complaint_notifications_deliver_task", "customers.data_quality_run_task"} <= names
+
+
+def test_every_outbox_task_name_is_a_registered_task():
+    registered = registered_tasks()
+    unknown = [(where, name) for where, name in outbox_task_names() if name not in registered]
+    assert not unknown, f"outbox messages naming no registered task: {unknown}"
+
+
+def test_every_beat_entry_names_a_registered_task():
+    registered = registered_tasks()
+    schedule = celery_app.conf.beat_schedule
+    assert schedule, "the code-defined beat schedule is empty"
+    unknown = {name: entry["task"] for name, entry in schedule.items() if entry["task"] not in registered}
+    assert not unknown, f"beat entries naming no registered task: {unknown}"
