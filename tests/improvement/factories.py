@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -32,3 +33,39 @@ def suggestion(by, **kwargs) -> Suggestion:
 
 
 PERIOD = date(2026, 10, 1)
+
+
+@dataclass
+class FakeKpi:
+    code: str
+    label: str
+    direction: str
+
+
+class FakeRegistry:
+    def __init__(self):
+        self.definitions = [FakeKpi("satisfaction", "Satisfaction", "higher"),
+                            FakeKpi("complaint_rate", "Complaint rate", "lower")]
+        self.values: dict[tuple, Decimal] = {}
+
+    def set(self, code, period_kind, period_start, value, branch_id=None):
+        self.values[(code, period_kind, period_start, branch_id)] = Decimal(value)
+
+    def kpi_definition_list(self):
+        return list(self.definitions)
+
+    def kpi_snapshot_value(self, *, kpi_code, period_kind, period_start, branch_id=None,
+                           relationship_manager_id=None):
+        return self.values.get((kpi_code, period_kind, period_start, branch_id))
+
+
+def fake_registry_install(monkeypatch) -> FakeRegistry:
+    """Stand in for the evaluation app's KPI registry at its published interface."""
+    from types import SimpleNamespace
+
+    from improvement import kpis
+
+    registry = FakeRegistry()
+    monkeypatch.setattr(kpis, "_registry", lambda: SimpleNamespace(
+        kpi_definition_list=registry.kpi_definition_list, kpi_snapshot_value=registry.kpi_snapshot_value))
+    return registry

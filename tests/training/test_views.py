@@ -180,3 +180,15 @@ def test_usage_before_and_after_counts_the_persons_own_records(branch):
                                                                                          Decimal("2.00"))
     assert (change.handling_vs_standard_before, change.handling_vs_standard_after) == (Decimal("2.00"),
                                                                                        Decimal("1.00"))
+
+
+def test_training_pages_in_chinese(client_as, settings):
+    """The seeded catalogue has Chinese titles and the page chrome is translated."""
+    client = client_as("rm")
+    client.cookies.load({settings.LANGUAGE_COOKIE_NAME: "zh-hans"})
+    body = client.get(reverse("training:my-training")).content.decode()
+    assert "在时限内处理投诉" in body and "课程目录" in body and "我的课程" in body
+    course = selectors.course_list().get(code="service-complaint-handling")
+    client.post(reverse("training:course-detail", args=[course.pk]))
+    body = client.get(reverse("training:course-detail", args=[course.pk])).content.decode()
+    assert "投诉时限" in body and "参加前测" in body
