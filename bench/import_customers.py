@@ -43,9 +43,10 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from accounts.models import Branch, User  # noqa: E402
+from accounts.models import Branch, Role, User  # noqa: E402
 from bench.suite import Figure, Run, benchmark  # noqa: E402
 from core import crypto  # noqa: E402
 from customers import importing, services  # noqa: E402
@@ -84,16 +85,18 @@ def ensure_org() -> None:
     for code, staff_numbers in BRANCHES.items():
         branch, _ = Branch.objects.get_or_create(code=code, defaults={"name": f"Bench {code}"})
         for staff_number in staff_numbers:
-            User.objects.get_or_create(staff_number=staff_number,
-                                       defaults={"username": f"bench_{staff_number}", "branch": branch})
+            user, _ = User.objects.get_or_create(staff_number=staff_number,
+                                                 defaults={"username": f"bench_{staff_number}", "branch": branch})
+            # customers.rules: an RM is an active user holding the RM role, in the customer's branch.
+            user.groups.add(Group.objects.get_or_create(name=Role.RELATIONSHIP_MANAGER)[0])
 
 
-def run_import(path: Path) -> tuple[importing.ImportResult, float]:
+def run_import(path: Path, *, dry_run: bool = False) -> tuple[importing.ImportResult, float]:
     started = time.perf_counter()
     with path.open("rb") as source:
         result = services.import_run(
             source=source, file_name=path.name, mapping=importing.mapping_load(name_or_path="core_banking_customers"),
-            bytes_total=path.stat().st_size, by=None, report_stream=io.StringIO(),
+            bytes_total=path.stat().st_size, by=None, report_stream=io.StringIO(), dry_run=dry_run,
         )
     return result, time.perf_counter() - started
 
@@ -215,6 +218,8 @@ def main() -> None:
     print(f"generated {args.rows:,} rows, {path.stat().st_size / 2**20:,.1f} MiB GBK in "
           f"{time.perf_counter() - started:.1f} s; RSS so far {peak_rss_mib():,.0f} MiB")
 
+    dry, dry_seconds = run_import(path, dry_run=True)
+    print(f"dry run:  {dry.counts()} in {dry_seconds:,.1f} s = {dry.read / dry_seconds:,.0f} rows/s (nothing written)")
     result, import_seconds = run_import(path)
     import_rate = result.read / import_seconds
     print(f"import:   {result.counts()} in {import_seconds:,.1f} s = {import_rate:,.0f} rows/s; "

@@ -148,3 +148,17 @@ class InteractionForm(forms.Form):
     next_step_due_on = forms.DateField(
         label=_("Next step due"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET)
     )
+
+
+class UnassignedAssignForm(forms.Form):
+    """Pick customers of the unassigned list and the relationship manager to give them."""
+
+    relationship_manager = forms.ModelChoiceField(label=_("Relationship manager"), queryset=None,
+                                                  empty_label=_("Choose a relationship manager"))
+    customers = forms.TypedMultipleChoiceField(label=_("Customers"), coerce=int, choices=(),
+                                               widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, managers, customer_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["relationship_manager"].queryset = managers
+        self.fields["customers"].choices = [(pk, str(pk)) for pk in customer_ids]

@@ -936,6 +936,11 @@ class _Importer:
                 records += 1
                 last = cells or last
         except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":
+                raise ImportFileError(
+                    f"The file ends in the middle of a character after record {records:,} (truncated); "
+                    "nothing was imported."
+                ) from None
             raise ImportFileError(
                 f"The file stops being valid {encoding} after record {records:,} ({exc.reason}); "
                 "nothing was imported. Export it again in one encoding."

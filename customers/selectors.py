@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import permissions, scope
-from accounts.models import User
+from accounts.models import Role, User
 from core.crypto import blind_index
 from core.errors import ApplicationError, ErrorCode
 from customers.models import (
@@ -347,3 +347,16 @@ def pg_array_literal(values) -> str:
     server to parse and plan, where one literal is parsed in one pass (about 30 % faster inserts).
     """
     return "{" + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"
+
+
+def customer_unassigned_visible_to(*, user: User) -> QuerySet[Customer]:
+    """Active customers of the user's scope with no relationship manager (an import without RMs
+    puts them here), oldest first, for the branch manager to assign."""
+    return (customer_list_visible_to(user=user).filter(relationship_manager__isnull=True, status="active")
+            .select_related("branch").order_by("branch_id", "id"))
+
+
+def relationship_managers_of_branches(*, branch_ids) -> QuerySet[User]:
+    """Active relationship managers working in these branches (customers.rules: the eligible RMs)."""
+    return (User.objects.filter(branch_id__in=branch_ids, is_active=True, groups__name=Role.RELATIONSHIP_MANAGER)
+            .distinct().order_by("last_name", "first_name", "username"))

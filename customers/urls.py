@@ -7,6 +7,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.CustomerListView.as_view(), name="customer-list"),
     path("data-quality/", views.DataQualityQueueView.as_view(), name="data-quality-queue"),
+    path("unassigned/", views.UnassignedCustomersView.as_view(), name="unassigned"),
     path("<int:customer_id>/", views.CustomerDetailView.as_view(), name="customer-detail"),
     path(
         "<int:customer_id>/reveal/<str:field>/",

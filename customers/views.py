@@ -35,6 +35,7 @@ from customers.forms import (
     IdentifierSearchForm,
     InteractionForm,
     TransactionPageForm,
+    UnassignedAssignForm,
 )
 from customers.models import Customer, ProductCategory
 
@@ -322,3 +323,44 @@ class DataQualityQueueView(LoginRequiredMixin, View):
             "read_only": not permissions.is_branch_manager(user),
         }
         return render(request, "customers/data_quality_queue.html", context)
+
+
+class UnassignedCustomersView(LoginRequiredMixin, View):
+    """Customers without a relationship manager (e.g. from an import without RMs), for the branch
+    manager to assign in bulk; admins may assign too."""
+
+    def _context(self, request: HttpRequest, form: UnassignedAssignForm | None = None) -> dict:
+        user = request.user
+        page = UncountedPage(selectors.customer_unassigned_visible_to(user=user),
+                             number=page_number(request.GET.get("page")), per_page=CUSTOMER_PAGE_SIZE)
+        customers = list(page)
+        managers = selectors.relationship_managers_of_branches(
+            branch_ids={customer.branch_id for customer in customers} or {user.branch_id})
+        form = form or UnassignedAssignForm(managers=managers, customer_ids=[c.pk for c in customers])
+        return {"page": page, "customers": customers, "form": form}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not (permissions.is_branch_manager(request.user) or permissions.is_admin(request.user)):
+            raise PermissionDenied
+        return render(request, "customers/unassigned_customers.html", self._context(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not (permissions.is_branch_manager(user) or permissions.is_admin(user)):
+            raise PermissionDenied
+        visible_ids = list(selectors.customer_unassigned_visible_to(user=user).values_list("pk", flat=True)[:5000])
+        branch_ids = set(selectors.customer_unassigned_visible_to(user=user).values_list("branch_id", flat=True)
+                         .distinct()) or {user.branch_id}
+        form = UnassignedAssignForm(request.POST, managers=selectors.relationship_managers_of_branches(
+            branch_ids=branch_ids), customer_ids=visible_ids)
+        if form.is_valid():
+            try:
+                count = services.customer_relationship_manager_assign_bulk(
+                    by=user, customer_ids=form.cleaned_data["customers"],
+                    relationship_manager=form.cleaned_data["relationship_manager"])
+            except ApplicationError as error:
+                form_add_application_error(form, error)
+            else:
+                messages.success(request, _("%(count)d customers assigned.") % {"count": count})
+                return redirect("customers:unassigned")
+        return render(request, "customers/unassigned_customers.html", self._context(request, form), status=400)

@@ -4,6 +4,7 @@
 - ``interactions``: contacts recorded on the page or through the API;
 - ``data_quality``: the data-quality policy and pass;
 - ``imports``: import runs and admin import jobs (the engine is ``customers.importing``);
+- ``assignment``: RMs for the customers an import left unassigned;
 - ``api``: the REST API's customer, holding and product upserts;
 - ``transactions``: bulk ingest of transactions, with its row validation.
 
@@ -26,6 +27,10 @@ from customers.services.api import (
     customer_upsert_by_external_id,
     holding_upsert,
     product_upsert,
+)
+from customers.services.assignment import (
+    AUDIT_RM_ASSIGN,
+    customer_relationship_manager_assign_bulk,
 )
 from customers.services.data_quality import (
     AUDIT_DATA_QUALITY_POLICY_CREATE,
@@ -90,6 +95,7 @@ __all__ = [
     "AUDIT_IDENTIFIER_SEARCH",
     "AUDIT_IMPORT",
     "AUDIT_OUT_OF_SCOPE",
+    "AUDIT_RM_ASSIGN",
     "COMPLETENESS_FIELD_COUNT",
     "CUSTOMER_API_REQUIRED_ON_CREATE",
     "CUSTOMER_API_WRITABLE_FIELDS",
@@ -117,6 +123,7 @@ __all__ = [
     "customer_out_of_scope_record",
     "customer_pii_read_record",
     "customer_pii_reveal",
+    "customer_relationship_manager_assign_bulk",
     "customer_update",
     "customer_upsert_by_external_id",
     "data_quality_policy_create",
