@@ -1,4 +1,4 @@
-"""Read-only admin for the audit log, the task outbox and the task-execution ledger."""
+"""Read-only admin for the audit log, the task outbox, the task-execution ledger and notifications."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from django.utils.translation import ngettext
 from core import workdays
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
-from core.models import AuditEvent, CalendarDay, OutboxMessage, TaskExecution
+from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, TaskExecution
+from core.notifications import notification_text
 from core.outbox import outbox_relay
 
 # core is the bottom layer and may not import accounts.permissions, so these predicates check
@@ -185,3 +186,15 @@ class CalendarDayAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
                    "title": _("Import the working-day calendar")}
         return TemplateResponse(request, "admin/core/calendarday/import.html", context)
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "recipient", "kind", "message", "read_at")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("recipient",)
+    search_fields = ("=recipient__username", "=kind")
+    ordering = ("-id",)
+    show_full_result_count = False
+
+    @admin.display(description=_("message"))
+    def message(self, notification: Notification) -> str:
+        return notification_text(notification)
