@@ -85,6 +85,21 @@ def can_see_data_quality_issues(user: User) -> bool:
     return is_relationship_manager(user) or can_view_data_quality_queue(user)
 
 
+def can_edit_customer(user: User) -> bool:
+    """Correct a customer's information (the edit form); PII fields also need can_reveal_pii."""
+    return is_relationship_manager(user) or is_branch_manager(user) or is_admin(user)
+
+
+def can_manage_consent(user: User) -> bool:
+    """Record a customer's giving or withdrawal of consent: the staff who serve the customer."""
+    return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)
+
+
+def can_steward_data_quality(user: User) -> bool:
+    """Assign, acknowledge and waive data-quality issues: the branch manager (their branch) and admins."""
+    return is_branch_manager(user) or is_admin(user)
+
+
 def can_record_interaction(user: User) -> bool:
     """Auditors read only; every serving role records contacts with its customers."""
     return is_relationship_manager(user) or is_branch_manager(user) or is_complaint_desk(user) or is_admin(user)

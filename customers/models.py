@@ -428,6 +428,18 @@ class DataQualityIssue(models.Model):
                                null=True, on_delete=models.PROTECT, related_name="issues")
     opened_at = models.DateTimeField(_("opened at"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Stewardship (customers.stewardship): who fixes it, who has seen it, and a waiver that expires.
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned to"), null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="data_quality_issues")
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    waived_until = models.DateField(_("waived until"), null=True, blank=True)
+    # db_default: the data-quality pass inserts issues in SQL and names only the columns it knows.
+    waiver_reason = models.CharField(_("reason for the waiver"), max_length=300, blank=True, db_default="")
+    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("waived by"), null=True,
+                                  blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         verbose_name = _("data quality issue")
@@ -600,3 +612,77 @@ class CustomerAttributeValue(models.Model):
         if kind == CustomAttributeType.DATE:
             return self.value_date
         return self.value_text
+class ConsentPurpose(models.TextChoices):
+    """PIPL: each purpose needs its own consent."""
+
+    DATA_PROCESSING = "data_processing", _("data processing")
+    MARKETING = "marketing", _("marketing")
+
+
+class ContactChannel(models.TextChoices):
+    """The channels a consent covers (how the bank may contact or process for that purpose)."""
+
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("phone call")
+    EMAIL = "email", _("email")
+    APP = "app", _("app notification")
+
+
+class ConsentMethod(models.TextChoices):
+    """How the customer gave (or withdrew) consent."""
+
+    BRANCH_FORM = "branch_form", _("signed form at the branch counter")
+    ONLINE = "online", _("online banking")
+    APP = "app", _("mobile app")
+    PHONE_RECORDED = "phone_recorded", _("recorded phone call")
+    MIGRATED = "migrated", _("carried over from the former single consent field")
+
+
+class Consent(models.Model):
+    """The current consent of a customer for one purpose and one channel (history in ConsentChange)."""
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="consents", db_index=False)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=ContactChannel.choices)
+    state = models.CharField(_("state"), max_length=10, choices=ConsentState.choices)
+    method = models.CharField(_("how"), max_length=20, choices=ConsentMethod.choices)
+    changed_at = models.DateTimeField(_("when"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["customer", "purpose", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "purpose", "channel"], name="consent_one_per_purpose_channel"),
+        ]
+        indexes = [models.Index(fields=["purpose", "state", "customer"], name="consent_purpose_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.purpose}/{self.channel}: {self.state}"
+
+
+class ConsentChange(models.Model):
+    """One giving or withdrawal of consent, kept for good (the history PIPL asks for)."""
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="consent_changes", db_index=False)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=ContactChannel.choices)
+    from_state = models.CharField(_("from"), max_length=10, choices=ConsentState.choices)
+    state = models.CharField(_("to"), max_length=10, choices=ConsentState.choices)
+    method = models.CharField(_("how"), max_length=20, choices=ConsentMethod.choices)
+    changed_at = models.DateTimeField(_("when"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-changed_at"], name="consent_change_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.purpose}/{self.channel}: {self.from_state} -> {self.state}"

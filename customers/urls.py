@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import edit_views, views
 
 app_name = "customers"
 
@@ -8,7 +8,11 @@ urlpatterns = [
     path("", views.CustomerListView.as_view(), name="customer-list"),
     path("data-quality/", views.DataQualityQueueView.as_view(), name="data-quality-queue"),
     path("unassigned/", views.UnassignedCustomersView.as_view(), name="unassigned"),
+    path("data-quality/<int:issue_id>/", edit_views.DataQualityIssueActionView.as_view(),
+         name="data-quality-issue"),
     path("<int:customer_id>/", views.CustomerDetailView.as_view(), name="customer-detail"),
+    path("<int:customer_id>/edit/", edit_views.CustomerEditView.as_view(), name="customer-edit"),
+    path("<int:customer_id>/consent/", edit_views.CustomerConsentView.as_view(), name="customer-consent"),
     path(
         "<int:customer_id>/reveal/<str:field>/",
         views.CustomerRevealView.as_view(),

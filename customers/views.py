@@ -28,7 +28,7 @@ from accounts.models import User
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
 from core.pagination import UncountedPage, page_number
-from customers import selectors, services
+from customers import consent, selectors, services, stewardship
 from customers.forms import (
     CustomerFilterForm,
     DataQualityFilterForm,
@@ -197,6 +197,8 @@ class CustomerDetailView(LoginRequiredMixin, View):
             "data_quality_issues": self._open_issues(user, customer),
             "show_data_quality": permissions.can_see_data_quality_issues(user),
             "can_record_interaction": permissions.can_record_interaction(user),
+            "can_edit_customer": permissions.can_edit_customer(user),
+            "consent_matrix": consent.consent_matrix_for(customer=customer),
         }
         response = render(request, "customers/customer_detail.html", context)
         # Revealed values are swapped into this page; keep the page itself out of shared caches.
@@ -308,8 +310,12 @@ class DataQualityQueueView(LoginRequiredMixin, View):
         filter_form = DataQualityFilterForm(request.GET)
         rule = (filter_form.cleaned_data.get("rule") or None) if filter_form.is_valid() else None
         counts = selectors.data_quality_counts_by_rule(user=user)
+        show_waived = request.GET.get("waived") == "1"
+        issues = selectors.data_quality_issue_list_visible_to(user=user, rule=rule).select_related("assigned_to")
+        if not show_waived:
+            issues = issues.exclude(stewardship.waived_q())
         page = UncountedPage(
-            selectors.data_quality_issue_list_visible_to(user=user, rule=rule),
+            issues,
             number=page_number(request.GET.get("page")),
             per_page=DATA_QUALITY_PAGE_SIZE,
         )
@@ -320,7 +326,9 @@ class DataQualityQueueView(LoginRequiredMixin, View):
             "total_open": sum(count for _rule, _label, count in counts),
             "selected_count": next((count for value, _label, count in counts if value == rule), None),
             "page": page,
-            "read_only": not permissions.is_branch_manager(user),
+            "read_only": not permissions.can_steward_data_quality(user),
+            "ageing": stewardship.data_quality_ageing_by_branch(user=user),
+            "show_waived": show_waived,
         }
         return render(request, "customers/data_quality_queue.html", context)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import Branch, User
+from customers import consent as customer_consent
 from customers import selectors as customer_selectors
 from customers.models import Customer, Product
 from segmentation.models import (
@@ -117,6 +118,18 @@ def recommendation_declined_for(*, customer: Customer, today: date | None = None
                         policy_version=policy.version)
         for feedback in latest.values() if feedback.outcome == FeedbackOutcome.DECLINED
     ]
+
+
+def recommendation_contact_list_visible_to(*, user: User, channel: str | None = None) -> QuerySet[Recommendation]:
+    """Recommendations to contact: the user's customers' current recommendations, but only for
+    customers who gave marketing consent (on ``channel``, or on any channel); best rank first."""
+    customers = customer_selectors.customer_list_visible_to(user=user).order_by().values("pk")
+    return (Recommendation.objects.filter(customer_id__in=customers)
+            .filter(customer_consent.marketing_consent_q(customer_ref="customer_id", channel=channel))
+            .select_related("customer", "product", "because_product")
+            .defer("customer__id_number", "customer__email", "customer__address",
+                   "customer__id_number_bidx", "customer__phone_bidx")
+            .order_by("rank", "customer_id"))
 
 
 def recommendation_get_visible_to(*, user: User, customer_id: int, recommendation_id: int) -> Recommendation:

@@ -11,6 +11,7 @@ urlpatterns = [
          name="override-propose"),
     path("customers/<int:customer_id>/recommendations/<int:recommendation_id>/feedback/",
          views.RecommendationFeedbackView.as_view(), name="recommendation-feedback"),
+    path("recommendations/", views.RecommendationContactListView.as_view(), name="recommendation-contact-list"),
     path("overrides/", views.SegmentOverrideListView.as_view(), name="override-list"),
     path("overrides/<int:override_id>/decide/", views.SegmentOverrideDecideView.as_view(), name="override-decide"),
 ]

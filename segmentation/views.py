@@ -23,8 +23,9 @@ from accounts.models import User
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
 from core.pagination import UncountedPage, page_number
+from customers import consent as customer_consent
 from customers import services as customer_services
-from customers.models import Customer
+from customers.models import ContactChannel, Customer
 from segmentation import selectors, services
 from segmentation.forms import (
     RecommendationFeedbackForm,
@@ -140,6 +141,29 @@ class SegmentCustomerListView(LoginRequiredMixin, View):
             "can_view_overview": permissions.can_view_segments(user),
         }
         return render(request, "segmentation/segment_customer_list.html", context)
+
+
+class RecommendationContactListView(LoginRequiredMixin, View):
+    """Recommendations to contact: only customers with marketing consent, and the channels they allow."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_recommendations(user):
+            raise PermissionDenied
+        channel = request.GET.get("channel") or None
+        if channel not in ContactChannel.values:
+            channel = None
+        page = UncountedPage(selectors.recommendation_contact_list_visible_to(user=user, channel=channel),
+                             number=page_number(request.GET.get("page")), per_page=CUSTOMER_PAGE_SIZE)
+        rows = list(page.object_list)
+        channels = customer_consent.marketing_channels_by_customer(customer_ids=[r.customer_id for r in rows])
+        context = {
+            "page": page,
+            "rows": [(r, [ContactChannel(c).label for c in channels.get(r.customer_id, [])]) for r in rows],
+            "channel": channel or "",
+            "channels": ContactChannel.choices,
+        }
+        return render(request, "segmentation/recommendation_contact_list.html", context)
 
 
 class SegmentOverrideProposeView(LoginRequiredMixin, View):

@@ -8,6 +8,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from accounts import permissions
+from customers import consent as customer_consent
 from segmentation import rules, selectors
 from segmentation.models import CustomerSegment, SegmentationPolicy
 
@@ -80,6 +81,8 @@ def segmentation_customer_panel(*, request, customer) -> dict:
         "strategy": selectors.strategy_for(tier=segment.tier) if segment is not None else None,
         "recommendations": (selectors.recommendation_list_for(customer=customer)
                             if can_view_recommendations else []),
+        "marketing_channels": (customer_consent.consent_marketing_channels_for(customer=customer)
+                               if can_view_recommendations else []),
         "declined_products": (selectors.recommendation_declined_for(customer=customer)
                               if can_view_recommendations else []),
         "can_view_recommendations": can_view_recommendations,

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from complaints import demo as complaints_demo
 from crm_project import demo
+from customers import consent as customer_consent
 from customers import services as customer_services
 from lifecycle import demo as lifecycle_demo
 from segmentation import demo as segmentation_demo
@@ -97,6 +98,8 @@ class Command(BaseCommand):
                                for segment in demo.SEGMENTS)
             defects = ", ".join(f"{rule} {count}" for rule, count in sorted(summary.defects.items()))
             self.stdout.write(f"Segments: {shares}. Planted data-quality defects: {defects}")
+            consents = customer_consent.consent_backfill_from_legacy()
+            self.stdout.write(f"Consent per purpose and channel: {consents:,} rows.")
             if not options["skip_data_quality"]:
                 result = customer_services.data_quality_run()
                 self.stdout.write(

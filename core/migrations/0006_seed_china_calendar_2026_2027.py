@@ -60,6 +60,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0004_working_day_calendar")]
+    dependencies = [("core", "0005_working_day_calendar")]
 
     operations = [migrations.RunPython(seed, unseed)]
