@@ -29,7 +29,11 @@ from accounts import permissions
 from core.admin import NoWritesAdminMixin
 from customers import importing, selectors, services
 from customers.models import (
+    CreditGradePolicy,
+    CustomAttribute,
+    CustomAttributeType,
     Customer,
+    CustomerAttributeValue,
     DataQualityIssue,
     DataQualityPolicy,
     Holding,
@@ -413,3 +417,49 @@ class ImportJobAdmin(AdminOnly):
             raise Http404
         return FileResponse(job.report_file.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv",
                             content_type="text/csv; charset=utf-8")
+
+
+# --- Issue 11: custom attributes and credit grade bands ------------------------------------------
+
+
+class CustomAttributeForm(forms.ModelForm):
+    class Meta:
+        model = CustomAttribute
+        fields = ("code", "type", "unit", "label_zh", "label_en", "choices", "is_active")
+
+    def clean(self):
+        cleaned = super().clean()
+        choices = cleaned.get("choices") or []
+        if not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices):
+            self.add_error("choices", _("List the allowed codes as JSON strings, e.g. [\"S1\", \"S2\"]."))
+        elif cleaned.get("type") == CustomAttributeType.CHOICE and not choices:
+            self.add_error("choices", _("A choice attribute needs at least one allowed code."))
+        if self.instance.pk and cleaned.get("type") and cleaned["type"] != self.instance.type \
+                and self.instance.values.exists():
+            self.add_error("type", _("Values are stored for this attribute: its type cannot change."))
+        return cleaned
+
+
+@admin.register(CustomAttribute)
+class CustomAttributeAdmin(AdminOnly):
+    """Admins declare the extra customer information an export carries (no migration needed)."""
+
+    form = CustomAttributeForm
+    list_display = ("code", "type", "unit", "label_zh", "label_en", "is_active")
+    list_filter = ("type", "is_active")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # values refer to it: retire it with "in use" instead
+
+
+@admin.register(CustomerAttributeValue)
+class CustomerAttributeValueAdmin(BigTable):
+    list_display = ("customer", "attribute", "value_number", "value_text", "value_date")
+    list_select_related = ("customer", "attribute")
+
+
+@admin.register(CreditGradePolicy)
+class CreditGradePolicyAdmin(ReadOnly):
+    """Versioned grade bands (seeded by migration 0011); customers are stamped with the version used."""
+
+    list_display = ("version", "bands", "created_at")

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch
 from customers import selectors
-from customers.models import CustomerStatus, DataQualityRule, InteractionKind, InteractionOutcome
+from customers.models import CustomAttribute, CustomerStatus, DataQualityRule, InteractionKind, InteractionOutcome
 
 # <input type="date"> and "datetime-local" need ISO values, whatever the locale's display format.
 _ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
@@ -53,11 +53,30 @@ class CustomerFilterForm(forms.Form):
     data_quality = forms.ChoiceField(label=_("Data quality"), required=False, choices=DATA_QUALITY_CHOICES)
     order = forms.ChoiceField(label=_("Sort by"), required=False, choices=ORDER_CHOICES)
 
+    attribute = forms.ChoiceField(label=_("Custom attribute"), required=False)
+    attribute_value = forms.CharField(label=_("Attribute equals"), required=False, max_length=200)
+    attribute_min = forms.CharField(label=_("Attribute from"), required=False, max_length=40)
+    attribute_max = forms.CharField(label=_("Attribute to"), required=False, max_length=40)
+
     def __init__(self, *args, with_branch: bool = False, **kwargs):
         """``with_branch`` offers the branch filter, for viewers of more than one branch only."""
         super().__init__(*args, **kwargs)
         if not with_branch:
             del self.fields["branch"]
+        attributes = [(a.code, a.label) for a in CustomAttribute.objects.filter(is_active=True).order_by("code")]
+        if attributes:
+            self.fields["attribute"].choices = [("", _("Any")), *attributes]
+        else:  # no attribute declared: no attribute filter on the page
+            for name in ("attribute", "attribute_value", "attribute_min", "attribute_max"):
+                del self.fields[name]
+
+    def attribute_filter(self) -> dict | None:
+        """The keyword arguments of selectors.customer_attribute_filter, or None for no attribute filter."""
+        cleaned = getattr(self, "cleaned_data", {})
+        if not cleaned.get("attribute"):
+            return None
+        return {"code": cleaned["attribute"], "value": cleaned.get("attribute_value") or None,
+                "minimum": cleaned.get("attribute_min") or None, "maximum": cleaned.get("attribute_max") or None}
 
     def clean_order(self) -> str:
         return self.cleaned_data["order"] or "name"
@@ -76,7 +95,8 @@ class CustomerFilterForm(forms.Form):
 
     def is_filtered(self) -> bool:
         filters = self.filters()
-        return bool(filters["query"] or filters["branch_id"] or filters["status"] or filters["data_quality"])
+        return bool(filters["query"] or filters["branch_id"] or filters["status"] or filters["data_quality"]
+                    or self.attribute_filter())
 
 
 class _NoEchoTextInput(forms.TextInput):

@@ -652,7 +652,7 @@ def _parse_value(mapping_column: ColumnMapping, text: str) -> tuple[Any, str | N
     return text, None
 
 
-def _check_customer(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
+def _check_customer(row: _Row, by_field: dict[str, ColumnMapping], today: date) -> None:
     """The customer rules (customers.rules), the same the API applies; values normalised in place."""
     values = row.values
     failed = _failed(row, by_field)
@@ -667,7 +667,7 @@ def _check_customer(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
                if name in values and name not in failed}
     if values.get("id_type", RESIDENT_ID_TYPE) != RESIDENT_ID_TYPE:
         checked.pop("id_number", None)  # a passport number is not a resident ID
-    cleaned, violations = rules.customer_values_clean(checked)
+    cleaned, violations = rules.customer_values_clean(checked, today=today)
     for name in ("phone", "id_number"):
         if cleaned.get(name):
             values[name] = cleaned[name]
@@ -685,14 +685,14 @@ def _check_customer(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
         reject(violation.field, violation.code)
 
 
-def _check_holding(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
+def _check_holding(row: _Row, by_field: dict[str, ColumnMapping], today: date) -> None:
     opened_on, closed_on = row.values.get("opened_on"), row.values.get("closed_on")
     if opened_on and closed_on and closed_on < opened_on:
         column = by_field["closed_on"].column
         row.errors.append((column, row.raw.get(column, ""), "closed before it was opened"))
 
 
-def _check_transaction(row: _Row, by_field: dict[str, ColumnMapping]) -> None:
+def _check_transaction(row: _Row, by_field: dict[str, ColumnMapping], today: date) -> None:
     amount = row.values.get("amount")
     if amount is not None and amount <= 0:
         column = by_field["amount"].column
@@ -704,7 +704,7 @@ def _failed(row: _Row, by_field: dict[str, ColumnMapping]) -> set[str]:
     return {name for name, mapped in by_field.items() if mapped.column in failed_columns}
 
 
-ROW_CHECKS: dict[str, Callable[[_Row, dict[str, ColumnMapping]], None]] = {
+ROW_CHECKS: dict[str, Callable[[_Row, dict[str, ColumnMapping], date], None]] = {
     ImportKind.CUSTOMERS: _check_customer,
     ImportKind.HOLDINGS: _check_holding,
     ImportKind.TRANSACTIONS: _check_transaction,
@@ -857,6 +857,7 @@ class _Importer:
         self.blind_index_fields = {f.name for f in self.spec.model._meta.get_fields()
                                    if f.__class__.__name__ == "BlindIndexField"}
         self.grade_policy = None
+        self.today = timezone.localdate()  # once per file: birth dates up to the day the import started
         if self.spec.model is Customer and "credit_score" in self.by_field and "credit_rating" not in self.by_field:
             self.grade_policy = rules.credit_grade_policy_latest()
 
@@ -1004,7 +1005,7 @@ class _Importer:
                 probe = ColumnMapping(column=constant.target.name, target=constant.target, required=False,
                                       values=None, date_format="%Y-%m-%d")
                 row.values[constant.target.name] = _parse_value(probe, constant.text)[0]
-        ROW_CHECKS[self.spec.kind](row, self.by_field)
+        ROW_CHECKS[self.spec.kind](row, self.by_field, self.today)
         if self.grade_policy is not None and not row.errors:
             rules.credit_grade_derive(row.values, policy=self.grade_policy)
         key = row.values.get(self.spec.key)

@@ -229,3 +229,32 @@ def credit_grade_bands_check(bands) -> bool:
             return False
         expected_low = highest + 1
     return expected_low == CREDIT_SCORE_MAX + 1
+
+
+# --- Custom attributes -------------------------------------------------------------------------
+
+
+def custom_attribute_column(attribute) -> str:
+    """The column of CustomerAttributeValue holding this attribute's values."""
+    return {"number": "value_number", "date": "value_date"}.get(attribute.type, "value_text")
+
+
+def custom_attribute_parse(attribute, raw: str):
+    """A typed value of the attribute from text (ISO date, decimal number, a declared choice), or None."""
+    from decimal import Decimal, InvalidOperation
+
+    text = (raw or "").strip()
+    if attribute.type == "number":
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() and abs(number) < Decimal(10) ** 16 else None
+    if attribute.type == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
+    if attribute.type == "choice":
+        return text if text in (attribute.choices or []) else None
+    return text[:200] if text else None

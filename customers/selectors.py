@@ -360,3 +360,34 @@ def relationship_managers_of_branches(*, branch_ids) -> QuerySet[User]:
     """Active relationship managers working in these branches (customers.rules: the eligible RMs)."""
     return (User.objects.filter(branch_id__in=branch_ids, is_active=True, groups__name=Role.RELATIONSHIP_MANAGER)
             .distinct().order_by("last_name", "first_name", "username"))
+
+
+def customer_attribute_filter(customers: QuerySet[Customer], *, code: str, value: str | None = None,
+                              minimum: str | None = None, maximum: str | None = None) -> QuerySet[Customer]:
+    """Narrow customers to those whose custom attribute ``code`` equals ``value`` / lies in
+    [minimum, maximum]. A semi-join on the typed side table: an index scan on (attribute, value),
+    whatever the number of customers. An unknown attribute or an unreadable bound matches nobody."""
+    from customers import rules
+    from customers.models import CustomAttribute, CustomerAttributeValue
+
+    attribute = CustomAttribute.objects.filter(code=code, is_active=True).first()
+    if attribute is None:
+        return customers.none()
+    column = rules.custom_attribute_column(attribute)
+    conditions: dict = {"attribute": attribute}
+    for lookup, raw in (("", value), ("__gte", minimum), ("__lte", maximum)):
+        if raw in (None, ""):
+            continue
+        parsed = rules.custom_attribute_parse(attribute, raw)
+        if parsed is None:
+            return customers.none()
+        conditions[f"{column}{lookup}"] = parsed
+    return customers.filter(pk__in=CustomerAttributeValue.objects.filter(**conditions).values("customer_id"))
+
+
+def customer_attribute_values(*, customer: Customer) -> list:
+    """The customer's custom attribute values for the 360 page, in attribute code order."""
+    from customers.models import CustomerAttributeValue
+
+    return list(CustomerAttributeValue.objects.filter(customer=customer, attribute__is_active=True)
+                .select_related("attribute").order_by("attribute__code"))

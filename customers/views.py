@@ -86,6 +86,8 @@ class CustomerListView(LoginRequiredMixin, View):
         filter_form.is_valid()  # an invalid filter is dropped by filters(), the page still renders
         filters = filter_form.filters()
         customers = selectors.customer_search_visible_to(user=user, **filters).for_listing()
+        if attribute_filter := filter_form.attribute_filter():
+            customers = selectors.customer_attribute_filter(customers, **attribute_filter)
         page = self._paginate(request, user=user, customers=customers, branch_id=filters["branch_id"])
         context = self._context(request, filter_form=filter_form, page=page,
                                 identifier_form=IdentifierSearchForm())
@@ -199,6 +201,7 @@ class CustomerDetailView(LoginRequiredMixin, View):
             "can_record_interaction": permissions.can_record_interaction(user),
             "can_edit_customer": permissions.can_edit_customer(user),
             "consent_matrix": consent.consent_matrix_for(customer=customer),
+            "attribute_values": selectors.customer_attribute_values(customer=customer),
         }
         response = render(request, "customers/customer_detail.html", context)
         # Revealed values are swapped into this page; keep the page itself out of shared caches.

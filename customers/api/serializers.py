@@ -150,7 +150,12 @@ class CustomerWriteFields(serializers.Serializer):
                                             help_text="CNY, as a decimal string.")
     liabilities = NonNegativeMoneyField(required=False, allow_null=True)
     annual_income = NonNegativeMoneyField(required=False, allow_null=True)
-    credit_rating = serializers.ChoiceField(choices=CreditRating.choices, required=False, allow_blank=True)
+    credit_rating = serializers.ChoiceField(choices=CreditRating.choices, required=False, allow_blank=True,
+                                            help_text="Derived from credit_score (grade bands policy) when a score "
+                                                      "is sent without a rating.")
+    credit_score = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10_000,
+                                            help_text="Numeric credit score, 300-850.")
+    region = StrictCharField(max_length=50, required=False, allow_blank=True)
     risk_tolerance = serializers.ChoiceField(choices=RiskLevel.choices, required=False, allow_blank=True)
     consent_data_processing = serializers.ChoiceField(choices=ConsentState.choices, required=False)
     consent_marketing = serializers.ChoiceField(choices=ConsentState.choices, required=False)
@@ -183,6 +188,11 @@ class CustomerListQueryInput(serializers.Serializer):
                                               "this ISO 8601 time (for incremental sync).")
     search = StrictCharField(max_length=100, required=False,
                                    help_text="Name contains, or customer number starts with, this text.")
+    attribute = StrictCharField(max_length=40, required=False,
+                                help_text="Code of a custom attribute to filter on (with attribute_value or a range).")
+    attribute_value = StrictCharField(max_length=200, required=False, help_text="The attribute equals this value.")
+    attribute_min = StrictCharField(max_length=40, required=False, help_text="The attribute is at least this.")
+    attribute_max = StrictCharField(max_length=40, required=False, help_text="The attribute is at most this.")
     cursor = StrictRegexField(CURSOR_PATTERN, max_length=18, required=False,
                                     help_text="The next_cursor of the previous page; omit for the first page.")
     page_size = serializers.IntegerField(min_value=1, max_value=PAGE_SIZE_MAX, default=PAGE_SIZE_DEFAULT,
@@ -227,6 +237,8 @@ class CustomerOutput(serializers.Serializer):
     liabilities = serializers.DecimalField(**MONEY, allow_null=True)
     annual_income = serializers.DecimalField(**MONEY, allow_null=True)
     credit_rating = serializers.CharField(allow_blank=True)
+    credit_score = serializers.IntegerField(allow_null=True)
+    region = serializers.CharField(allow_blank=True)
     risk_tolerance = serializers.CharField(allow_blank=True)
     consent_data_processing = serializers.ChoiceField(choices=ConsentState.choices)
     consent_data_processing_at = serializers.DateTimeField(allow_null=True)
@@ -282,6 +294,8 @@ def customer_output(customer: Customer, *, reveal: bool) -> dict:
         "liabilities": _money(customer.liabilities),
         "annual_income": _money(customer.annual_income),
         "credit_rating": customer.credit_rating,
+        "credit_score": customer.credit_score,
+        "region": customer.region,
         "risk_tolerance": customer.risk_tolerance,
         "consent_data_processing": customer.consent_data_processing,
         "consent_data_processing_at": _iso(customer.consent_data_processing_at),

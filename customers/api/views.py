@@ -139,7 +139,7 @@ class CustomerListCreateApi(APIView):
         query = _parsed(io.CustomerListQueryInput, request.query_params)
         after_id = pagination.cursor_decode(query.get("cursor"))
         page_size = query.get("page_size") or io.PAGE_SIZE_DEFAULT
-        customers = list(selectors.customer_api_list(
+        customers = selectors.customer_api_list(
             principal=request.user,
             branch_code=query.get("branch"),
             status=query.get("status"),
@@ -147,7 +147,12 @@ class CustomerListCreateApi(APIView):
             updated_since=query.get("updated_since"),
             search=query.get("search"),
             after_id=after_id,
-        )[: page_size + 1])
+        )
+        if query.get("attribute"):
+            customers = selectors.customer_attribute_filter(
+                customers, code=query["attribute"], value=query.get("attribute_value"),
+                minimum=query.get("attribute_min"), maximum=query.get("attribute_max"))
+        customers = list(customers[: page_size + 1])
         body = pagination.page(request, customers, page_size=page_size, render=lambda customer: customer)
         body["results"] = _render_customers(request, body["results"])
         return Response(body)

@@ -40,7 +40,8 @@ AUDIT_API_PRODUCT_UPSERT = "customers.product_upsert"
 CUSTOMER_API_WRITABLE_FIELDS = (
     "name", "gender", "birth_date", "occupation", "id_number", "phone", "email", "address",
     "branch", "relationship_manager", "customer_since", "status", "closed_on", "closed_reason",
-    "total_assets", "liabilities", "annual_income", "credit_rating", "risk_tolerance",
+    "total_assets", "liabilities", "annual_income", "credit_rating", "credit_score", "credit_grade_policy",
+    "region", "risk_tolerance",
     "consent_data_processing", "consent_marketing", "consent_channel", "preferred_channel",
 )
 CUSTOMER_API_REQUIRED_ON_CREATE = ("name", "branch")
@@ -62,6 +63,8 @@ def _invalid(violations: list[rules.Violation]) -> ApplicationError:
 def _customer_fields_resolve(*, fields: dict) -> dict:
     """Turn the API's references (branch code, RM staff number) into ids; check each value (customers.rules)."""
     resolved, violations = rules.customer_values_clean(fields)
+    if not violations:
+        rules.credit_grade_derive(resolved, policy=rules.credit_grade_policy_latest())
     if "branch" in resolved:
         branch_id = Branch.objects.filter(code=resolved["branch"]).values_list("pk", flat=True).first()
         if branch_id is None:
@@ -102,8 +105,7 @@ def _customer_apply(*, customer: Customer, fields: dict) -> list[str]:
     for name, value in fields.items():
         if name not in CUSTOMER_API_WRITABLE_FIELDS:
             continue
-        attname = "branch_id" if name == "branch" else "relationship_manager_id" if name == "relationship_manager" \
-            else name
+        attname = f"{name}_id" if name in ("branch", "relationship_manager", "credit_grade_policy") else name
         if getattr(customer, attname) != value:
             setattr(customer, attname, value)
             changed.append(name)

@@ -69,7 +69,7 @@ def test_resident_id_check_character_and_birth_date():
 # --- The same verdicts through the API and the import ---------------------------------------------
 
 FIELDS = ("external_id", "name", "branch", "relationship_manager", "phone", "id_number", "birth_date",
-          "status", "closed_on")
+          "status", "closed_on", "credit_score")
 MAPPING = {"kind": "customers", "date_format": "%Y-%m-%d", "columns": {name: name for name in FIELDS}}
 
 
@@ -102,6 +102,8 @@ CASES = {
     "unknown-branch": ({"branch": "B9999", "relationship_manager": ""}, {"branch"}),
     "closed-without-date": ({"status": "closed"}, {"closed_on"}),
     "active-with-closing-date": ({"closed_on": "2024-01-01"}, {"closed_on"}),
+    "credit-score-900": ({"credit_score": 900}, {"credit_score"}),
+    "credit-score-720": ({"credit_score": 720}, set()),
 }
 
 
@@ -119,7 +121,7 @@ def _import_verdict(tmp_path, external_id: str, row: dict) -> set[str]:
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(FIELDS)
-        writer.writerow([external_id, *(row.get(name, "") for name in FIELDS[1:])])
+        writer.writerow([external_id, *(str(row.get(name, "")) for name in FIELDS[1:])])
     mapping_path = tmp_path / "mapping.json"
     mapping_path.write_text(json.dumps(MAPPING), encoding="utf-8")
     report = io.StringIO()
