@@ -3,6 +3,8 @@
 Run by hand against a running `make run` (gunicorn, bounded workers x threads):
 
     python bench/burst.py --url http://127.0.0.1:8000/public/complaints/new/ --requests 500
+    python bench/burst.py --url http://127.0.0.1:8000/api/v1/products/ --requests 200 \
+        --header "Authorization: Api-Key crm_abcdefgh_wrong"        # wrong API keys: 401s, no 5xx
 
 Every request starts at once (a barrier releases all threads together). Prints the count of
 each status (and of connection errors), then asks /readyz once more after the burst to show the
@@ -21,9 +23,10 @@ import urllib.error
 import urllib.request
 
 
-def _fetch(url: str, timeout: float) -> str:
+def _fetch(url: str, timeout: float, headers: dict[str, str] | None = None) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
             return str(response.status)
     except urllib.error.HTTPError as error:
@@ -32,14 +35,14 @@ def _fetch(url: str, timeout: float) -> str:
         return f"error:{type(getattr(error, 'reason', error)).__name__}"
 
 
-def burst(url: str, requests: int, timeout: float) -> collections.Counter:
+def burst(url: str, requests: int, timeout: float, headers: dict[str, str] | None = None) -> collections.Counter:
     results: collections.Counter = collections.Counter()
     lock = threading.Lock()
     barrier = threading.Barrier(requests)
 
     def one() -> None:
         barrier.wait()
-        status = _fetch(url, timeout)
+        status = _fetch(url, timeout, headers)
         with lock:
             results[status] += 1
 
@@ -56,9 +59,12 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8000/public/complaints/new/")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                        help="send this header, e.g. 'Authorization: Api-Key crm_wrong_key' (repeatable)")
     args = parser.parse_args()
     started = time.monotonic()
-    results = burst(args.url, args.requests, args.timeout)
+    headers = dict(part.split(":", 1) for part in args.header)
+    results = burst(args.url, args.requests, args.timeout, {k.strip(): v.strip() for k, v in headers.items()})
     elapsed = time.monotonic() - started
     print(f"{args.requests} concurrent GET {args.url} in {elapsed:.1f} s")
     for status, count in sorted(results.items()):

@@ -162,6 +162,8 @@ AXES_VERBOSE = False
 # Two-factor sign-in (accounts.mfa): roles that must use an authenticator app; others may choose to.
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", ["admin", "compliance_auditor", "branch_manager"])
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Bank branch CRM")
+# Admin never shows an enrolled authenticator's secret key or QR code (django-otp's device admin).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())

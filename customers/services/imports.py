@@ -98,9 +98,12 @@ def import_job_run(*, job_id: int) -> ImportJob:
     if job.status != ImportJobStatus.RUNNING:
         return job
     last_write = 0.0
+    # The importer's live counts (rows committed so far): a failed job records them, not a stale write.
+    latest: dict[str, importing.ImportResult] = {}
 
     def write_progress(result: importing.ImportResult) -> None:
         nonlocal last_write
+        latest["result"] = result
         if time.monotonic() - last_write < IMPORT_PROGRESS_INTERVAL_SECONDS:
             return
         last_write = time.monotonic()
@@ -114,11 +117,12 @@ def import_job_run(*, job_id: int) -> ImportJob:
                                     bytes_total=job.source_file.size, by=job.created_by,
                                     report_stream=report_stream, progress=write_progress)
         except (importing.ImportFileError, importing.ImportMappingError) as exc:
-            return _import_job_finish(job=job, status=ImportJobStatus.FAILED, error=str(exc))
+            return _import_job_finish(job=job, status=ImportJobStatus.FAILED, error=str(exc),
+                                      result=latest.get("result"))
         except Exception as exc:
             # The type only: a database error's text quotes the row it refused (PII).
             logger.error("Import job %s failed: %s", job.pk, type(exc).__name__)
-            _import_job_finish(job=job, status=ImportJobStatus.FAILED,
+            _import_job_finish(job=job, status=ImportJobStatus.FAILED, result=latest.get("result"),
                                error=f"internal error ({type(exc).__name__}); see the worker log")
             raise
         report_stream.seek(0)
