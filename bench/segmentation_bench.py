@@ -155,20 +155,22 @@ def time_pages(repeats: int) -> None:
             print(f"  {username:9} {url:40} median {samples[len(samples) // 2]:7.1f} ms, "
                   f"max {samples[-1]:7.1f} ms, {len(queries)} queries", flush=True)
     # The 360 panel alone (the page around it also renders the other apps' panels).
-    from django.template import Context, Template
+    from django.template.loader import get_template
     from django.test import RequestFactory
 
     from customers.models import Customer
+    from segmentation.templatetags.segmentation_panels import segmentation_customer_panel
 
     request = RequestFactory().get(f"/customers/{customer_id}/")
     request.user = User.objects.get(username="manager1")
-    template = Template("{% load segmentation_panels %}{% segmentation_customer_panel customer %}")
+    template = get_template("segmentation/partials/customer_panel.html")
     samples = []
     for _ in range(repeats + 2):
         started = time.perf_counter()
         customer = Customer.objects.get(pk=customer_id)
         with CaptureQueriesContext(connection) as queries:
-            template.render(Context({"request": request, "customer": customer, "csrf_token": "x"}))
+            panel = segmentation_customer_panel(request=request, customer=customer)
+            template.render({"request": request, "customer": customer, "csrf_token": "x", **panel})
         samples.append((time.perf_counter() - started) * 1000)
     samples = sorted(samples[2:])
     print(f"  manager1  360 panel of customer {customer_id:<15} median {samples[len(samples) // 2]:7.1f} ms, "

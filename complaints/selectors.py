@@ -15,7 +15,7 @@ from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, W
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts import permissions
+from accounts import scope
 from accounts.models import Branch
 from complaints.models import (
     RESOLVED_ON_TIME,
@@ -47,21 +47,14 @@ DATE_MAX = date(2100, 12, 31)
 
 def _scope(user: Any) -> Q | None:
     """The filter on complaint columns the viewer is limited to, Q() for all, None for none."""
-    if permissions.is_api_client(user):
-        return Q(branch_id=user.branch_id) if user.branch_id else Q()
-    if permissions.sees_all_branches(user):
-        return Q()
-    if (permissions.is_complaint_desk(user) or permissions.is_branch_manager(user)) and user.branch_id:
-        return Q(branch_id=user.branch_id)
-    return None
+    return scope.principal_branch_q(user)
 
 
 def complaint_list_visible_to(*, user: Any) -> QuerySet[Complaint]:
     """Return the complaints the user may see, with what a list shows."""
-    scope = _scope(user)
     complaints = Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
                                                   "product")
-    return complaints.none() if scope is None else complaints.filter(scope)
+    return scope.scoped(complaints, _scope(user))
 
 
 def complaint_get_visible_to(*, user: Any, reference: str) -> Complaint:
@@ -301,8 +294,7 @@ def _pct(part: int, whole: int) -> float | None:
 
 
 def _customer_scope_for_rate(user: Any) -> Q | None:
-    scope = _scope(user)
-    return scope  # complaint scope is by branch_id, the same column on customers
+    return _scope(user)  # complaint scope is by branch_id, the same column on customers
 
 
 def _dimension_labels(dimension: str, keys: set) -> dict:

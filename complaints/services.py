@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import ApiScope, Branch, Role, User
 from complaints.models import (
     TRANSITIONS,
@@ -95,7 +95,7 @@ CUSTOMER = CustomerActor()
 def _actor_columns(by: Any | None) -> tuple[User | None, str]:
     if by is None:
         return None, "system"
-    if isinstance(by, CustomerActor) or permissions.is_api_client(by):
+    if isinstance(by, CustomerActor) or not scope.is_staff_principal(by):
         return None, by.audit_label
     return by, by.get_username()
 
@@ -104,10 +104,9 @@ def _require_handler(by: Any | None) -> None:
     """Staff who handle complaints, an API key with complaints:write, or the system itself."""
     if by is None:
         return
-    if permissions.is_api_client(by):
-        if by.has_scope(ApiScope.COMPLAINTS_WRITE):
-            return
-    elif permissions.can_handle_complaints(by):
+    if scope.api_key_has_scope(by, ApiScope.COMPLAINTS_WRITE):
+        return
+    if scope.is_staff_principal(by) and permissions.can_handle_complaints(by):
         return
     raise ApplicationError(ErrorCode.PERMISSION_DENIED)
 

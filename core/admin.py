@@ -1,4 +1,4 @@
-"""Read-only admin for the audit log, the task outbox and the task-execution ledger."""
+"""Read-only admin for the audit log, the task outbox, the task-execution ledger and notifications."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.models import AuditEvent, OutboxMessage, TaskExecution
+from core.models import AuditEvent, Notification, OutboxMessage, TaskExecution
+from core.notifications import notification_text
 from core.outbox import outbox_relay
 
 # core is the bottom layer and may not import accounts.permissions, so these predicates check
@@ -96,3 +97,17 @@ class TaskExecutionAdmin(ReadOnlyAdmin):
     list_filter = ("task_name",)
     search_fields = ("=task_id",)
     ordering = ("-id",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "recipient", "kind", "message", "read_at")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("recipient",)
+    search_fields = ("=recipient__username", "=kind")
+    ordering = ("-id",)
+    show_full_result_count = False
+
+    @admin.display(description=_("message"))
+    def message(self, notification: Notification) -> str:
+        return notification_text(notification)

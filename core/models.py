@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
@@ -148,3 +149,42 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """One message in a member of staff's in-app inbox, from any chapter (core.notifications).
+
+    The text is not stored: ``kind`` names a message registered by the chapter that sends it and
+    ``params`` fills it, so the reader sees it in their own language. ``params`` carries ids,
+    references and figures, never PII.
+    """
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
+                                  related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    # Sending twice with the same key (a retried task, a re-run job) leaves one message per recipient.
+    dedupe_key = models.CharField(_("deduplication key"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "dedupe_key"], name="core_notification_once",
+                                    condition=~Q(dedupe_key="")),
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"], name="core_notification_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.recipient_id}"

@@ -1,17 +1,17 @@
 """Reads for customers, each scoped to the viewing user (STYLE.md §2).
 
-This module is the one place that decides which customer rows a user may see; views, the API
-and other apps ask it and never filter by hand. Scoping is by foreign-key columns only
+Which customer rows a principal (staff user or API key) may see is answered by
+``accounts.scope``; this module applies it, and views, the API and other apps ask these
+selectors and never filter by hand. Scoping is by foreign-key columns only
 (``relationship_manager_id IN (...)``, ``branch_id = ...``), so every list stays a plain
-indexed WHERE clause: no per-object permission tables, no OR-of-subqueries.
+indexed WHERE clause.
 """
 
 from __future__ import annotations
 
-import operator
 from datetime import datetime
 from decimal import Decimal
-from functools import reduce
+from typing import Any
 
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
@@ -19,9 +19,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import User
-from accounts.selectors import relationship_manager_ids_acting_for
 from core.crypto import blind_index
 from core.errors import ApplicationError, ErrorCode
 from customers.models import (
@@ -61,46 +60,17 @@ CUSTOMER_SEARCH_DEFAULT_ORDER = "name"
 _ZERO_CNY = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=2))
 
 
-# --- Scope ----------------------------------------------------------------------------------
-
-
-def _customer_scope(*, user: User, prefix: str = "", branch_wide: tuple = ()) -> Q | None:
-    """Return the filter on customer columns the user is limited to, Q() for all, None for none.
-
-    ``prefix`` is the path to the customer ("customer__") when scoping rows that belong to one.
-    ``branch_wide`` lists the predicates that grant the user's whole branch.
-    A user holding several roles gets the union of their scopes.
-    """
-    if permissions.is_admin(user) or permissions.is_compliance_auditor(user):
-        return Q()
-    scopes: list[Q] = []
-    relationship_manager_ids = relationship_manager_ids_acting_for(user=user)
-    if relationship_manager_ids:
-        scopes.append(Q(**{f"{prefix}relationship_manager_id__in": relationship_manager_ids}))
-    if user.branch_id is not None and any(predicate(user) for predicate in branch_wide):
-        scopes.append(Q(**{f"{prefix}branch_id": user.branch_id}))
-    if not scopes:
-        return None
-    return reduce(operator.or_, scopes)
-
-
-def _scoped(queryset: QuerySet, scope: Q | None) -> QuerySet:
-    return queryset.none() if scope is None else queryset.filter(scope)
-
-
 # --- Customers ------------------------------------------------------------------------------
 
 
-def customer_list_visible_to(*, user: User) -> QuerySet[Customer]:
-    """Return the customers the user may see.
+def customer_list_visible_to(*, user: User | Any) -> QuerySet[Customer]:
+    """Return the customers the principal (a staff user or an API key) may see (accounts.scope).
 
     RM: their own and those of RMs who delegated to them today; branch manager and complaint
     desk: their branch; compliance auditor and admin: all; anyone else: none.
     """
-    scope = _customer_scope(
-        user=user, branch_wide=(permissions.is_branch_manager, permissions.is_complaint_desk)
-    )
-    return _scoped(Customer.objects.select_related("branch", "relationship_manager"), scope)
+    return scope.scoped(Customer.objects.select_related("branch", "relationship_manager"),
+                        scope.principal_customer_q(user))
 
 
 def customer_get_visible_to(*, user: User, customer_id: int) -> Customer:
@@ -236,12 +206,11 @@ def data_quality_issue_list_visible_to(
     Branch manager: their branch's customers; RM: the customers they serve; compliance
     auditor and admin: all. The complaint desk does not maintain customer data: none.
     """
-    scope = _customer_scope(user=user, prefix="customer__", branch_wide=(permissions.is_branch_manager,))
-    issues = _scoped(
+    issues = scope.scoped(
         DataQualityIssue.objects.select_related(
             "customer", "customer__branch", "customer__relationship_manager", "policy"
         ),
-        scope,
+        scope.principal_customer_q(user, prefix="customer__", branch_wide=(permissions.is_branch_manager,)),
     )
     if rule:
         issues = issues.filter(rule=rule)
@@ -274,16 +243,7 @@ def data_quality_policy_latest() -> DataQualityPolicy:
 
 
 def customer_list_for_principal(*, principal) -> QuerySet[Customer]:
-    """Return the customers an API caller may see.
-
-    An API key is another bank system: every customer, or its branch's when the key is limited
-    to one. A signed-in user sees what customer_list_visible_to allows.
-    """
-    if permissions.is_api_client(principal):
-        customers = Customer.objects.select_related("branch", "relationship_manager")
-        if principal.branch_id is not None:
-            customers = customers.filter(branch_id=principal.branch_id)
-        return customers
+    """Return the customers an API caller (key or staff) may see: accounts.scope decides for both."""
     return customer_list_visible_to(user=principal)
 
 

@@ -24,7 +24,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import Branch, Role, User
 from core.audit import AuditAction, audit_record
 from core.errors import ApplicationError, ErrorCode
@@ -1015,7 +1015,7 @@ def interaction_record_by(
     empty) under the same rules, audited, since no staff member's name is on the row."""
     fields = {"kind": kind, "occurred_at": occurred_at, "summary": summary, "outcome": outcome,
               "next_step": next_step, "next_step_due_on": next_step_due_on}
-    if not permissions.is_api_client(by):
+    if scope.is_staff_principal(by):
         return interaction_record(customer=customer, by=by, **fields)
     # interaction_record's rules; its permission check and staff column assume a User.
     fields = _interaction_fields_clean(**fields)

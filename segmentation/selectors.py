@@ -42,10 +42,7 @@ SEGMENT_FILTERS = {
 
 
 def customers_visible_to(*, principal) -> QuerySet[Customer]:
-    """Customers a staff member or an API key may see."""
-    if permissions.is_api_client(principal):
-        customers = Customer.objects.all()
-        return customers.filter(branch_id=principal.branch_id) if principal.branch_id else customers
+    """Customers a staff member or an API key may see (accounts.scope, through customers' selector)."""
     return customer_selectors.customer_list_visible_to(user=principal)
 
 

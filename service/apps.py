@@ -6,3 +6,12 @@ class ServiceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "service"
     verbose_name = _("Service and satisfaction")
+
+    def ready(self) -> None:
+        from core import navigation
+        from customers import panels
+        from service.panels import service_customer_panel
+
+        panels.customer_panel_register(key="service", order=20, context=service_customer_panel,
+                                       template="service/partials/customer_panel.html")
+        navigation.nav_item_register(key="service", order=40, template="service/partials/nav_item.html")

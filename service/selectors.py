@@ -61,10 +61,7 @@ class PercentileCont(Aggregate):
 
 
 def customer_list_visible_to_principal(*, principal) -> QuerySet[Customer]:
-    """The customers a staff user (through customers' selector) or an API key may reach."""
-    if permissions.is_api_client(principal):
-        customers = Customer.objects.all()
-        return customers.filter(branch_id=principal.branch_id) if principal.branch_id else customers
+    """The customers a staff user or an API key may reach (accounts.scope, through customers' selector)."""
     return customer_list_visible_to(user=principal)
 
 

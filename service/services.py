@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
@@ -156,7 +156,7 @@ def service_record_create(
     may name the ``staff`` member. The caller has fetched ``customer`` through a scoped
     selector. A completed service sends a satisfaction survey unless ``send_survey`` is False.
     """
-    if not (permissions.is_api_client(by) or permissions.can_record_service(by)):
+    if scope.is_staff_principal(by) and not permissions.can_record_service(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
     if not touchpoint.is_active:
         raise ApplicationError.invalid(_("This touchpoint is no longer in use."), field="touchpoint")

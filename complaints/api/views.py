@@ -56,14 +56,8 @@ def _with_timeline(complaint: Complaint) -> Complaint:
 
 
 def _customer_for(principal, customer_id: int) -> Customer:
-    """The customer, within the caller's scope (an API key: its branch, or every branch)."""
-    if permissions.is_api_client(principal):
-        customers = Customer.objects.select_related("branch")
-        if principal.branch_id:
-            customers = customers.filter(branch_id=principal.branch_id)
-    else:
-        customers = customer_selectors.customer_list_visible_to(user=principal)
-    customer = customers.filter(pk=customer_id).first()
+    """The customer, within the caller's scope (customers' selector; accounts.scope decides)."""
+    customer = customer_selectors.customer_list_visible_to(user=principal).filter(pk=customer_id).first()
     if customer is None:
         raise ApplicationError.invalid(_("No such customer."), field="customer_id")
     return customer

@@ -1,6 +1,6 @@
 """Complaint template helpers: SLA and status badges, and the complaints panel on the customer 360 page.
 
-customers' template loads this library by name; Python imports stay downward (complaints → customers).
+The panel is registered into customers.panels from apps.py; customers never names complaints.
 """
 
 from __future__ import annotations
@@ -76,18 +76,14 @@ def complaint_status_badge(complaint: Complaint) -> SafeString:
                        complaint.get_status_display())
 
 
-@register.inclusion_tag("complaints/partials/customer_panel.html", takes_context=True)
-def complaints_customer_panel(context, customer):
-    """The customer's complaints the viewer may see (nothing for roles that do not handle complaints)."""
-    request = context.get("request")
+def complaints_customer_panel(*, request, customer) -> dict | None:
+    """The 360 panel (registered in apps.py): the customer's complaints the viewer may see."""
     user = getattr(request, "user", None)
     if user is None or not permissions.can_view_complaints(user):
-        return {"show": False}
+        return None
     return {
         "show": True,
-        "customer": customer,
         "complaints": selectors.complaint_list_for_customer(user=user, customer=customer, limit=PANEL_ROWS),
         "can_handle": permissions.can_handle_complaints(user),
         "now": timezone.now(),
-        "request": request,
     }

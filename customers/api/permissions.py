@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import ApiScope, User
 
 
@@ -21,7 +21,7 @@ def may_read_pii_unmasked(principal) -> bool:
     Staff sessions always get masked values, whatever their role: revealing is a page action, one
     field of one customer at a time and audited, and the API must not turn it into a bulk export.
     """
-    return permissions.is_api_client(principal) and principal.has_scope(ApiScope.CUSTOMERS_REVEAL)
+    return scope.api_key_has_scope(principal, ApiScope.CUSTOMERS_REVEAL)
 
 
 CustomerAccess = permissions.require_scopes(

@@ -1,4 +1,4 @@
-"""The segmentation panel on the customer 360 page (customers' template loads it; Python imports stay downward)."""
+"""The segmentation panel on the customer 360 page, registered into customers.panels from apps.py."""
 
 from __future__ import annotations
 
@@ -99,17 +99,12 @@ def _rule_text(rule: str, policy: SegmentationPolicy) -> str:
     return texts.get(rule, rule)
 
 
-@register.inclusion_tag("segmentation/partials/customer_panel.html", takes_context=True)
-def segmentation_customer_panel(context, customer):
-    """Tier, classes and why, CLV, the tier's service strategy, recommendations, the override state."""
-    request = context.get("request")
+def segmentation_customer_panel(*, request, customer) -> dict:
+    """The 360 panel (registered in apps.py): tier, classes and why, CLV, strategy, recommendations, override."""
     user = getattr(request, "user", None)
     segment = selectors.segment_for(customer=customer)
     can_view_recommendations = user is not None and permissions.can_view_recommendations(user)
     return {
-        "request": request,
-        "csrf_token": context.get("csrf_token"),
-        "customer": customer,
         "segment": segment,
         "why": segment_explanation(segment) if segment is not None else None,
         "strategy": selectors.strategy_for(tier=segment.tier) if segment is not None else None,

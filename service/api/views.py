@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import permissions
+from accounts import permissions, scope
 from accounts.models import ApiScope, User
 from core.api import StrictPageSizeCursorPagination
 from core.errors import ApplicationError
@@ -122,7 +122,7 @@ class ServiceRecordListCreateApi(APIView):
 
     @staticmethod
     def _staff(principal, username: str) -> User | None:
-        if not permissions.is_api_client(principal):
+        if scope.is_staff_principal(principal):
             if username and username != principal.get_username():
                 raise ApplicationError.invalid(_("Signed-in staff record their own services."), field="staff_username")
             return principal
