@@ -232,3 +232,16 @@ def test_overview_movement_matrix_counts_moves_of_the_last_full_run(client, make
             for row in response.context["movement_rows"]}
     assert rows["important customer"]["vip"] == 1
     assert rows["VIP customer"]["vip"] == 1  # the world's VIP stayed
+
+
+def test_overview_draws_a_chart_of_customers_per_branch_and_tier(client, make_user, world, make_customer):
+    make_customer(relationship_manager=world["owner"])
+    classify()
+
+    response = as_role(client, make_user, world, "admin").get(reverse("segmentation:segment-overview"))
+
+    content = response.content.decode()
+    assert 'data-chart="tier-chart-data"' in content and 'id="tier-chart-data"' in content
+    chart = response.context["tier_chart"]
+    assert chart["stacked"] and len(chart["datasets"]) == 3
+    assert sum(sum(dataset["data"]) for dataset in chart["datasets"]) == response.context["grand_total"]
