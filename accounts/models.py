@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Role(models.TextChoices):
@@ -92,7 +93,7 @@ class DelegationStatus(models.TextChoices):
     """Derived from the dates and revocation on a given day; never stored."""
 
     SCHEDULED = "scheduled", _("scheduled")
-    ACTIVE = "active", _("active")
+    ACTIVE = "active", pgettext_lazy("delegation status", "active")
     EXPIRED = "expired", _("expired")
     REVOKED = "revoked", _("revoked")
 

@@ -19,9 +19,8 @@ from complaints.models import (
     ComplaintStatus,
     RootCause,
 )
+from core.widgets import IsoDateInput
 from customers.models import Product
-
-_ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
 
 
 class BoundedDateField(forms.DateField):
@@ -78,8 +77,8 @@ class QueueFilterForm(forms.Form):
     breached = forms.ChoiceField(label=_("SLA"), required=False,
                                  choices=[("", _("Any")), ("yes", _("Overdue")), ("no", _("Not overdue"))])
     received_from = BoundedDateField(label=_("Received from"), required=False,
-                                     widget=forms.DateInput(**_ISO_DATE_WIDGET))
-    received_to = BoundedDateField(label=_("Received to"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+                                     widget=IsoDateInput())
+    received_to = BoundedDateField(label=_("Received to"), required=False, widget=IsoDateInput())
     order = forms.ChoiceField(label=_("Sort by"), required=False, choices=[
         ("due", _("Due soonest")), ("-received", _("Newest first")), ("received", _("Oldest first")),
         ("severity", _("Most severe first")),
@@ -182,8 +181,8 @@ class HotspotFilterForm(forms.Form):
     dimension = forms.ChoiceField(label=_("Group by"), required=False, choices=[
         ("category", _("Category")), ("branch", _("Branch")), ("product", _("Product")), ("channel", _("Channel")),
     ])
-    start = BoundedDateField(label=_("From"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
-    end = BoundedDateField(label=_("To"), required=False, widget=forms.DateInput(**_ISO_DATE_WIDGET))
+    start = BoundedDateField(label=_("From"), required=False, widget=IsoDateInput())
+    end = BoundedDateField(label=_("To"), required=False, widget=IsoDateInput())
 
     MAX_DAYS = 366
 

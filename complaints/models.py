@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core import masking
@@ -29,7 +29,7 @@ class ComplaintStatus(models.TextChoices):
     INVESTIGATING = "investigating", _("investigating")
     ESCALATED = "escalated", _("escalated")
     RESOLVED = "resolved", _("resolved")
-    CLOSED = "closed", _("closed")
+    CLOSED = "closed", pgettext_lazy("complaint status", "closed")
 
 
 OPEN_STATUSES = (
@@ -392,6 +392,11 @@ class Complaint(models.Model):
         return masking.mask_phone(self.contact_phone)
 
     @property
+    def created_by_display(self) -> str:
+        """Who logged it, as people read it: the staff member's name, "the customer", "system"."""
+        return actor_display(self.created_by, self.created_by_label)
+
+    @property
     def resolution_met(self) -> bool:
         """Resolved within due, counting the original deadline too (see RESOLVED_ON_TIME)."""
         if self.resolved_at is None:
@@ -428,13 +433,24 @@ class Complaint(models.Model):
         return None if clock is None else clock[2] - now
 
 
+def actor_display(user, label: str) -> str:
+    """A staff member's full name (username when none is recorded); the stored label rendered in the
+    reader's language for the customer and the system; an API key's label as stored."""
+    if user is not None:
+        return user.get_full_name() or user.get_username()
+    return str(_ACTOR_LABELS[label]) if label in _ACTOR_LABELS else label
+
+
+_ACTOR_LABELS = {"system": _("system (automatic)"), "customer": _("the customer"), "demo": _("demo data")}
+
+
 class ComplaintEventKind(models.TextChoices):
     CREATED = "created", _("complaint received")
     ACKNOWLEDGED = "acknowledged", _("first response given")
     INVESTIGATING = "investigating", _("investigation started")
     ESCALATED = "escalated", _("escalated to the branch manager")
     RESOLVED = "resolved", _("resolved")
-    CLOSED = "closed", _("closed")
+    CLOSED = "closed", pgettext_lazy("complaint event", "closed")
     REOPENED = "reopened", _("reopened")
     FIRST_RESPONSE_BREACHED = "first_response_breached", _("first response overdue")
     RESOLUTION_BREACHED = "resolution_breached", _("resolution overdue")
@@ -471,6 +487,10 @@ class ComplaintEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.complaint_id} {self.kind}"
+
+    @property
+    def actor_display(self) -> str:
+        return actor_display(self.actor, self.actor_label)
 
 
 class ComplaintAttachment(models.Model):

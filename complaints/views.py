@@ -308,6 +308,9 @@ class ComplaintHotspotView(LoginRequiredMixin, View):
         form = HotspotFilterForm(request.GET)
         form.is_valid()
         dimension, start, end = form.period()
+        if not form.errors:  # show the period applied (the default one too) in the date fields
+            form = HotspotFilterForm({"dimension": dimension, "start": start.isoformat(), "end": end.isoformat()})
+            form.is_valid()
         report = selectors.complaint_hotspots(user=user, dimension=dimension, start=start, end=end)
         for row in report["rows"]:
             row.drill_query = self._drill_query(dimension, row.key, start, end)

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from core import views as core_views
@@ -20,6 +22,9 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("improvement/", include("improvement.urls")),
     # Pages for customers themselves (no login): survey answers, online complaints, progress.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    # Pages for customers themselves (no login): the front door, survey answers, online complaints, progress.
+    path("public/", views.public_home, name="public-home"),
     path("public/surveys/", include("service.public_urls")),
     path("public/complaints/", include("complaints.public_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -27,6 +32,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("crm_project.api_urls")),
 ]
+
+handler403 = "crm_project.views.error_403"
+handler404 = "crm_project.views.error_404"
+handler500 = "crm_project.views.error_500"
 
 admin.site.site_header = _("Bank branch CRM")
 admin.site.site_title = _("Bank branch CRM")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch
+from core.crypto import normalize
+from core.identifiers import MOBILE_PHONE_PATTERN, RESIDENT_ID_PATTERN
 from customers import selectors
 from customers.models import CustomAttribute, CustomerStatus, DataQualityRule, InteractionKind, InteractionOutcome
 
@@ -100,10 +104,16 @@ class CustomerFilterForm(forms.Form):
 
 
 class _NoEchoTextInput(forms.TextInput):
-    """A text input that never writes the submitted value back into the page (PII stays out of HTML)."""
+    """A text input that does not write a found identifier back into the page (PII stays out of HTML).
+
+    After a refused search (``echo`` set by IdentifierSearchForm.keep_input) the user's own input is kept
+    so they can correct it; the answer is never cached (the view adds no-cache headers).
+    """
+
+    echo = False
 
     def format_value(self, value):
-        return None
+        return super().format_value(value) if self.echo else None
 
 
 class IdentifierSearchForm(forms.Form):
@@ -121,6 +131,26 @@ class IdentifierSearchForm(forms.Form):
         max_length=30,
         widget=_NoEchoTextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
     )
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"].strip()
+        if raw and not MOBILE_PHONE_PATTERN.fullmatch(normalize(kind="phone", value=raw)):
+            raise forms.ValidationError(
+                _("A mobile phone number has 11 digits and starts with 13-19 (you entered %(count)d digits)."),
+                params={"count": len(re.sub(r"[^0-9]", "", raw))},
+            )
+        return raw
+
+    def clean_id_number(self) -> str:
+        raw = self.cleaned_data["id_number"].strip()
+        if raw and not RESIDENT_ID_PATTERN.fullmatch(normalize(kind="id_number", value=raw)):
+            raise forms.ValidationError(_("A resident ID number has 18 characters: 17 digits and a digit or X."))
+        return raw
+
+    def keep_input(self) -> None:
+        """Write the submitted values back into the fields, to correct them after a refused search."""
+        for field in self.fields.values():
+            field.widget.echo = True
 
     def clean(self) -> dict:
         cleaned_data = super().clean()

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import masking
 from core.fields import BlindIndexField, EncryptedCharField
@@ -26,8 +27,8 @@ class Gender(models.TextChoices):
 
 
 class CustomerStatus(models.TextChoices):
-    ACTIVE = "active", _("active")
-    CLOSED = "closed", _("closed")
+    ACTIVE = "active", pgettext_lazy("customer status", "active")
+    CLOSED = "closed", pgettext_lazy("customer status", "closed")
 
 
 class CreditRating(models.TextChoices):
@@ -82,8 +83,8 @@ class RiskLevel(models.TextChoices):
 
 
 class ConsentState(models.TextChoices):
-    GIVEN = "given", _("given")
-    WITHDRAWN = "withdrawn", _("withdrawn")
+    GIVEN = "given", pgettext_lazy("consent", "given")
+    WITHDRAWN = "withdrawn", pgettext_lazy("consent", "withdrawn")
     UNKNOWN = "unknown", _("not recorded")
 
 
@@ -296,7 +297,7 @@ class TransactionDirection(models.TextChoices):
 
 
 class TransactionType(models.TextChoices):
-    DEPOSIT = "deposit", _("deposit")
+    DEPOSIT = "deposit", pgettext_lazy("transaction type", "deposit")
     WITHDRAWAL = "withdrawal", _("withdrawal")
     TRANSFER = "transfer", _("transfer")
     PAYMENT = "payment", _("payment")

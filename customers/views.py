@@ -106,8 +106,14 @@ class CustomerListView(LoginRequiredMixin, View):
         if not permissions.can_view_customers(user):
             raise PermissionDenied
         identifier_form = IdentifierSearchForm(request.POST)
-        identifier_results = None
-        if identifier_form.is_valid():
+        identifier_results = page = None
+        filter_form = self._filter_form(request)
+        if not identifier_form.is_valid():
+            # Say what is wrong next to the input, keep it to correct, and keep the usual list below.
+            identifier_form.keep_input()
+            page = self._paginate(request, user=user, customers=selectors.customer_search_visible_to(
+                user=user, query="").for_listing(), branch_id=None)
+        else:
             identifier_results = services.customer_identifier_search(
                 user=user,
                 id_number=identifier_form.cleaned_data["id_number"] or None,
@@ -116,8 +122,8 @@ class CustomerListView(LoginRequiredMixin, View):
             )
         context = self._context(
             request,
-            filter_form=self._filter_form(request),
-            page=None,
+            filter_form=filter_form,
+            page=page,
             identifier_form=identifier_form if identifier_results is None else IdentifierSearchForm(),
             identifier_results=identifier_results,
             identifier_kind=self._identifier_kind(identifier_form),

@@ -126,8 +126,8 @@ class ServiceStrategyForm(forms.ModelForm):
 
     class Meta:
         model = ServiceStrategy
-        fields = ("tier", "service_level", "dedicated_advisor", "review_every_days", "eligible_categories",
-                  "risk_controls")
+        fields = ("tier", "service_level", "service_level_zh", "dedicated_advisor", "review_every_days",
+                  "eligible_categories", "risk_controls", "risk_controls_zh")
 
 
 @admin.register(ServiceStrategy)

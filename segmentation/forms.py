@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.widgets import IsoDateInput
 from segmentation.models import BehaviourClass, FeedbackOutcome, RiskClass, Tier, ValueClass
 
 
@@ -26,10 +27,11 @@ class SegmentFilterForm(forms.Form):
 
 
 class SegmentOverrideProposeForm(forms.Form):
-    tier = forms.ChoiceField(label=_("Tier"), choices=Tier.choices)
+    # No preselected tier: the first choice would be the top tier, proposed by accident.
+    tier = forms.ChoiceField(label=_("Tier"), choices=[("", _("choose a tier")), *Tier.choices])
     reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
-    starts_on = forms.DateField(label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}))
-    expires_on = forms.DateField(label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = forms.DateField(label=_("First day"), widget=IsoDateInput())
+    expires_on = forms.DateField(label=_("Last day"), widget=IsoDateInput())
 
 
 class SegmentOverrideDecideForm(forms.Form):

@@ -17,6 +17,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from core.i18n import text_in_ui_language
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 PCT = {"max_digits": 6, "decimal_places": 2,
@@ -128,13 +131,15 @@ class ServiceStrategy(models.Model):
     """What a tier gets (MANUAL 2.1): service level, advisor, review rhythm, eligible product categories."""
 
     tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices, unique=True)
-    service_level = models.CharField(_("service level"), max_length=200)
+    service_level = models.CharField(_("service level (English)"), max_length=200)
+    service_level_zh = models.CharField(_("service level (Chinese)"), max_length=200, blank=True)
     dedicated_advisor = models.BooleanField(_("dedicated wealth advisor"), default=False)
     review_every_days = models.PositiveIntegerField(_("review every (days)"), default=180,
                                                     validators=[MinValueValidator(1)])
     eligible_categories = ArrayField(models.CharField(max_length=12), verbose_name=_("eligible product categories"),
                                      default=list)
-    risk_controls = models.CharField(_("risk controls"), max_length=300, blank=True)
+    risk_controls = models.CharField(_("risk controls (English)"), max_length=300, blank=True)
+    risk_controls_zh = models.CharField(_("risk controls (Chinese)"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -144,6 +149,14 @@ class ServiceStrategy(models.Model):
 
     def __str__(self) -> str:
         return str(self.get_tier_display())
+
+    @property
+    def service_level_label(self) -> str:
+        return text_in_ui_language(en=self.service_level, zh=self.service_level_zh)
+
+    @property
+    def risk_controls_label(self) -> str:
+        return text_in_ui_language(en=self.risk_controls, zh=self.risk_controls_zh)
 
 
 class RunStatus(models.TextChoices):
@@ -335,7 +348,7 @@ class OverrideStatus(models.TextChoices):
     PROPOSED = "proposed", _("proposed")
     APPROVED = "approved", _("approved")
     REJECTED = "rejected", _("rejected")
-    WITHDRAWN = "withdrawn", _("withdrawn")
+    WITHDRAWN = "withdrawn", pgettext_lazy("override status", "withdrawn")
 
 
 class SegmentOverrideQuerySet(models.QuerySet):

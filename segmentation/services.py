@@ -132,25 +132,31 @@ DEFAULT_POLICY = {
 DEFAULT_STRATEGIES = {
     Tier.VIP: {
         "service_level": "Priority service: dedicated wealth advisor, customised products, priority lane",
+        "service_level_zh": "优先服务：专属理财顾问、定制产品、优先通道",  # noqa: RUF001 (Chinese punctuation)
         "dedicated_advisor": True,
         "review_every_days": 90,
         "eligible_categories": [c.value for c in ProductCategory],
         "risk_controls": "Suitability check before every wealth product; large movements reviewed by the branch",
+        "risk_controls_zh": "每次购买理财产品前进行适当性核查；大额资金变动由网点复核",  # noqa: RUF001 (Chinese punctuation)
     },
     Tier.IMPORTANT: {
         "service_level": "Enhanced service: named relationship manager, yearly financial review",
+        "service_level_zh": "增强服务：指定客户经理，每年一次财务检视",  # noqa: RUF001 (Chinese punctuation)
         "dedicated_advisor": False,
         "review_every_days": 180,
         "eligible_categories": [c.value for c in ProductCategory],
         "risk_controls": "Suitability check before every wealth product",
+        "risk_controls_zh": "每次购买理财产品前进行适当性核查",
     },
     Tier.GENERAL: {
         "service_level": "Standard service: standard deposit, wealth and insurance products",
+        "service_level_zh": "标准服务：标准存款、理财与保险产品",  # noqa: RUF001 (Chinese punctuation)
         "dedicated_advisor": False,
         "review_every_days": 365,
         "eligible_categories": [ProductCategory.DEPOSIT.value, ProductCategory.WEALTH.value,
                                 ProductCategory.INSURANCE.value, ProductCategory.CARD.value],
         "risk_controls": "Standard suitability assessment",
+        "risk_controls_zh": "标准适当性评估",
     },
 }
 

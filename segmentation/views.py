@@ -102,6 +102,12 @@ class SegmentOverviewView(LoginRequiredMixin, View):
                     (_("Value"), ValueClass), (_("Behaviour"), BehaviourClass), (_("Risk"), RiskClass))
             ],
             "branch_rows": branch_rows,
+            "tier_chart": {
+                "labels": [row["branch"].name for row in branch_rows], "stacked": True,
+                "datasets": [{"label": str(tier.label),
+                              "data": [dict(((n, v), c) for n, v, c in row["cells"]).get(("tier", tier.value), 0)
+                                       for row in branch_rows]} for tier in TIER_ORDER],
+            },
             "totals": totals,
             "grand_total": overview["totals"].get("total", 0),
             "tiers": TIER_ORDER,

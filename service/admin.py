@@ -62,13 +62,22 @@ class TouchpointForm(forms.ModelForm):
         forms.CharField(max_length=200), delimiter="\n", required=False, label=_("SOP steps"),
         widget=forms.Textarea(attrs={"rows": 8}), help_text=_("One step per line, in order."),
     )
+    sop_steps_zh = SimpleArrayField(
+        forms.CharField(max_length=200), delimiter="\n", required=False, label=_("SOP steps (Chinese)"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("The same steps in Chinese, one per line, in the same order."),
+    )
 
     class Meta:
         model = Touchpoint
-        fields = ("code", "name", "sop_steps", "target_minutes", "owner_role", "is_active", "position")
+        fields = ("code", "name", "name_zh", "sop_steps", "sop_steps_zh", "target_minutes", "owner_role", "is_active",
+                  "position")
 
     def clean_sop_steps(self):
         return [step.strip() for step in self.cleaned_data["sop_steps"] if step.strip()]
+
+    def clean_sop_steps_zh(self):
+        return [step.strip() for step in self.cleaned_data["sop_steps_zh"] if step.strip()]
 
 
 @admin.register(Touchpoint)
@@ -76,7 +85,7 @@ class TouchpointAdmin(AdminOnly):
     """Service standards. No list_editable: every change goes through the change form and is audited."""
 
     form = TouchpointForm
-    list_display = ("name", "code", "target_minutes", "owner_role", "is_active", "position")
+    list_display = ("name", "name_zh", "code", "target_minutes", "owner_role", "is_active", "position")
     list_filter = ("is_active", "owner_role")
     actions = None  # no bulk edits around the audited service
 
@@ -103,7 +112,7 @@ class FeedbackTopicForm(forms.ModelForm):
 
     class Meta:
         model = FeedbackTopic
-        fields = ("code", "name", "keywords", "is_active")
+        fields = ("code", "name", "name_zh", "keywords", "is_active")
 
     def clean_keywords(self):
         return [keyword.strip() for keyword in self.cleaned_data["keywords"] if keyword.strip()]
@@ -112,7 +121,7 @@ class FeedbackTopicForm(forms.ModelForm):
 @admin.register(FeedbackTopic)
 class FeedbackTopicAdmin(AdminOnly):
     form = FeedbackTopicForm
-    list_display = ("name", "code", "is_active")
+    list_display = ("name", "name_zh", "code", "is_active")
     list_filter = ("is_active",)
 
 

@@ -9,11 +9,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.widgets import IsoDateInput, IsoDateTimeInput
 from service.models import FeedbackTopic, FollowUpTask, ServiceOutcome, Touchpoint
 from service.selectors import FILTER_DATE_EARLIEST, FILTER_DATE_LATEST
 
-_ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
-_ISO_DATETIME_WIDGET = {"format": "%Y-%m-%dT%H:%M", "attrs": {"type": "datetime-local"}}
 REPORT_DEFAULT_DAYS = 30
 REPORT_MAX_DAYS = 366
 FILTER_DATE_MESSAGE = _("Enter a date between 2000-01-01 and 2100-12-31.")
@@ -27,8 +26,8 @@ FILTER_DATE_VALIDATORS = [
 class ServiceRecordForm(forms.Form):
     touchpoint = forms.ModelChoiceField(label=_("Touchpoint"), queryset=Touchpoint.objects.none(),
                                         empty_label=None)
-    started_at = forms.DateTimeField(label=_("Started at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
-    ended_at = forms.DateTimeField(label=_("Ended at"), widget=forms.DateTimeInput(**_ISO_DATETIME_WIDGET))
+    started_at = forms.DateTimeField(label=_("Started at"), widget=IsoDateTimeInput())
+    ended_at = forms.DateTimeField(label=_("Ended at"), widget=IsoDateTimeInput())
 
     def clean(self):
         # Far-off years (0001, 9999) overflow when converted to UTC: refuse them here as input shape.
@@ -63,9 +62,9 @@ class ServiceReportForm(forms.Form):
     """The period and (for head office) the branch of the service report."""
 
     since = forms.DateField(label=_("From"), required=False, validators=FILTER_DATE_VALIDATORS,
-                            widget=forms.DateInput(**_ISO_DATE_WIDGET))
+                            widget=IsoDateInput())
     until = forms.DateField(label=_("To"), required=False, validators=FILTER_DATE_VALIDATORS,
-                            widget=forms.DateInput(**_ISO_DATE_WIDGET))
+                            widget=IsoDateInput())
     branch = forms.ModelChoiceField(label=_("Branch"), required=False, queryset=None,
                                     empty_label=_("All branches"))
 

@@ -11,11 +11,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.text import capfirst
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from core.fields import EncryptedTextField
+from core.i18n import text_in_ui_language, texts_in_ui_language
 
 # The NPS definition (Reichheld): 0-6 detractor, 7-8 passive, 9-10 promoter. A CSAT of 1-2 on
 # the 5-point scale is "dissatisfied". These define the measures; they are not tunable targets.
@@ -33,10 +33,15 @@ class Touchpoint(models.Model):
     """A point where the customer meets the bank (开户, 咨询, 理财, 转账, 投诉) and its service standard (SOP)."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name (English)"), max_length=100)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100, blank=True)
     sop_steps = ArrayField(
-        models.CharField(max_length=200), verbose_name=_("SOP steps"), default=list, blank=True,
+        models.CharField(max_length=200), verbose_name=_("SOP steps (English)"), default=list, blank=True,
         help_text=_("The checklist staff tick off, in order; one step per line."),
+    )
+    sop_steps_zh = ArrayField(
+        models.CharField(max_length=200), verbose_name=_("SOP steps (Chinese)"), default=list, blank=True,
+        help_text=_("The same steps in Chinese, in the same order."),
     )
     target_minutes = models.PositiveIntegerField(
         _("target handling time (minutes)"), validators=[MinValueValidator(1)]
@@ -58,13 +63,13 @@ class Touchpoint(models.Model):
 
     @property
     def label(self) -> str:
-        """The name in the user's language (seeded names are in the catalog; edited ones show as typed)."""
-        return gettext(self.name)
+        """The name in the user's language."""
+        return text_in_ui_language(en=self.name, zh=self.name_zh)
 
     @property
     def sop_step_labels(self) -> list[tuple[str, str]]:
         """(stored step, step in the user's language) for each SOP step."""
-        return [(step, gettext(step)) for step in self.sop_steps]
+        return list(zip(self.sop_steps, texts_in_ui_language(en=self.sop_steps, zh=self.sop_steps_zh), strict=True))
 
 
 class ServiceOutcome(models.TextChoices):
@@ -227,7 +232,8 @@ class FeedbackTopic(models.Model):
     """A category of feedback ("slow response", "product too complex"), found by keywords in a comment."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name (English)"), max_length=100)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100, blank=True)
     keywords = ArrayField(
         models.CharField(max_length=50), verbose_name=_("keywords"), default=list, blank=True,
         help_text=_("A comment containing any of these words (case-insensitive) gets this topic."),
@@ -244,7 +250,7 @@ class FeedbackTopic(models.Model):
 
     @property
     def label(self) -> str:
-        return gettext(self.name)
+        return text_in_ui_language(en=self.name, zh=self.name_zh)
 
 
 def _score_between(field: str, low: int, high: int) -> Q:

@@ -79,7 +79,8 @@ def _actor_user(by) -> User | None:
 # --- Touchpoints (service standards) -------------------------------------------------------
 
 # What an administrator may set on a touchpoint; the target time and SOP steps are its standard.
-TOUCHPOINT_FIELDS = ("code", "name", "sop_steps", "target_minutes", "owner_role", "is_active", "position")
+TOUCHPOINT_FIELDS = ("code", "name", "name_zh", "sop_steps", "sop_steps_zh", "target_minutes", "owner_role",
+                     "is_active", "position")
 TOUCHPOINT_CREATE_ACTION = "service.touchpoint_create"
 TOUCHPOINT_UPDATE_ACTION = "service.touchpoint_standard_update"
 

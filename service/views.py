@@ -82,8 +82,17 @@ class ServiceReportView(LoginRequiredMixin, View):
                                               since=since, until=until)
         except Branch.DoesNotExist as error:
             raise Http404 from error
+        rows = [row for row in report.rows if row.records]
+        handling_chart = {
+            "labels": [row.touchpoint.label for row in rows],
+            "datasets": [
+                {"label": str(_("Target (minutes)")), "data": [row.touchpoint.target_minutes for row in rows]},
+                {"label": str(_("Median (minutes)")), "data": [row.median_minutes for row in rows]},
+                {"label": str(_("90th percentile (minutes)")), "data": [row.p90_minutes for row in rows]},
+            ],
+        }
         return render(request, "service/service_report.html", {
-            "form": form, "report": report, "head_office": head_office,
+            "form": form, "report": report, "head_office": head_office, "handling_chart": handling_chart,
         })
 
 

@@ -23,6 +23,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Where customers reach the public pages (survey links in SMS). Empty: the first trusted origin,
 # else http://127.0.0.1:8000 (make run).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
+# The bank as its customers know it, on the public pages (/public/): name in each UI language, phone.
+BANK_NAME_ZH = env_str("BANK_NAME_ZH", "示例银行")
+BANK_NAME_EN = env_str("BANK_NAME_EN", "Example Bank")
+BANK_CONTACT_PHONE = env_str("BANK_CONTACT_PHONE", "400-000-0000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -96,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "core.context_processors.bank",
             ],
         },
     },

@@ -327,3 +327,38 @@ def test_admin_adds_an_sla_version_through_the_service(client_as):
     policy = SlaPolicy.objects.get(version=2)
     assert policy.created_by == client.user and policy.rules.get().resolution_minutes == 720
     assert AuditEvent.objects.get(action=services.AUDIT_SLA_POLICY_CREATE).actor_id == client.user.pk
+
+
+def test_hotspots_in_chinese_label_the_count_and_change_and_fill_the_period(client_as, branch, customer):
+    # given two complaints this period and one in the previous one (+100 %)
+    now = timezone.now()
+    make_complaint(branch=branch, received_at=now - timedelta(days=1))
+    make_complaint(branch=branch, received_at=now - timedelta(days=2))
+    make_complaint(branch=branch, received_at=now - timedelta(days=40))
+    client = client_as("branch_manager")
+    client.cookies.load({"django_language": "zh-hans"})
+
+    # when the manager opens the page without choosing a period
+    content = client.get(reverse("complaints:complaint-hotspots")).content.decode()
+
+    # then the tile counts complaints (not the menu name), the column is the change, the sign shows,
+    assert "投诉数量" in content and ">变化<" in content
+    assert "+100 %" in content
+    # and the date fields show the period applied, as ISO dates the browser's date input accepts
+    today = timezone.localdate()
+    assert f'value="{today.isoformat()}"' in content
+    assert f'value="{(today - timedelta(days=29)).isoformat()}"' in content
+
+
+def test_timeline_and_logged_by_show_staff_names_not_usernames(client_as, customer):
+    # given a complaint logged by a desk clerk with a name, and a breach written by the system
+    client = client_as("complaint_desk", first_name="静", last_name="陈")
+    complaint = make_complaint(customer=customer, by=client.user)
+    ComplaintEvent.objects.create(complaint=complaint, kind="first_response_breached", occurred_at=timezone.now(),
+                                  actor_label="system")
+    client.cookies.load({"django_language": "zh-hans"})
+
+    content = client.get(reverse("complaints:complaint-detail", args=[complaint.reference])).content.decode()
+
+    assert "陈静" in content and "系统" in content and "自动" in content
+    assert "complaint_desk_user" not in content and "· system" not in content

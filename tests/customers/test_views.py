@@ -482,13 +482,45 @@ def test_search_does_not_reach_other_rms_customers(rm_client, foreign_customer):
     ],
 )
 def test_search_needs_exactly_one_identifier(rm_client, data, message):
-    """Neither or both numbers is an error; what was typed is not written back into the page."""
+    """Neither or both numbers is an error that says what is wrong; the input is kept to correct it
+    (in a page no cache keeps), and the usual customer list still shows below."""
+    customer = CustomerFactory(relationship_manager=rm_client.user, branch=rm_client.user.branch)
     response = rm_client.post(LIST_URL, data)
     content = response.content.decode()
     assert response.status_code == 200 and message in content
     for value in data.values():
         if value:
-            assert value not in content
+            assert f'value="{value}"' in content
+    assert "no-store" in response["Cache-Control"]
+    assert detail_url(customer) in content
+
+
+@pytest.mark.parametrize("phone", ["13800", "1380013800", "23800138000"])
+def test_a_phone_that_cannot_be_a_mobile_number_is_a_format_error(rm_client, phone):
+    response = rm_client.post(LIST_URL, {"id_number": "", "phone": phone})
+    content = response.content.decode()
+    assert "A mobile phone number has 11 digits and starts with 13-19" in content
+    assert "No customer you can see has this number" not in content
+    assert f'value="{phone}"' in content
+
+
+def test_an_id_number_of_the_wrong_length_is_a_format_error(rm_client):
+    content = rm_client.post(LIST_URL, {"id_number": "11010519900101", "phone": ""}).content.decode()
+    assert "A resident ID number has 18 characters" in content
+
+
+def test_a_found_identifier_is_not_written_back(rm_client):
+    customer = CustomerFactory(relationship_manager=rm_client.user, branch=rm_client.user.branch,
+                               phone="13912345678")
+    content = rm_client.post(LIST_URL, {"id_number": "", "phone": "13912345678"}).content.decode()
+    assert detail_url(customer) in content and 'value="13912345678"' not in content
+
+
+def test_a_partial_customer_number_finds_by_prefix(rm_client):
+    customer = CustomerFactory(relationship_manager=rm_client.user, branch=rm_client.user.branch,
+                               external_id="C009900000123")
+    content = rm_client.get(LIST_URL, {"q": "C0099"}).content.decode()
+    assert detail_url(customer) in content
 
 
 def test_identifier_search_refused_without_role(client, make_user):

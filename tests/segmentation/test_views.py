@@ -270,3 +270,14 @@ def test_an_approved_override_updates_the_overview_counts(client, make_user, wor
         n=Sum("customers")))
     assert after.get(target, 0) == before.get(target, 0) + 1
     assert after.get(current, 0) == before.get(current, 0) - 1
+def test_overview_draws_a_chart_of_customers_per_branch_and_tier(client, make_user, world, make_customer):
+    make_customer(relationship_manager=world["owner"])
+    classify()
+
+    response = as_role(client, make_user, world, "admin").get(reverse("segmentation:segment-overview"))
+
+    content = response.content.decode()
+    assert 'data-chart="tier-chart-data"' in content and 'id="tier-chart-data"' in content
+    chart = response.context["tier_chart"]
+    assert chart["stacked"] and len(chart["datasets"]) == 3
+    assert sum(sum(dataset["data"]) for dataset in chart["datasets"]) == response.context["grand_total"]

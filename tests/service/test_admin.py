@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 def form_data(item: Touchpoint, **overrides) -> dict:
-    data = {"code": item.code, "name": item.name, "sop_steps": "\n".join(item.sop_steps),
+    data = {"code": item.code, "name": item.name, "name_zh": item.name_zh, "sop_steps": "\n".join(item.sop_steps),
+            "sop_steps_zh": "\n".join(item.sop_steps_zh),
             "target_minutes": item.target_minutes, "owner_role": item.owner_role,
             "is_active": "on" if item.is_active else "", "position": item.position}
     return {**data, **overrides}

@@ -154,3 +154,15 @@ def test_report_selector_survives_extreme_dates(make_user, since, until):
     auditor = make_user(Role.COMPLIANCE_AUDITOR, username="aud")
     report = selectors.service_report(user=auditor, branch_id=None, since=since, until=until)
     assert report.total_records == 0
+
+
+def test_report_page_draws_a_chart_of_handling_times(fixture_branches, client_as):
+    client = client_as("branch_manager")
+
+    response = client.get(reverse("service:service-report"), {"since": SINCE, "until": UNTIL})
+
+    content = response.content.decode()
+    assert 'data-chart="handling-chart-data"' in content and "chart.umd.min.js" in content
+    chart = response.context["handling_chart"]
+    consultation = chart["labels"].index("consultation")
+    assert [dataset["data"][consultation] for dataset in chart["datasets"]] == [15, 15.0, 26.0]
