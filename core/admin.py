@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from core import workdays
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
-from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, TaskExecution
+from core.models import ApiReadTally, AuditEvent, CalendarDay, Notification, OutboxMessage, TaskExecution
 from core.notifications import notification_text
 from core.outbox import outbox_relay
 
@@ -105,6 +105,17 @@ class TaskExecutionAdmin(ReadOnlyAdmin):
     list_filter = ("task_name",)
     search_fields = ("=task_id",)
     ordering = ("-id",)
+
+
+@admin.register(ApiReadTally)
+class ApiReadTallyAdmin(ReadOnlyAdmin):
+    """Who pulled how many (masked) customer rows through the API, per endpoint and hour."""
+
+    reader_groups = AUDIT_LOG_READER_GROUPS
+    list_display = ("hour", "principal_label", "endpoint", "requests", "rows")
+    list_filter = ("principal_label", "endpoint", "hour")
+    date_hierarchy = "hour"
+    ordering = ("-hour", "-rows")
 
 
 class CalendarImportForm(forms.Form):
