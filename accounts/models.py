@@ -208,6 +208,7 @@ class ApiScope(models.TextChoices):
     COMPLAINTS_READ = "complaints:read", _("read complaints and their status")
     COMPLAINTS_WRITE = "complaints:write", _("log complaints and move them through their states")
     SURVEYS_READ = "surveys:read", _("read survey responses")
+    SERVICE_READ = "service:read", _("read service records")
     SERVICE_WRITE = "service:write", _("record services")
     KPIS_READ = "kpis:read", _("read KPI definitions and snapshots")
     REPORTS_READ = "reports:read", _("read and download periodic reports")

@@ -31,12 +31,14 @@ import django
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
 from customers.models import Customer  # noqa: E402
+from segmentation import selectors  # noqa: E402
 from segmentation.models import CustomerSegment, SegmentCount, SegmentMoveCount  # noqa: E402
 
 
@@ -63,6 +65,17 @@ def measure(user: User, repeats: int) -> dict:
             "queries": len(queries)}
 
 
+def time_call(fn, repeats: int) -> float:
+    for _ in range(3):
+        fn()
+    samples_ms = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples_ms.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples_ms), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
@@ -75,6 +88,17 @@ def main() -> None:
                   "segment_move_count_rows": SegmentMoveCount.objects.count()},
         "admin_all_branches": measure(admin, args.requests),
         "branch_manager_one_branch": measure(manager, args.requests) if manager else None,
+        # The counting alone, same run and load: the selector now vs the GROUP BY over every segment
+        # it replaced (what the page did before issue 19).
+        "counts_median_ms": {
+            "segment_overview_selector": time_call(lambda: selectors.segment_overview(user=admin), args.requests),
+            "previous_group_by_over_segments": time_call(lambda: list(
+                CustomerSegment.objects.order_by()
+                .values_list("branch_id", "tier", "value_class", "behaviour_class", "risk_class")
+                .annotate(count=Count("pk"))), max(10, args.requests // 5)),
+        },
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
 

@@ -202,6 +202,12 @@ class PublicComplaintForm(_CategoryMixin, forms.Form):
     contact_name = forms.CharField(label=_("Your name"), max_length=100)
     contact_phone = forms.CharField(label=_("Your mobile phone"), max_length=30,
                                     widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+    id_number = forms.RegexField(
+        label=_("Your national ID number (optional)"), required=False, max_length=18, regex=r"^\d{17}[\dXx]$",
+        help_text=_("Helps us find your records faster."),
+        error_messages={"invalid": _("Enter the 18 characters of your ID number, or leave it empty.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=Branch.objects.filter(is_head_office=False)
                                     .order_by("code"), empty_label=_("Choose your branch"))
     category = CategoryChoiceField(label=_("What is it about?"), queryset=ComplaintCategory.objects.none(),

@@ -274,6 +274,10 @@ class Complaint(models.Model):
     # proves the complainant on the public progress page.
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_phone = EncryptedCharField(_("contact phone"), max_length=20, null=True, blank=True)
+    # The blind index (never the number) of an ID number the complainant gave on the online form:
+    # with the phone's blind index it suggests the customer to link (complaints.matching).
+    contact_id_number_bidx = models.CharField(_("ID number (blind index)"), max_length=64, blank=True,
+                                              db_default="", editable=False)
     branch = models.ForeignKey("accounts.Branch", verbose_name=_("branch"), on_delete=models.PROTECT,
                                related_name="complaints")
     channel = models.CharField(_("channel"), max_length=10, choices=ComplaintChannel.choices)

@@ -88,7 +88,7 @@ class PublicComplaintCreateView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return _no_store(render(request, self.template_name, {"form": PublicComplaintForm()}))
 
-    @method_decorator(sensitive_post_parameters("contact_phone"))
+    @method_decorator(sensitive_post_parameters("contact_phone", "id_number"))
     def post(self, request: HttpRequest) -> HttpResponse:
         form = PublicComplaintForm(request.POST)
         if _hit("submit-ip", _ip(request), SUBMIT_LIMIT_PER_IP):
@@ -103,6 +103,7 @@ class PublicComplaintCreateView(View):
                     branch=form.cleaned_data["branch"], category=form.cleaned_data["category"],
                     contact_name=form.cleaned_data["contact_name"], contact_phone=form.cleaned_data["contact_phone"],
                     description=form.cleaned_data["description"],
+                    id_number=form.cleaned_data["id_number"] or "",
                 )
             except ApplicationError as error:
                 form_add_application_error(form, error)

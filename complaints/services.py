@@ -39,7 +39,7 @@ from complaints.models import (
     SlaPolicy,
     SlaRule,
 )
-from core import identifiers
+from core import crypto, identifiers
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
@@ -314,14 +314,22 @@ def complaint_create(
 
 def complaint_public_submit(
     *, branch: Branch, category: ComplaintCategory, contact_name: str, contact_phone: str, description: str,
-    now: datetime | None = None,
+    id_number: str = "", now: datetime | None = None,
 ) -> Complaint:
-    """Log a complaint sent by the customer through the public online form (unidentified until linked)."""
-    return complaint_create(
+    """Log a complaint sent by the customer through the public online form (unidentified until linked).
+
+    An ID number, if given, is kept only as its blind index, to suggest the customer (complaints.matching).
+    """
+    complaint = complaint_create(
         by=CUSTOMER, branch=branch, channel=ComplaintChannel.ONLINE, category=category,
         severity=ComplaintSeverity.MEDIUM, description=description, contact_name=contact_name,
         contact_phone=contact_phone, now=now,
     )
+    id_number_bidx = crypto.blind_index(kind="id_number", value=id_number) if id_number else None
+    if id_number_bidx:
+        complaint.contact_id_number_bidx = id_number_bidx
+        complaint.save(update_fields=["contact_id_number_bidx"])
+    return complaint
 
 
 def _check_attachment(upload: UploadedFile) -> FileKind:
@@ -357,7 +365,8 @@ def complaint_attachment_add(*, complaint: Complaint, upload: UploadedFile, by: 
 
 
 @transaction.atomic
-def complaint_link_customer(*, complaint: Complaint, customer: Customer, by: User) -> Complaint:
+def complaint_link_customer(*, complaint: Complaint, customer: Customer, by: User,
+                            matched_by: str = "") -> Complaint:
     """Link an unidentified complaint to the customer the desk found; audited (it reveals who complained)."""
     _require_handler(by)
     locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
@@ -371,7 +380,10 @@ def complaint_link_customer(*, complaint: Complaint, customer: Customer, by: Use
                                   occurred_at=timezone.now(), actor=actor, actor_label=actor_label)
     if locked.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
         _survey_send(complaint=locked, by=by)
-    audit_record(actor=by, action=AUDIT_LINK_CUSTOMER, target=locked, detail={"customer_id": customer.pk})
+    detail = {"customer_id": customer.pk}
+    if matched_by:
+        detail["suggested_match"] = matched_by  # confirmed from complaints.matching's suggestion
+    audit_record(actor=by, action=AUDIT_LINK_CUSTOMER, target=locked, detail=detail)
     return locked
 
 

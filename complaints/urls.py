@@ -13,6 +13,7 @@ urlpatterns = [
     path("<str:reference>/transitions/", views.ComplaintTransitionView.as_view(), name="complaint-transition"),
     path("<str:reference>/link/", views.ComplaintLinkCustomerView.as_view(), name="complaint-link-customer"),
     path("<str:reference>/attachments/", views.ComplaintAttachmentAddView.as_view(), name="complaint-attachment-add"),
+    path("<str:reference>/confirm-match/", views.ComplaintConfirmMatchView.as_view(), name="complaint-confirm-match"),
     path("<str:reference>/attachments/<int:attachment_id>/", views.ComplaintAttachmentView.as_view(),
          name="complaint-attachment"),
 ]

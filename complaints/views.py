@@ -22,7 +22,7 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import permissions
-from complaints import selectors, services
+from complaints import matching, selectors, services
 from complaints.forms import (
     ComplaintAttachmentForm,
     ComplaintCreateForm,
@@ -202,6 +202,8 @@ class ComplaintDetailView(LoginRequiredMixin, View):
             "now": timezone.now(),
             "identifier_form": CustomerIdentifierForm(),
             "attachment_form": ComplaintAttachmentForm() if can_handle else None,
+            "match_suggestions": (matching.complaint_match_suggestions(complaint=complaint, user=request.user)
+                                  if can_handle else []),
         })
         add_never_cache_headers(response)
         return response
@@ -283,6 +285,28 @@ class ComplaintAttachmentAddView(LoginRequiredMixin, View):
                         messages.error(request, str(message))
             else:
                 messages.success(request, _("The file is attached."))
+        return redirect("complaints:complaint-detail", reference=reference)
+
+
+class ComplaintConfirmMatchView(LoginRequiredMixin, View):
+    """One click: link the complaint to the customer complaints.matching suggested (audited with the basis)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, reference: str) -> HttpResponse:
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        complaint = _complaint_or_404(user, reference)
+        _require(permissions.can_handle_complaints, user)
+        wanted = request.POST.get("customer_id", "")
+        suggestion = next((s for s in matching.complaint_match_suggestions(complaint=complaint, user=user)
+                           if str(s.customer.pk) == wanted), None)
+        if suggestion is None:
+            messages.error(request, _("That customer is not a suggested match; search for the customer instead."))
+            return redirect("complaints:complaint-detail", reference=reference)
+        services.complaint_link_customer(complaint=complaint, customer=suggestion.customer, by=user,
+                                         matched_by=suggestion.basis)
+        messages.success(request, _("The complaint is now linked to the customer."))
         return redirect("complaints:complaint-detail", reference=reference)
 
 

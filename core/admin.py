@@ -16,7 +16,15 @@ from django.utils.translation import ngettext
 from core import workdays
 from core.errors import ApplicationError
 from core.forms import form_add_application_error
-from core.models import AuditEvent, CalendarDay, Notification, OutboxMessage, SecurityEvent, TaskExecution
+from core.models import (
+    ApiReadTally,
+    AuditEvent,
+    CalendarDay,
+    Notification,
+    OutboxMessage,
+    SecurityEvent,
+    TaskExecution,
+)
 from core.notifications import notification_text
 from core.outbox import outbox_relay
 
@@ -219,3 +227,14 @@ class SecurityEventAdmin(ReadOnlyAdmin):
     list_display = ("minute", "kind", "source", "count", "sample_path", "last_seen_at")
     list_filter = ("kind", "minute")
     search_fields = ("source",)
+
+
+@admin.register(ApiReadTally)
+class ApiReadTallyAdmin(ReadOnlyAdmin):
+    """Who pulled how many (masked) customer rows through the API, per endpoint and hour."""
+
+    reader_groups = AUDIT_LOG_READER_GROUPS
+    list_display = ("hour", "principal_label", "endpoint", "requests", "rows")
+    list_filter = ("principal_label", "endpoint", "hour")
+    date_hierarchy = "hour"
+    ordering = ("-hour", "-rows")

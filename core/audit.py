@@ -30,7 +30,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from core import context
-from core.models import GENESIS_HASH, AuditEvent
+from core.models import GENESIS_HASH, ApiReadTally, AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -256,3 +256,27 @@ def _event_hash(event: AuditEvent) -> str:
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+def api_read_tally_add(*, principal: Any, endpoint: str, rows: int) -> None:
+    """Count ``rows`` masked rows read by an API key on ``endpoint`` in the current hour (one upsert).
+
+    ``principal`` is an API client (``principal_id`` "api-key:<id>" and ``audit_label``); staff
+    sessions are audited otherwise and ignored here.
+    """
+    principal_id = getattr(principal, "principal_id", "")
+    if not str(principal_id).startswith("api-key:"):
+        return
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    table = ApiReadTally._meta.db_table
+    with connection.cursor() as cursor:
+        sql = (  # the table name is ours
+            f"INSERT INTO {table} (principal, principal_label, endpoint, hour, requests, rows) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, 1, %s) ON CONFLICT (principal, endpoint, hour) "
+            f"DO UPDATE SET requests = {table}.requests + 1, rows = {table}.rows + EXCLUDED.rows, "
+            "principal_label = EXCLUDED.principal_label"
+        )
+        cursor.execute(
+            sql,
+            [principal_id, getattr(principal, "audit_label", str(principal))[:200], endpoint[:200], hour, rows],
+        )

@@ -254,3 +254,31 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source} {self.minute:%Y-%m-%d %H:%M} x{self.count}"
+
+
+class ApiReadTally(models.Model):
+    """Masked customer rows an API key read, per endpoint and hour: the audit of bulk reads in aggregate.
+
+    Unmasked reads are audited row by row (AuditEvent "pii.reveal"); masked ones would flood the log,
+    so each request adds its row count here (core.audit.api_read_tally_add) and an auditor sees who
+    pulled how much. Written only by that function; read-only in admin.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    principal = models.CharField(_("API key"), max_length=64, help_text=_('"api-key:<id>"'))
+    principal_label = models.CharField(_("key name"), max_length=200)
+    endpoint = models.CharField(_("endpoint"), max_length=200)
+    hour = models.DateTimeField(_("hour (UTC)"))
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    rows = models.PositiveBigIntegerField(_("rows"), default=0)
+
+    class Meta:
+        verbose_name = _("API read tally")
+        verbose_name_plural = _("API read tallies")
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "endpoint", "hour"], name="core_api_read_tally_uniq"),
+        ]
+        indexes = [models.Index(fields=["-hour"], name="core_api_read_tally_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.principal_label} {self.endpoint} {self.hour:%Y-%m-%d %H}:00 {self.rows}"

@@ -88,7 +88,8 @@ def _child_env() -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     env = _child_env()
     _manage("migrate", "--noinput", env=env)
-    _manage("seed_demo", "--if-empty", env=env)
+    # --repair: a seed interrupted last time (Ctrl-C during the first start) is wiped and redone.
+    _manage("seed_demo", "--if-empty", "--repair", env=env)
     secrets_file = Path(env.get("CRM_VAR_DIR") or BASE_DIR / "var") / "demo-secrets.json"
     if secrets_file.exists() and not os.environ.get("PII_ENCRYPTION_KEYS"):
         _log(f"demo secrets (SECRET_KEY, PII keys) were generated and are kept in {secrets_file}")

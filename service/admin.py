@@ -18,6 +18,7 @@ from service.models import (
     FeedbackTopic,
     FollowUpTask,
     OutboundMessage,
+    ServicePolicy,
     ServiceRecord,
     SurveyInvitation,
     SurveyResponse,
@@ -78,6 +79,27 @@ class TouchpointForm(forms.ModelForm):
 
     def clean_sop_steps_zh(self):
         return [step.strip() for step in self.cleaned_data["sop_steps_zh"] if step.strip()]
+
+
+@admin.register(ServicePolicy)
+class ServicePolicyAdmin(AdminOnly):
+    """Add a version (never edit one): the newest applies to new invitations and follow-ups."""
+
+    list_display = ("version", "survey_valid_days", "follow_up_due_working_days", "created_at", "created_by")
+    fields = ("survey_valid_days", "follow_up_due_working_days")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ServicePolicy, form, change: bool) -> None:
+        policy = services.service_policy_create(
+            by=request.user, survey_valid_days=obj.survey_valid_days,
+            follow_up_due_working_days=obj.follow_up_due_working_days)
+        obj.pk, obj.version, obj.created_at, obj.created_by = (
+            policy.pk, policy.version, policy.created_at, policy.created_by)
 
 
 @admin.register(Touchpoint)

@@ -230,7 +230,7 @@ def _insert_follow_ups(cursor, params: dict, *, after_record_id: int) -> int:
         ORDER BY resp.id
         """,  # noqa: S608 (table names are ours)
         {**params, "after": after_record_id, "done": FollowUpTask.Status.DONE, "open": FollowUpTask.Status.OPEN,
-         "due_in": services.FOLLOW_UP_DUE_IN_WORKING_DAYS, "tz": settings.TIME_ZONE,
+         "due_in": services.service_policy_latest().follow_up_due_working_days, "tz": settings.TIME_ZONE,
          "note": "已电话回访，客户表示理解。"},
     )
     return cursor.rowcount

@@ -377,3 +377,25 @@ class FollowUpTaskEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+
+class ServicePolicy(models.Model):
+    """The numbers of the survey loop (STYLE §5): a change is a new version, never an edit."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    survey_valid_days = models.PositiveIntegerField(
+        _("survey link valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(90)])
+    follow_up_due_working_days = models.PositiveIntegerField(
+        _("dissatisfied answer: follow-up due within (working days)"), default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(30)])
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("service policy")
+        verbose_name_plural = _("service policies")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"

@@ -30,6 +30,7 @@ from service.models import (
     FollowUpTaskEvent,
     OutboundMessage,
     ServiceOutcome,
+    ServicePolicy,
     ServiceRecord,
     SurveyInvitation,
     SurveyResponse,
@@ -40,11 +41,8 @@ logger = logging.getLogger(__name__)
 
 # 32 random bytes → 43 URL-safe characters: nothing to guess or enumerate.
 SURVEY_TOKEN_BYTES = 32
-# How long a survey link answers. TODO #6: make it versioned policy data if the bank wants to tune it.
-SURVEY_VALID_FOR = timedelta(days=14)
-# Working days (core.workdays: holidays and 调休 included) the RM gets to call a dissatisfied
-# customer back; the thank-you page promises "within three working days".
-FOLLOW_UP_DUE_IN_WORKING_DAYS = 3
+# How long a survey link answers and the working days (core.workdays: holidays and 调休 included)
+# the RM gets to call a dissatisfied customer back are versioned policy data: ServicePolicy.
 # Clock skew between a device and the server, not a business number.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # One service is a visit, not a shift: longer is a typing error.
@@ -54,6 +52,30 @@ SERVICE_MAX_DURATION = timedelta(hours=12)
 SERVICE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 OUTBOUND_SEND_TASK = "service.outbound_message_send_task"
 LOCAL_BASE_URL = "http://127.0.0.1:8000"
+
+
+def service_policy_latest() -> ServicePolicy:
+    """The newest service policy (migration 0005 creates version 1; the defaults if none is left)."""
+    return ServicePolicy.objects.order_by("-version").first() or ServicePolicy(version=0)
+
+
+@transaction.atomic
+def service_policy_create(*, by: User, **numbers) -> ServicePolicy:
+    """Add a new policy version from the latest one's numbers changed by ``numbers``; audited."""
+    if not permissions.is_admin(by):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    latest = service_policy_latest()
+    policy = ServicePolicy(
+        version=latest.version + 1, created_by=by,
+        survey_valid_days=numbers.get("survey_valid_days", latest.survey_valid_days),
+        follow_up_due_working_days=numbers.get("follow_up_due_working_days", latest.follow_up_due_working_days),
+    )
+    policy.full_clean(exclude=["created_by"])
+    policy.save(force_insert=True)
+    audit_record(actor=by, action="service.policy_create", target=policy,
+                 detail={"survey_valid_days": policy.survey_valid_days,
+                         "follow_up_due_working_days": policy.follow_up_due_working_days})
+    return policy
 
 
 def survey_token_hash(token: str) -> str:
@@ -252,7 +274,7 @@ def survey_send(
         reference=reference,
         service_record=service_record,
         token_hash=survey_token_hash(token),
-        expires_at=now + SURVEY_VALID_FOR,
+        expires_at=now + timedelta(days=service_policy_latest().survey_valid_days),
         created_by=by,
     )
     invitation.token = token
@@ -407,7 +429,8 @@ def _follow_up_open(*, response: SurveyResponse) -> FollowUpTask:
         customer=customer,
         response=response,
         assigned_to_id=customer.relationship_manager_id,
-        due_on=workdays.working_days_add(timezone.localdate(response.submitted_at), FOLLOW_UP_DUE_IN_WORKING_DAYS),
+        due_on=workdays.working_days_add(timezone.localdate(response.submitted_at),
+                                         service_policy_latest().follow_up_due_working_days),
     )
 
 

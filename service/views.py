@@ -340,6 +340,7 @@ class SurveyAnswerView(View):
         reopen_url = _complaint_reopen_url(invitation) if response.is_dissatisfied else None
         return _public_render(request, "service/public/survey_thanks.html", {
             "response": response, "dissatisfied": response.is_dissatisfied, "reopen_url": reopen_url,
+            "follow_up_days": services.service_policy_latest().follow_up_due_working_days,
         })
 
     @staticmethod

@@ -14,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import audit
 from core.api import ApiErrorOutput
 from core.idempotency import idempotent
 from core.parsers import PayloadTooLarge
@@ -99,6 +100,10 @@ def _render_customers(request, customers: list[Customer]) -> list[dict]:
     rendered = [io.customer_output(customer, reveal=reveal) for customer in customers]
     if reveal:
         services.customer_pii_read_record(by=request.user, customers=customers)
+    elif customers:
+        match = request.resolver_match
+        audit.api_read_tally_add(principal=request.user, rows=len(customers),
+                                 endpoint=f"{request.method} /{match.route}" if match else request.path)
     return rendered
 
 

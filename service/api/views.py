@@ -67,9 +67,8 @@ class SurveyResponseListApi(APIView):
 
 
 class ServiceRecordListCreateApi(APIView):
-    # No service:read scope exists: a system that records services may read them back with service:write.
     permission_classes = [permissions.require_scopes(
-        read=ApiScope.SERVICE_WRITE, write=ApiScope.SERVICE_WRITE,
+        read=ApiScope.SERVICE_READ, write=ApiScope.SERVICE_WRITE,
         staff_read=permissions.can_view_customers, staff_write=permissions.can_record_service,
     )]
     pagination_class = ServiceRecordCursorPagination

@@ -421,3 +421,30 @@ def test_an_oversized_body_is_a_413(make_key, settings):
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
 
+
+
+# --- Masked reads by API keys are tallied per key, endpoint and hour (issue 19) ------------------
+
+
+def test_masked_reads_are_audited_in_aggregate(make_key, own_customer, foreign_customer, client, rm_user):
+    from core.models import ApiReadTally
+
+    crm_sync = make_key(READ_ONLY, name="crm-sync")
+    crm_sync.get(LIST_URL)
+    crm_sync.get(LIST_URL)
+    crm_sync.get(f"{LIST_URL}{own_customer.pk}/")
+    client.force_login(rm_user)
+    client.get(LIST_URL)  # staff sessions are not tallied
+
+    tallies = {(t.principal_label, t.endpoint): (t.requests, t.rows) for t in ApiReadTally.objects.all()}
+    assert tallies == {
+        ("api-key:crm-sync", "GET /api/v1/customers/"): (2, 4),
+        ("api-key:crm-sync", "GET /api/v1/customers/<str:customer_id>/"): (1, 1),
+    }
+    assert ApiReadTally.objects.first().hour.minute == 0
+
+
+def test_an_auditor_reads_the_tallies_in_admin(client_as, make_key, own_customer):
+    make_key(READ_ONLY, name="bulk").get(LIST_URL)
+    page = client_as("auditor", is_staff=True).get("/admin/core/apireadtally/")
+    assert page.status_code == 200 and "api-key:bulk" in page.content.decode()

@@ -366,3 +366,51 @@ def test_vocabulary_is_safe_in_unquoted_csv():
     for city in catalogue.CITIES.values():
         texts += city["roads"] + [name for _code, name in city["districts"]]
     assert not [text for text in texts if re.search(r'[,"\\\r\n]', text) or not text]
+
+
+# --- An interrupted seed is detected and repaired (issue 19) -------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_interrupted_seed_is_refused_by_if_empty_and_repaired(monkeypatch):
+    """Given a seed that died after loading customers, --if-empty no longer skips; --repair redoes it."""
+    from crm_project.demo import state
+    from crm_project.management.commands import seed_demo as seed_command
+    from crm_project.models import DemoSeedRun
+
+    def die_after_loading(self, options, password):
+        demo.demo_seed(customers=30, seed=3, password=password, as_of=AS_OF, months=2, workers=1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seed_command.Command, "_seed_steps", die_after_loading)
+    with pytest.raises(KeyboardInterrupt):
+        seed("--customers", "30", "--seed", "3", "--months", "2", "--skip-data-quality", "--customers-only")
+    monkeypatch.undo()
+    assert Customer.objects.count() == 30 and state.demo_seed_state() == state.PARTIAL
+
+    with pytest.raises(CommandError, match="did not finish"):
+        seed("--if-empty")
+
+    output = seed("--if-empty", "--repair")
+
+    assert "wiping its partial data" in output
+    assert state.demo_seed_state() == state.COMPLETE
+    assert Customer.objects.count() == 30  # the interrupted run's options, not the defaults
+    assert DemoSeedRun.objects.filter(finished_at__isnull=True).count() == 0
+    assert "already present" in seed("--if-empty", "--repair")
+
+
+@pytest.mark.django_db
+def test_a_finished_seed_is_marked_complete():
+    from crm_project.demo import state
+
+    seed("--customers", "5", "--months", "1", "--skip-data-quality", "--customers-only")
+    assert state.demo_seed_state() == state.COMPLETE
+
+
+def test_make_run_repairs_a_partial_seed():
+    """launch.py run passes --repair, so a Ctrl-C during the first start does not leave half a database."""
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2].joinpath("crm_project", "launch.py").read_text()
+    assert '_manage("seed_demo", "--if-empty", "--repair", env=env)' in source

@@ -617,7 +617,7 @@ def test_360_shows_money_holdings_transactions_interactions_issues(rm_client):
     assert "1,234.50" in content
     assert "到期提醒" in content and "再次联系" in content
     assert "information out of date" in content
-    assert "Consent to marketing" in content
+    assert "Marketing" in content and "Consent by purpose and channel, and its history" in content
 
 
 def test_360_empty_panels_say_so(rm_client):

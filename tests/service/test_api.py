@@ -227,9 +227,18 @@ def test_record_list_is_scoped(client_as, customers, role, visible):
 def test_record_list_with_a_key_and_a_filter(client, make_key, customers):
     mine = ServiceRecordFactory(customer=customers["own"])
     ServiceRecordFactory(customer=customers["foreign"])
-    response = client.get(RECORDS_URL, {"customer_number": "C900000001"}, **make_key(scopes=["service:write"]))
+    response = client.get(RECORDS_URL, {"customer_number": "C900000001"}, **make_key(scopes=["service:read"]))
     assert [row["id"] for row in response.json()["results"]] == [mine.pk]
     assert client.get(RECORDS_URL, **make_key(name="reader", scopes=["surveys:read"])).status_code == 403
+
+
+def test_reading_service_records_needs_service_read_not_service_write(client, make_key, customers):
+    """service:read (issue 19) reads; a key that only records services cannot list them."""
+    ServiceRecordFactory(customer=customers["own"])
+    assert client.get(RECORDS_URL, **make_key(name="writer", scopes=["service:write"])).status_code == 403
+    reader = make_key(name="reader2", scopes=["service:read"])
+    assert client.get(RECORDS_URL, **reader).status_code == 200
+    assert client.post(RECORDS_URL, record_payload(), content_type="application/json", **reader).status_code == 403
 
 
 def test_schema_documents_the_endpoints(client_as):
@@ -293,7 +302,7 @@ def test_branch_manager_without_a_branch_reads_no_answers_or_records(client_as, 
 ])
 def test_a_blank_filter_or_a_bad_page_size_is_a_400(client, make_key, customers, url, query):
     """DRF would read "?touchpoint=" as no filter and "?page_size=x" as the default; the schema says both are wrong."""
-    headers = make_key(scopes=["surveys:read", "service:write"])
+    headers = make_key(scopes=["surveys:read", "service:read"])
     response = client.get(url, query, **headers)
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == set(query)

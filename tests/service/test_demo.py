@@ -10,7 +10,7 @@ from accounts.models import Role
 from core.workdays import working_days_add
 from service.demo import demo_seed_service
 from service.models import FollowUpTask, OutboundMessage, ServiceRecord, SurveyInvitation, SurveyResponse
-from service.services import FOLLOW_UP_DUE_IN_WORKING_DAYS
+from service.services import service_policy_latest
 from tests.customers.factories import CustomerFactory
 
 AS_OF = date(2026, 11, 28)
@@ -75,4 +75,4 @@ def test_demo_follow_ups_are_due_in_working_days_like_real_ones(demo_customers):
     assert tasks
     for task in tasks:
         answered_on = timezone.localdate(task.response.submitted_at)
-        assert task.due_on == working_days_add(answered_on, FOLLOW_UP_DUE_IN_WORKING_DAYS)
+        assert task.due_on == working_days_add(answered_on, service_policy_latest().follow_up_due_working_days)

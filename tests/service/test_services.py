@@ -176,7 +176,7 @@ def test_survey_send_stores_only_the_token_hash_and_keeps_the_link_encrypted(cus
     token = invitation.token
     assert len(token) >= 43
     assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert abs(invitation.expires_at - invitation.created_at - services.SURVEY_VALID_FOR) < timedelta(seconds=1)
+    assert abs(invitation.expires_at - invitation.created_at - timedelta(days=14)) < timedelta(seconds=1)
     message = OutboundMessage.objects.get(invitation=invitation)
     assert token not in _raw_rows("service_surveyinvitation", invitation.pk)
     assert token not in _raw_rows("service_outboundmessage", message.pk)
@@ -470,3 +470,24 @@ def test_only_admins_change_touchpoint_standards(make_user, role):
                                             changes={"target_minutes": 99})
     assert error.value.code == ErrorCode.PERMISSION_DENIED
     assert touchpoint().target_minutes == 15 and not AuditEvent.objects.exists()
+
+
+# --- Survey validity and follow-up due time are policy data (issue 19) ------------------------
+
+
+def test_a_new_service_policy_changes_survey_validity_and_follow_up_due(customer, time_machine, make_user):
+    time_machine.move_to(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.get_current_timezone()), tick=False)
+    policy = services.service_policy_create(by=make_user(Role.ADMIN, username="pol_admin"), survey_valid_days=7,
+                                            follow_up_due_working_days=5)
+    assert policy.version == 2 and AuditEvent.objects.filter(action="service.policy_create").exists()
+
+    sent = services.survey_send(customer=customer, trigger="complaint", reference="TS-2026-0077", by=None)
+    assert sent.expires_at - sent.created_at == timedelta(days=7)
+    invitation, _token = invitation_with_token(customer=customer)
+    response = answer(invitation, csat=1, nps=1)
+    assert response.follow_up.due_on == date(2026, 11, 30)  # Monday + 5 working days
+
+
+def test_only_an_admin_adds_a_service_policy(make_user):
+    with pytest.raises(ApplicationError):
+        services.service_policy_create(by=make_user(Role.BRANCH_MANAGER, username="pol_bm"), survey_valid_days=7)

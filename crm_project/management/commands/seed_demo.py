@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from complaints import demo as complaints_demo
 from crm_project import demo
+from crm_project.demo import state as demo_state
 from customers import consent as customer_consent
 from customers import services as customer_services
 from lifecycle import demo as lifecycle_demo
@@ -12,6 +13,9 @@ from segmentation import demo as segmentation_demo
 from service import demo as service_demo
 
 DEFAULT_CUSTOMERS = 2000
+# What a repair re-uses from the interrupted run's marker.
+RESEED_OPTIONS = ("customers", "seed", "months", "transactions_per_month", "as_of", "customers_only",
+                  "skip_data_quality")
 PROGRESS_EVERY_SECONDS = 5.0
 
 
@@ -22,7 +26,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--if-empty", action="store_true", help="do nothing when customers exist")
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when a complete seed (or any customer data) is present")
+        parser.add_argument("--repair", action="store_true",
+                            help="if an earlier seed was interrupted, wipe its partial data and seed again with "
+                                 "its options (make run passes this)")
         parser.add_argument("--seed", type=int, default=42, help="random seed, >= 0 (deterministic output)")
         parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
                             help=f"number of customers (default {DEFAULT_CUSTOMERS}; "
@@ -45,7 +53,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         password, source = demo.demo_password()
-        if options["if_empty"] and demo.demo_is_seeded():
+        state = demo_state.demo_seed_state()
+        if state == demo_state.PARTIAL:
+            unfinished = demo_state.demo_seed_unfinished()
+            if not options["repair"]:
+                raise CommandError(
+                    f"An earlier seed_demo (started {unfinished.started_at:%Y-%m-%d %H:%M} UTC) did not finish; "
+                    "run seed_demo --repair to wipe its partial data and seed again.")
+            self.stdout.write(self.style.WARNING(
+                "An earlier seed_demo did not finish: wiping its partial data and seeding again."))
+            demo_state.demo_seed_wipe()
+            options = {**options, **{key: value for key, value in unfinished.options.items()
+                                     if key in RESEED_OPTIONS}}
+            if options.get("as_of"):
+                options["as_of"] = date.fromisoformat(options["as_of"])
+            self._seed(options, password)
+        elif options["if_empty"] and state == demo_state.COMPLETE:
             self.stdout.write("Demo data already present; not seeding.")
         else:
             self._seed(options, password)
@@ -57,6 +80,13 @@ class Command(BaseCommand):
             self.stdout.write(f"Password: {password}  ({source})")
 
     def _seed(self, options, password: str) -> None:
+        marker = demo_state.demo_seed_begin(options={
+            key: (value.isoformat() if isinstance(value, date) else value)
+            for key, value in options.items() if key in RESEED_OPTIONS})
+        self._seed_steps(options, password)
+        demo_state.demo_seed_finish(run=marker)
+
+    def _seed_steps(self, options, password: str) -> None:
         customers, months = options["customers"], options["months"]
         per_month = options["transactions_per_month"]
         self.stdout.write(
