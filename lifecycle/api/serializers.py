@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.api import QueryInput, RejectUnknownFieldsMixin
 from lifecycle.models import RetentionOutcome, RetentionStatus, Stage, SuggestedAction
+
+
+class SingleValueQueryInput(QueryInput):
+    """A query filter where each parameter is given once: "?offset=1&offset=2" is a 400, not the last one."""
+
+    def to_internal_value(self, data):
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            repeated = sorted(name for name in self.fields if len(getlist(name)) > 1)
+            if repeated:
+                raise serializers.ValidationError({name: [_("Give this parameter once.")] for name in repeated})
+        return super().to_internal_value(data)
 
 
 class ChurnReasonOutput(serializers.Serializer):
@@ -55,7 +68,7 @@ class ChurnScoreListOutput(serializers.Serializer):
                                            help_text="Pass as ?offset= for the next page; null at the end.")
 
 
-class ChurnScoreListQueryInput(QueryInput):
+class ChurnScoreListQueryInput(SingleValueQueryInput):
     min_probability = serializers.FloatField(required=False, min_value=0, max_value=1, default=0.5,
                                              help_text="Only customers at this churn probability or above (0-1).")
     offset = serializers.IntegerField(required=False, min_value=0, max_value=10_000_000, default=0)
@@ -84,7 +97,7 @@ class RetentionTaskListOutput(serializers.Serializer):
     next_after = serializers.IntegerField(allow_null=True)
 
 
-class RetentionTaskListQueryInput(QueryInput):
+class RetentionTaskListQueryInput(SingleValueQueryInput):
     status = serializers.ChoiceField(choices=RetentionStatus.choices, required=False)
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=200)
