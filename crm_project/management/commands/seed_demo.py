@@ -6,8 +6,10 @@ from django.utils import timezone
 from complaints import demo as complaints_demo
 from crm_project import demo
 from customers import services as customer_services
+from improvement import demo as improvement_demo
 from segmentation import demo as segmentation_demo
 from service import demo as service_demo
+from training import demo as training_demo
 
 DEFAULT_CUSTOMERS = 2000
 PROGRESS_EVERY_SECONDS = 5.0
@@ -121,3 +123,7 @@ class Command(BaseCommand):
             f"Segmentation (policy v{segments['policy_version']}): {segments['customers_classified']:,} "
             f"customers classified, {segments['recommendations']:,} recommendations, {segments['seconds']} s."
         )
+        training = training_demo.demo_seed_training(as_of=as_of)
+        improvement = improvement_demo.demo_seed_improvement(as_of=as_of)
+        self.stdout.write(f"Training: {training['enrolments']:,} enrolments; improvement: "
+                          f"{improvement['suggestions']} suggestions, {improvement['scorecards']:,} RM scorecards.")
