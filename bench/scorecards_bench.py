@@ -1,7 +1,7 @@
 """Benchmark for the RM scorecards (issue #14). Run by hand, never in CI.
 
-Compares the scorecards' figures query (improvement.services.scorecard_figures, one ORM query
-of correlated subqueries over customers, survey answers, complaints, segments and enrolments)
+Compares the scorecards' figures (improvement.services.scorecard_figures: one ORM GROUP BY per
+source table - customers, survey answers, segments, complaints, enrolments - merged per RM)
 and the whole computation (figures, component scores, ranks, upsert of every card) with one
 hand-written SQL statement that computes the same figures with GROUP BY over each table. The
 issue's target: the computation within 2x the hand-written statement.
@@ -75,7 +75,7 @@ GENERATE_SQL = [
     """,
     """
     INSERT INTO service_surveyinvitation (trigger, reference, token_hash, expires_at, created_at, customer_id)
-    SELECT 'service', '', md5('bench' || c.id), now(), now(), c.id
+    SELECT 'service', '', md5('bench' || c.id), now() + interval '14 days', now(), c.id
       FROM customers_customer c WHERE c.id %% 10 < 3
     """,
     """
@@ -115,7 +115,7 @@ GENERATE_SQL = [
     """,
     """
     INSERT INTO training_enrolment (course_id, user_id, branch_id, source, due_on, enrolled_at, completed_at)
-    SELECT k.id, u.id, u.branch_id, 'role', DATE '2026-10-01' + (k.id %% 28), now(),
+    SELECT k.id, u.id, u.branch_id, 'role', DATE '2026-10-01' + (k.id %% 28)::int, now(),
            CASE WHEN (u.id + k.id) %% 3 <> 0 THEN TIMESTAMPTZ '2026-10-20 10:00+08' END
       FROM accounts_user u CROSS JOIN (SELECT id FROM training_course ORDER BY id LIMIT 3) k
      WHERE u.username LIKE 'bench_rm_%%'
@@ -191,8 +191,8 @@ def _params() -> dict:
 def generate(rms: int) -> None:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        if Scorecard.objects.exists() or cursor.execute(
-                "SELECT 1 FROM accounts_user WHERE username LIKE 'bench_rm_%%' LIMIT 1") or cursor.fetchone():
+        cursor.execute("SELECT 1 FROM accounts_user WHERE username LIKE 'bench_rm_%%' LIMIT 1")
+        if cursor.fetchone() or Scorecard.objects.exists():
             sys.exit("already generated: use a fresh database")
         for statement in GENERATE_SQL:
             cursor.execute(statement, {"rms": rms})
@@ -220,14 +220,17 @@ def counts() -> dict:
     return result
 
 
-def timed(fn, repeat: int) -> tuple[float, object]:
-    fn()  # warm the cache
-    times, result = [], None
+def timed_alternating(functions: dict, repeat: int) -> dict[str, tuple[float, object]]:
+    """Median seconds and last result of each function, run in alternating rounds after one warm-up
+    each, so a change in the shared machine's load hits every contender alike."""
+    results = {name: fn() for name, fn in functions.items()}
+    times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+        for name, fn in functions.items():
+            started = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: (statistics.median(times[name]), results[name]) for name in functions}
 
 
 def hand_sql():
@@ -255,15 +258,15 @@ def main() -> None:
     print(", ".join(f"{label} {value:,}" for label, value in counts().items()))
     services.scorecards_compute(period_kind="month", period_start=PREVIOUS)  # September: CLV growth's base
 
-    hand_seconds, hand_rows = timed(hand_sql, options.repeat)
-    orm_seconds, orm_rows = timed(orm_figures, options.repeat)
-    compute_seconds, cards = timed(compute, options.repeat)
+    measured = timed_alternating({"hand": hand_sql, "orm": orm_figures, "compute": compute}, options.repeat)
+    (hand_seconds, hand_rows), (orm_seconds, orm_rows), (compute_seconds, cards) = (
+        measured["hand"], measured["orm"], measured["compute"])
 
     by_id = {row[0]: row for row in hand_rows}
     mismatches = [row["id"] for row in orm_rows if tuple(row[f] for f in FIELDS) != tuple(by_id[row["id"]])]
     print(f"rows: hand SQL {len(hand_rows):,}, ORM {len(orm_rows):,}, cards {cards:,}; "
           f"figures differing: {len(mismatches)}")
-    print(f"hand-written SQL statement (median of {options.repeat}): {hand_seconds * 1000:,.0f} ms")
+    print(f"hand-written SQL statement (median of {options.repeat}, alternating): {hand_seconds * 1000:,.0f} ms")
     print(f"ORM figures query:                  {orm_seconds * 1000:,.0f} ms  ({orm_seconds / hand_seconds:.2f}x)")
     print(f"whole computation with upsert:      {compute_seconds * 1000:,.0f} ms  "
           f"({compute_seconds / hand_seconds:.2f}x)")

@@ -13,6 +13,7 @@ from datetime import date
 from django.db.models import Q, QuerySet
 
 from accounts import permissions as roles
+from accounts import scope
 from customers import selectors as customer_selectors
 from improvement.models import (
     CustomerFeedbackReward,
@@ -28,19 +29,19 @@ from improvement.models import (
 def _union(scopes: list[Q]) -> Q | None:
     if not scopes:
         return None
-    scope = scopes[0]
+    combined = scopes[0]
     for extra in scopes[1:]:
-        scope |= extra
-    return scope
+        combined |= extra
+    return combined
 
 
-def _scoped(queryset: QuerySet, scope: Q | None) -> QuerySet:
-    return queryset.none() if scope is None else queryset.filter(scope)
+def _scoped(queryset: QuerySet, rows_q: Q | None) -> QuerySet:
+    return queryset.none() if rows_q is None else queryset.filter(rows_q)
 
 
 def initiative_list_visible_to(*, principal) -> QuerySet[Initiative]:
     queryset = Initiative.objects.select_related("owner", "branch", "suggestion")
-    if roles.is_api_client(principal):
+    if not scope.is_staff_principal(principal):
         branch_id = principal.branch_id
         return queryset if not branch_id else queryset.filter(Q(branch_id=branch_id) | Q(branch__isnull=True))
     if roles.sees_all_branches(principal):
@@ -94,18 +95,18 @@ def scorecard_list_visible_to(*, principal, period_kind: str = PeriodKind.MONTH,
         period_kind=period_kind)
     if period_start is not None:
         queryset = queryset.filter(period_start=period_start)
-    if roles.is_api_client(principal):
-        scope = Q(branch_id=principal.branch_id) if principal.branch_id else Q()
+    if not scope.is_staff_principal(principal):
+        rows_q = Q(branch_id=principal.branch_id) if principal.branch_id else Q()
     elif roles.sees_all_branches(principal):
-        scope = Q()
+        rows_q = Q()
     else:
         scopes = []
         if roles.is_relationship_manager(principal):
             scopes.append(Q(relationship_manager_id=principal.pk))
         if roles.is_branch_manager(principal) and principal.branch_id is not None:
             scopes.append(Q(branch_id=principal.branch_id))
-        scope = _union(scopes)
-    return _scoped(queryset, scope).order_by("branch__code", "rank_in_branch", "relationship_manager__username")
+        rows_q = _union(scopes)
+    return _scoped(queryset, rows_q).order_by("branch__code", "rank_in_branch", "relationship_manager__username")
 
 
 def scorecard_periods(*, period_kind: str) -> list[date]:

@@ -15,6 +15,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import permissions as roles
+from accounts import scope
 from customers.models import DataQualityIssue, Interaction
 from service.models import ServiceRecord
 from training import permissions
@@ -37,7 +38,7 @@ USAGE_WINDOW_WEEKS = 8
 
 def enrolment_scope_q(*, principal, prefix: str = "") -> Q | None:
     """Filter on rows carrying ``user_id`` and ``branch_id`` (under ``prefix``); Q() all, None none."""
-    if roles.is_api_client(principal):
+    if not scope.is_staff_principal(principal):
         return Q(**{f"{prefix}branch_id": principal.branch_id}) if principal.branch_id else Q()
     if roles.sees_all_branches(principal):
         return Q()
@@ -48,10 +49,10 @@ def enrolment_scope_q(*, principal, prefix: str = "") -> Q | None:
         scopes.append(Q(**{f"{prefix}branch_id": principal.branch_id}))
     if not scopes:
         return None
-    scope = scopes[0]
+    combined = scopes[0]
     for extra in scopes[1:]:
-        scope |= extra
-    return scope
+        combined |= extra
+    return combined
 
 
 def _with_scores(enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
@@ -69,9 +70,9 @@ def _with_scores(enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
 
 def enrolment_list_visible_to(*, principal) -> QuerySet[Enrolment]:
     """Training records the principal may read, with scores; newest due first."""
-    scope = enrolment_scope_q(principal=principal)
+    rows_q = enrolment_scope_q(principal=principal)
     queryset = Enrolment.objects.select_related("course", "user", "branch")
-    queryset = queryset.none() if scope is None else queryset.filter(scope)
+    queryset = queryset.none() if rows_q is None else queryset.filter(rows_q)
     return _with_scores(queryset).order_by("-due_on", "-id")
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def data(branch, kpi_registry):
-    other = BranchFactory()
+    other = BranchFactory(code="ZZ9999")
     rm_here = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="rm_here")
     rm_there = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=other, username="rm_there")
     for rm in (rm_here, rm_there):

@@ -104,7 +104,7 @@ def book(branch):
     RM C (another branch): none."""
     rm_a = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="rm_a")
     rm_b = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="rm_b")
-    rm_c = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(), username="rm_c")
+    rm_c = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"), username="rm_c")
     a = [CustomerFactory(branch=branch, relationship_manager=rm_a) for _ in range(4)]
     a[3].closed_on, a[3].status = date(2026, 10, 15), "closed"
     a[3].save()

@@ -102,7 +102,7 @@ def test_staff_submit_suggestions_and_the_manager_decides(client_as, make_user):
 
 
 def test_manager_of_another_branch_cannot_see_or_decide(client_as, make_user):
-    stranger = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory())
+    stranger = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"))
     idea = suggestion(stranger)
     client = client_as("branch_manager")
     assert client.get(reverse("improvement:suggestion-detail", args=[idea.pk])).status_code == 404
@@ -133,7 +133,7 @@ def test_rm_rewards_feedback_of_own_customers_only(client_as, branch):
 def cards(branch):
     """Two RMs in the branch and one elsewhere, each with a customer, scored for October."""
     ours = [UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username=f"our_rm_{i}") for i in range(2)]
-    theirs = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(), username="their_rm")
+    theirs = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"), username="their_rm")
     for rm in [*ours, theirs]:
         CustomerFactory(branch=rm.branch, relationship_manager=rm)
     services.scorecards_compute(period_kind="month", period_start=OCT)

@@ -19,7 +19,7 @@ def records(branch):
     course, _m, _b = course_with_bank()
     ours = EnrolmentFactory(course=course, user=UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch))
     theirs = EnrolmentFactory(course=course, user=UserFactory(roles=[Role.RELATIONSHIP_MANAGER],
-                                                              branch=BranchFactory()))
+                                                              branch=BranchFactory(code="ZZ9999")))
     return ours, theirs
 
 

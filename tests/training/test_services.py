@@ -189,7 +189,7 @@ def test_enrol_by_role_within_the_managers_branch(branch):
     course, _m, _b = course_with_bank()
     rm1 = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch)
     rm2 = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch)
-    UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory())
+    UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"))
     UserFactory(roles=[Role.COMPLAINT_DESK], branch=branch)
     due = timezone.localdate() + timedelta(days=10)
     assert services.enrolments_assign(course=course, by=None, due_on=due, role=Role.RELATIONSHIP_MANAGER,
@@ -201,7 +201,7 @@ def test_enrol_by_role_within_the_managers_branch(branch):
 
 def test_enrol_by_branch_and_person(branch):
     course, _m, _b = course_with_bank()
-    other = BranchFactory()
+    other = BranchFactory(code="ZZ9999")
     people = [UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=other) for _ in range(3)]
     due = timezone.localdate() + timedelta(days=10)
     assert services.enrolments_assign(course=course, by=None, due_on=due, branch=other) == 3

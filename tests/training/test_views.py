@@ -54,7 +54,7 @@ def test_only_managers_and_admins_enrol_others(client_as, role, status):
 
 def test_manager_cannot_enrol_someone_from_another_branch(client_as):
     course, _m, _b = course_with_bank()
-    stranger = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory())
+    stranger = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"))
     client = client_as("branch_manager")
     response = client.post(reverse("training:enrolment-manage"), {
         "course": course.pk, "target": "person", "user": stranger.pk,
@@ -66,7 +66,7 @@ def test_manager_cannot_enrol_someone_from_another_branch(client_as):
 def test_manager_sees_the_branchs_records_not_another_branchs(client_as, branch):
     course, _m, _b = course_with_bank(title="Branch course")
     ours = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="ours_rm")
-    theirs = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(), username="theirs_rm")
+    theirs = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=BranchFactory(code="ZZ9999"), username="theirs_rm")
     EnrolmentFactory(course=course, user=ours)
     EnrolmentFactory(course=course, user=theirs)
     body = client_as("branch_manager").get(reverse("training:enrolment-manage")).content.decode()

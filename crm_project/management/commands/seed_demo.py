@@ -8,9 +8,11 @@ from crm_project import demo
 from crm_project.demo import state as demo_state
 from customers import consent as customer_consent
 from customers import services as customer_services
+from improvement import demo as improvement_demo
 from lifecycle import demo as lifecycle_demo
 from segmentation import demo as segmentation_demo
 from service import demo as service_demo
+from training import demo as training_demo
 
 DEFAULT_CUSTOMERS = 2000
 # What a repair re-uses from the interrupted run's marker.
@@ -161,3 +163,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "Lifecycle: " + ", ".join(f"{key} {value}" for key, value in lifecycle.items()) + "."
         )
+        training = training_demo.demo_seed_training(as_of=as_of)
+        improvement = improvement_demo.demo_seed_improvement(as_of=as_of)
+        self.stdout.write(f"Training: {training['enrolments']:,} enrolments; improvement: "
+                          f"{improvement['suggestions']} suggestions, {improvement['scorecards']:,} RM scorecards.")
