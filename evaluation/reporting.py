@@ -25,7 +25,7 @@ from decimal import Decimal
 from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Branch
 from complaints.models import Complaint, RootCause
@@ -288,7 +288,7 @@ def report_pdf(*, report: Report, content: dict) -> bytes:
             story += [_chart(names.get(code, code), points), Spacer(1, 4)]
         story += [Paragraph(_("Conclusions"), heading), *[Paragraph(f"• {line}", body)
                                                          for line in content["conclusions"]]]
-        story += [Paragraph(pgettext("report section", "Recommendations"), heading), *[Paragraph(f"• {line}", body)
+        story += [Paragraph(_("Recommended actions"), heading), *[Paragraph(f"• {line}", body)
                                                              for line in content["recommendations"]]]
         document.build(story)
         return buffer.getvalue()
@@ -336,7 +336,7 @@ def report_xlsx(*, report: Report, content: dict) -> bytes:
         notes = workbook.create_sheet(_("Conclusions")[:31])
         for title, lines in ((_("Data sources"), content["data_sources"]), (_("Method"), content["method"]),
                              (_("Conclusions"), content["conclusions"]),
-                             (pgettext("report section", "Recommendations"), content["recommendations"])):
+                             (_("Recommended actions"), content["recommendations"])):
             notes.append([title])
             notes.cell(row=notes.max_row, column=1).font = Font(bold=True)
             for line in lines:

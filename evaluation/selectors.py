@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts import permissions
+from accounts import scope as principal_scope
 from accounts.models import Branch, Role, User
 from complaints.models import RESOLVED_ON_TIME
 from complaints.selectors import complaint_list_visible_to
@@ -98,7 +99,7 @@ def kpi_scope_allowed(*, principal: Any, scope: KpiScope) -> bool:
     Head office (admin, auditor, an API key without a branch): everything. Branch manager:
     their branch and its RMs. Complaint desk: their branch. RM: themselves.
     """
-    if permissions.is_api_client(principal):
+    if not principal_scope.is_staff_principal(principal):
         if principal.branch_id is None:
             return True
         if scope.scope == ScopeKind.BRANCH:
@@ -135,7 +136,7 @@ def kpi_default_scope_for(*, user: User) -> KpiScope:
 def kpi_snapshots_visible_to(*, principal: Any) -> QuerySet[KpiSnapshot]:
     """Snapshot rows the principal may read (the API's list)."""
     snapshots = KpiSnapshot.objects.select_related("kpi", "target").order_by("-period_start", "kpi__position", "id")
-    if permissions.is_api_client(principal):
+    if not principal_scope.is_staff_principal(principal):
         if principal.branch_id is None:
             return snapshots
         return snapshots.filter(Q(scope=ScopeKind.BRANCH, branch_id=principal.branch_id)
@@ -377,7 +378,7 @@ def _customers_with_products(period: Period, *, minimum: int):
 
 def _report_scope(principal: Any) -> Q | None:
     """Head office all, a branch manager the bank's and their branch's, an API key its branch's; None: nothing."""
-    if permissions.is_api_client(principal):
+    if not principal_scope.is_staff_principal(principal):
         return Q() if principal.branch_id is None else Q(branch_id=principal.branch_id)
     if not permissions.can_view_reports(principal):
         return None

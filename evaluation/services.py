@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import Branch
@@ -312,6 +313,15 @@ def report_regenerate(*, report: Report, by) -> Report:
     return new
 
 
+def _period_snapshots_fresh_since(*, period: Period, since: datetime) -> datetime | None:
+    """The data time of the period's snapshots when all were computed after ``since``, else None."""
+    stamps = KpiSnapshot.objects.filter(period_kind=period.kind, period_start=period.start).aggregate(
+        oldest_computed=Min("computed_at"), data_as_of=Min("data_as_of"))
+    if stamps["oldest_computed"] is None or stamps["oldest_computed"] < since:
+        return None
+    return stamps["data_as_of"]
+
+
 def _report_progress(report: Report, *, pct: int, step: str) -> None:
     Report.objects.filter(pk=report.pk).update(progress_pct=pct, step=step)
 
@@ -336,8 +346,10 @@ def report_generate(*, report_id: int) -> Report:
     report.refresh_from_db()
     try:
         period = Period(REPORT_PERIOD_KIND[ReportKind(report.kind)], report.period_start)
-        data_as_of = timezone.now()
-        kpi_snapshots_compute(period=period, now=data_as_of)
+        data_as_of = _period_snapshots_fresh_since(period=period, since=report.created_at)
+        if data_as_of is None:  # the first report of a batch recomputes; the others reuse it
+            data_as_of = timezone.now()
+            kpi_snapshots_compute(period=period, now=data_as_of)
         _report_progress(report, pct=40, step="content")
         content = reporting.report_content(report=report, period=period)
         _report_progress(report, pct=60, step="pdf")
