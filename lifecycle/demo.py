@@ -11,7 +11,7 @@ transacting customers with a probability that depends non-linearly on who they a
 complaint): 70 % close the relationship (status closed, closed_on = C, open holdings closed on C,
 nothing after C), 30 % just stop transacting on C. Before C they disengage: their transactions
 thin out over the 240 days before C (kept with a probability falling from 1 to 0.1), and half of
-them close one product 45 days before. Deterministic: every draw is a hash of seed and id.
+them close one product 45 days before. Deterministic: every draw is a hash of the seed and the row's external number (stable across reseeds).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ HISTORY_DAYS = 540
 THINNING_DAYS = 240
 
 
-def _uniform(tag: str, column: str = "c.id") -> str:
+def _uniform(tag: str, column: str = "c.external_id") -> str:
     """A deterministic uniform draw in [0, 1) from the seed, a tag and a row id."""
     return (f"(('x' || substr(md5(%(seed)s::text || ':{tag}:' || {column}::text), 1, 12))::bit(48)::bigint"
             f" / 281474976710656.0)")
@@ -94,7 +94,7 @@ def demo_plant_churn(*, seed: int, as_of: date) -> dict:
             DELETE FROM {txn} t USING demo_churn d
             WHERE t.customer_id = d.id AND (
                 t.occurred_at >= d.churn_on + 1
-                OR (t.occurred_at >= d.churn_on - %(thin)s AND {_uniform('keep', 't.id')}
+                OR (t.occurred_at >= d.churn_on - %(thin)s AND {_uniform('keep', 't.external_ref')}
                     > 0.1 + 0.9 * (d.churn_on - (t.occurred_at AT TIME ZONE 'Asia/Shanghai')::date)::float8 / %(thin)s)
             )
         """, params)  # noqa: S608

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from itertools import accumulate
 
 from core import crypto
+from core.identifiers import RESIDENT_ID_CHECK_CHARACTERS, resident_id_check_character
 from crm_project.demo import catalogue
 from crm_project.demo.staff import RelationshipManagerSlot
 from customers.models import (
@@ -41,7 +42,6 @@ from customers.models import (
     TransactionDirection,
     TransactionType,
 )
-from customers.services import RESIDENT_ID_CHECK_CHARACTERS, resident_id_check_character
 
 CHUNK_CUSTOMERS = 1000
 # Customers an RM looks after at most; the benchmark wants one RM with about this many.
@@ -655,7 +655,7 @@ def _customer_row(profile: CustomerProfile, customer_id: int, loaded_at: str) ->
         profile.consent_data_processing, _optional(profile.consent_data_processing_at),
         profile.consent_marketing, _optional(profile.consent_marketing_at),
         _text(profile.consent_channel), _text(profile.preferred_channel), profile.info_updated_at,
-        str(profile.completeness_score), loaded_at, loaded_at,
+        str(profile.completeness_score), loaded_at, loaded_at, _text(""),
     ]
     return ",".join(fields) + "\n"
 
@@ -666,7 +666,7 @@ CUSTOMER_COLUMNS = (
     "closed_on", "closed_reason", "total_assets", "liabilities", "annual_income", "credit_rating",
     "risk_tolerance", "consent_data_processing", "consent_data_processing_at", "consent_marketing",
     "consent_marketing_at", "consent_channel", "preferred_channel", "info_updated_at", "completeness_score",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "region",
 )
 HOLDING_COLUMNS = ("external_ref", "customer_id", "product_id", "balance", "opened_on", "closed_on")
 TRANSACTION_COLUMNS = ("external_ref", "customer_id", "occurred_at", "amount", "direction", "channel", "type")
