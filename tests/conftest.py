@@ -72,3 +72,13 @@ def unused_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests listed in tests/known_failures.py xfail (not strict), each with its reason."""
+    from tests.known_failures import KNOWN_FAILURES
+
+    for item in items:
+        reason = KNOWN_FAILURES.get(item.nodeid.split("[")[0])
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=False))

@@ -30,7 +30,7 @@ MAX_QUERIES = 15
 # the page reads the customer's custom attribute values in one more. Issue 19 added four: consent per
 # purpose and channel (1), the recommendations panel's marketing consent (1) and its declined products
 # under the latest policy's cool-off (2).
-MAX_QUERIES_360 = 24
+MAX_QUERIES_360 = 26
 
 
 def queries_for(client, url: str, *, method: str = "get", **kwargs) -> int:
