@@ -11,7 +11,8 @@ transacting customers with a probability that depends non-linearly on who they a
 complaint): 70 % close the relationship (status closed, closed_on = C, open holdings closed on C,
 nothing after C), 30 % just stop transacting on C. Before C they disengage: their transactions
 thin out over the 240 days before C (kept with a probability falling from 1 to 0.1), and half of
-them close one product 45 days before. Deterministic: every draw is a hash of the seed and the row's external number (stable across reseeds).
+them close one product 45 days before. Deterministic: every draw is a hash of the seed and the
+row's external number, so a reseed gives the same data whatever ids the database hands out.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 import socket
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from accounts.models import Role
 from tests.accounts.factories import BranchFactory, UserFactory
@@ -27,6 +29,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_truncate")
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A test (or a page it requested) may activate zh-hans on this thread; the next test starts in the default."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 /* Behaviour that used to sit in inline attributes, so the Content-Security-Policy can forbid inline scripts.
    - <select data-autosubmit>: submit its form on change (the language switch).
+   - <select data-query-prefix="period=...">: load the page with that query plus the chosen value.
    - <form data-confirm="...">: ask before submitting. */
 (function () {
   "use strict";
@@ -7,6 +8,9 @@
     var target = event.target;
     if (target instanceof HTMLSelectElement && target.hasAttribute("data-autosubmit") && target.form) {
       target.form.submit();
+    }
+    if (target instanceof HTMLSelectElement && target.hasAttribute("data-query-prefix")) {
+      window.location.search = target.getAttribute("data-query-prefix") + "&" + target.value;
     }
   });
   document.addEventListener("submit", function (event) {
