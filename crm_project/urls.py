@@ -1,8 +1,6 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from core import views as core_views
@@ -21,8 +19,7 @@ urlpatterns = [
     path("lifecycle/", include("lifecycle.urls")),
     path("training/", include("training.urls")),
     path("improvement/", include("improvement.urls")),
-    # Pages for customers themselves (no login): survey answers, online complaints, progress.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon, name="favicon"),
     # Pages for customers themselves (no login): the front door, survey answers, online complaints, progress.
     path("public/", views.public_home, name="public-home"),
     path("public/surveys/", include("service.public_urls")),
@@ -39,4 +36,3 @@ handler500 = "crm_project.views.error_500"
 
 admin.site.site_header = _("Bank branch CRM")
 admin.site.site_title = _("Bank branch CRM")
-

@@ -1,8 +1,9 @@
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
@@ -17,6 +18,12 @@ def home(request: HttpRequest) -> HttpResponse:
     if permissions.can_view_kpis(request.user):
         return evaluation_views.dashboard(request)
     return render(request, "home.html")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico; the icon is a hashed static file, resolved per request
+    (at import time the production manifest may not exist yet, e.g. in `manage.py check`)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def public_home(request: HttpRequest) -> HttpResponse:
