@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch, User
+from evaluation.periods import period_parse
 from improvement.models import CustomerRewardKind, PeriodKind, Phase, period_start_of
 
 _DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-_PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
 
 
 def parse_period(kind: str, value: str) -> date | None:
-    """'2026-11' (month), '2026Q4' (quarter) or '2026' (year) → the period's first day; None if malformed."""
-    match = _PERIOD_RE.match((value or "").strip().upper())
-    if not match:
+    """'2026-11' (month), '2026-Q4' (quarter) or '2026' (year) → the period's first day; None if malformed
+    or of another kind (evaluation.periods.period_parse is the one parser)."""
+    try:
+        period = period_parse(value)
+    except ValueError:
         return None
-    year = int(match.group(1))
-    if not 2000 <= year <= 2100:
-        return None
-    if kind == PeriodKind.MONTH and match.group(2) and 1 <= int(match.group(2)) <= 12:
-        return date(year, int(match.group(2)), 1)
-    if kind == PeriodKind.QUARTER and match.group(3):
-        return date(year, 3 * int(match.group(3)) - 2, 1)
-    if kind == PeriodKind.YEAR and not match.group(2) and not match.group(3):
-        return date(year, 1, 1)
-    return None
+    return period.start if period.kind == kind and 2000 <= period.start.year <= 2100 else None
 
 
 class InitiativeCreateForm(forms.Form):
@@ -98,7 +90,7 @@ class CustomerRewardForm(forms.Form):
 
 class PeriodForm(forms.Form):
     period_kind = forms.ChoiceField(label=_("Period"), choices=PeriodKind.choices, required=False)
-    period = forms.CharField(label=_("Which (2026-11, 2026Q4 or 2026)"), max_length=7, required=False)
+    period = forms.CharField(label=_("Which (2026-11, 2026-Q4 or 2026)"), max_length=7, required=False)
 
     def __init__(self, *args, kinds=(PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR), **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,7 +103,7 @@ class PeriodForm(forms.Form):
         if data.get("period"):
             start = parse_period(kind, data["period"])
             if start is None:
-                self.add_error("period", _("Write a month as 2026-11, a quarter as 2026Q4 and a year as 2026."))
+                self.add_error("period", _("Write a month as 2026-11, a quarter as 2026-Q4 and a year as 2026."))
             data["period_start"] = start
         return data
 

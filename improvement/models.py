@@ -17,43 +17,29 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from evaluation.models import PeriodKind
+from evaluation.periods import Period, period_start_for
 
 
-class PeriodKind(models.TextChoices):
-    """The evaluation registry's period kinds (``kpi_snapshot_value(period_kind=...)``)."""
-
-    MONTH = "month", _("month")
-    QUARTER = "quarter", _("quarter")
-    YEAR = "year", _("year")
-
-
+# Periods are the evaluation registry's (``kpi_snapshot_value(period_kind=...)``): one home for their
+# kinds, boundaries and labels (evaluation.periods); these helpers only adapt its Period to dates.
 def period_start_of(kind: str, day: date) -> date:
-    if kind == PeriodKind.MONTH:
-        return day.replace(day=1)
-    if kind == PeriodKind.QUARTER:
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
+    return period_start_for(kind, day)
 
 
 def period_end_of(kind: str, start: date) -> date:
     """The first day after the period that starts on ``start`` (exclusive end)."""
-    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[PeriodKind(kind)]
-    month_index = start.month - 1 + months
-    return date(start.year + month_index // 12, month_index % 12 + 1, 1)
+    return Period(kind, start).next_start
 
 
 def period_before(kind: str, start: date) -> date:
-    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[PeriodKind(kind)]
-    month_index = start.year * 12 + start.month - 1 - months
-    return date(month_index // 12, month_index % 12 + 1, 1)
+    return Period(kind, start).previous().start
 
 
 def period_label(kind: str, start: date) -> str:
-    if kind == PeriodKind.MONTH:
-        return f"{start:%Y-%m}"
-    if kind == PeriodKind.QUARTER:
-        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
-    return str(start.year)
+    return Period(kind, start).label
 
 
 class Phase(models.TextChoices):
@@ -193,7 +179,7 @@ class SuggestionStatus(models.TextChoices):
     SUBMITTED = "submitted", _("submitted")
     UNDER_REVIEW = "under_review", _("under review")
     ADOPTED = "adopted", _("adopted")
-    REJECTED = "rejected", _("rejected")
+    REJECTED = "rejected", pgettext_lazy("suggestion status", "rejected")
 
 
 SUGGESTION_TRANSITIONS = {
