@@ -9,8 +9,4 @@ KNOWN_FAILURES = {
     "tests/api/test_schemathesis.py::test_api_conforms_to_its_schema":
         "the merged chapters' endpoints (evaluation, lifecycle, training, improvement) and customer "
         "custom-attribute filters have schema/response mismatches schemathesis finds",
-    "tests/evaluation/test_reports.py::test_a_report_end_to_end_through_a_real_worker":
-        "the real-worker report test fails after the merge; cause not yet found",
-    "tests/e2e/test_rm_customer_flow.py::test_rm_searches_reveals_phone_and_records_a_visit":
-        "the browser flow fails after the merge (360 page changes); cause not yet found",
 }
