@@ -74,20 +74,40 @@ def notification_send_many(*, recipients: Iterable, kind: str, params: dict[str,
     )
 
 
+def notification_send_bulk(messages: Iterable[tuple[int, str, dict[str, Any], str, str]]) -> int:
+    """Write many messages at once, as ``(recipient_id, kind, params, url, dedupe_key)``; a message whose
+    dedupe key the recipient already has is skipped. For jobs that notify many people in one
+    transaction (the complaint breach scan); returns how many rows were offered."""
+    rows = []
+    for recipient_id, kind, params, url, dedupe_key in messages:
+        if kind not in _KINDS:
+            raise ValueError(f"unregistered notification kind {kind!r}")
+        rows.append(Notification(recipient_id=recipient_id, kind=kind, params=params, url=url, dedupe_key=dedupe_key))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def notification_list_for(*, user):
     """The user's own inbox, newest first (nobody reads another person's inbox)."""
     return Notification.objects.filter(recipient_id=user.pk)
 
 
-def notification_unread_count(*, user) -> int:
+def notification_unread_count(*, user, kind_prefix: str = "") -> int:
+    """Unread messages in the user's inbox; with ``kind_prefix`` (e.g. "complaints."), one chapter's only."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.filter(recipient_id=user.pk).unread().count()
+    unread = Notification.objects.filter(recipient_id=user.pk).unread()
+    if kind_prefix:
+        unread = unread.filter(kind__startswith=kind_prefix)
+    return unread.count()
 
 
-def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:
-    """Mark the user's own notifications read (all unread ones when no ids are given)."""
+def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None, url: str | None = None) -> int:
+    """Mark the user's own notifications read: those ids, those linking to ``url`` (the page the user
+    just opened), or all unread ones when neither is given."""
     unread = Notification.objects.filter(recipient_id=user.pk).unread()
     if notification_ids is not None:
         unread = unread.filter(pk__in=list(notification_ids))
+    if url is not None:
+        unread = unread.filter(url=url)
     return unread.update(read_at=timezone.now())

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -417,41 +418,22 @@ def report_recipients(*, report: Report) -> QuerySet[User]:
     return users.filter(groups__name=Role.ADMIN).distinct()
 
 
-# --- Inbox: core notifications and complaint escalations ----------------------------------------
+# --- Inbox: every chapter's messages (core.notifications) -------------------------------------------
 
-
-@dataclass
-class InboxItem:
-    text: str
-    url: str
-    created_at: datetime
-    is_read: bool
-    source: str  # "core" | "complaint"
-    pk: int
+INBOX_PAGE_SIZE = 50
 
 
 def inbox_unread_count(*, user: User) -> int:
-    """Unread messages of both inboxes: core notifications and complaints' escalation notices."""
-    from complaints.selectors import notification_unread_count as complaint_unread_count
     from core import notifications
 
-    return notifications.notification_unread_count(user=user) + complaint_unread_count(user=user)
+    return notifications.notification_unread_count(user=user)
 
 
-def inbox_items_for(*, user: User, limit: int = 100) -> list[InboxItem]:
-    """The user's own messages from both inboxes, newest first (rendered in the reader's language)."""
-    from complaints.models import ComplaintNotification
+def inbox_page(*, user: User, page_number) -> Page:
+    """One page of the user's own messages, newest first, each with its ``text`` in the reader's language."""
     from core import notifications
 
-    items = [InboxItem(text=notifications.notification_text(n), url=n.url, created_at=n.created_at,
-                       is_read=n.read_at is not None, source="core", pk=n.pk)
-             for n in notifications.notification_list_for(user=user)[:limit]]
-    complaint_notices = (ComplaintNotification.objects.filter(recipient_id=user.pk)
-                         .select_related("complaint", "event").order_by("-created_at", "-id")[:limit])
-    for notice in complaint_notices:
-        items.append(InboxItem(
-            text=f"{notice.complaint.reference}: {notice.event.get_kind_display()}",
-            url=f"/complaints/{notice.complaint.reference}/", created_at=notice.created_at,
-            is_read=notice.read_at is not None, source="complaint", pk=notice.pk))
-    items.sort(key=lambda item: item.created_at, reverse=True)
-    return items[:limit]
+    page = Paginator(notifications.notification_list_for(user=user), INBOX_PAGE_SIZE).get_page(page_number)
+    for notification in page.object_list:
+        notification.text = notifications.notification_text(notification)
+    return page

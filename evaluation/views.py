@@ -380,13 +380,14 @@ def export_url(list_key: str, query: str, file_format: str) -> str:
 
 
 class InboxView(LoginRequiredMixin, View):
-    """/evaluation/inbox/: the user's messages, core notifications and complaint escalations together."""
+    """/evaluation/inbox/: the user's messages from every chapter, newest first, 50 a page."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "evaluation/inbox.html", {"items": selectors.inbox_items_for(user=request.user)})
+        page = selectors.inbox_page(user=request.user, page_number=request.GET.get("page"))
+        return render(request, "evaluation/inbox.html", {"page": page})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        """Mark every core notification read; complaint notices clear when their complaint is opened."""
+        """Mark every message read (a complaint's messages also clear when the complaint is opened)."""
         notifications.notification_mark_read(user=request.user)
         return redirect("evaluation:inbox")
 

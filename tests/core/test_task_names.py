@@ -71,7 +71,7 @@ def registered_tasks() -> set[str]:
 
 def test_the_scan_finds_the_outbox_calls():
     names = {name for _where, name in outbox_task_names()}
-    assert {"complaints.complaint_notifications_deliver_task", "customers.data_quality_run_task"} <= names
+    assert "customers.data_quality_run_task" in names
 
 
 def test_every_outbox_task_name_is_a_registered_task():
