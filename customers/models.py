@@ -463,6 +463,13 @@ class DataQualityIssue(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_id} {self.rule}"
 
+    @property
+    def detail_text(self) -> str:
+        """The stored code and figures as a sentence in the reader's language."""
+        from customers.data_quality_details import detail_text
+
+        return detail_text(self.detail)
+
 
 class ImportJobStatus(models.TextChoices):
     QUEUED = "queued", _("queued")
