@@ -9,7 +9,8 @@ A chapter registers each kind of message once, from ``AppConfig.ready()``:
 
 and sends with ``notification_send(recipient=..., kind=..., params={...}, url=...)``. The message
 is rendered when the recipient reads it, in the recipient's language. Params carry ids,
-references and figures, never PII (names, ID numbers, phones).
+references and figures, never PII (names, ID numbers, phones); a name kept in two languages goes
+in as ``name`` and ``name_zh`` (see notification_params).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.i18n import ui_is_chinese
 from core.models import Notification
 
 _KINDS: dict[str, Any] = {}
@@ -35,13 +37,21 @@ def notification_kinds() -> dict[str, Any]:
     return dict(_KINDS)
 
 
+def notification_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters in the reader's language: for a Chinese reader, a non-empty ``<name>_zh`` replaces
+    ``<name>`` (a course title, a KPI name: reference data kept in both languages)."""
+    if not ui_is_chinese():
+        return params
+    return {**params, **{key[:-3]: value for key, value in params.items() if key.endswith("_zh") and value}}
+
+
 def notification_text(notification: Notification) -> str:
     """The message in the active language; an unknown kind or missing parameter still reads sensibly."""
     message = _KINDS.get(notification.kind)
     if message is None:
         return _("Notification: %(kind)s") % {"kind": notification.kind}
     try:
-        return str(message) % notification.params
+        return str(message) % notification_params(notification.params)
     except (KeyError, TypeError, ValueError):
         return str(message)
 

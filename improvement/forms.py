@@ -7,6 +7,7 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import StaffChoiceField, StaffMultipleChoiceField
 from accounts.models import Branch, User
 from evaluation.periods import period_parse
 from improvement.models import CustomerRewardKind, PeriodKind, Phase, period_start_of
@@ -27,8 +28,8 @@ def parse_period(kind: str, value: str) -> date | None:
 class InitiativeCreateForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     problem = forms.CharField(label=_("Problem"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none())
-    team = forms.ModelMultipleChoiceField(label=_("Team"), queryset=User.objects.none(), required=False,
+    owner = StaffChoiceField(label=_("Owner"), queryset=User.objects.none())
+    team = StaffMultipleChoiceField(label=_("Team"), queryset=User.objects.none(), required=False,
                                           help_text=_("People from several departments, as the manual asks."))
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=Branch.objects.none(), required=False,
                                     empty_label=_("Whole bank"))
@@ -48,8 +49,6 @@ class InitiativeCreateForm(forms.Form):
         self.fields["team"].queryset = staff
         self.fields["branch"].queryset = branches
         self.fields["kpi_code"].choices = kpi_choices
-        for name in ("owner", "team"):
-            self.fields[name].label_from_instance = lambda user: user.get_full_name() or user.username
 
 
 class PhaseNoteForm(forms.Form):

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.i18n import text_in_ui_language
 from evaluation.models import PeriodKind
 from evaluation.periods import Period, period_start_for
 
@@ -320,6 +321,7 @@ class ScorecardPolicy(models.Model):
         _("complaints per 100 customers that score 0"), max_digits=6, decimal_places=2, default=Decimal("5"),
         validators=[MinValueValidator(Decimal("0.01"))])
     rationale = models.TextField(_("rationale"), help_text=_("Why these weights: shown with every scorecard."))
+    rationale_zh = models.TextField(_("rationale (Chinese)"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -342,6 +344,10 @@ class ScorecardPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} ({self.effective_from})"
+
+    @property
+    def rationale_text(self) -> str:
+        return text_in_ui_language(en=self.rationale, zh=self.rationale_zh)
 
     WEIGHT_FIELDS = ("weight_satisfaction", "weight_retention", "weight_clv_growth", "weight_complaints",
                      "weight_sla", "weight_training")
