@@ -61,6 +61,7 @@ from django.utils import timezone
 
 from accounts.models import Branch, User
 from core import crypto, masking
+from core.bulk import bulk_update_by_pk
 from core.exports import safe_row
 from core.fields import BlindIndexField, EncryptedTextField
 from customers import rules
@@ -1127,7 +1128,7 @@ class _Importer:
                         obj.info_updated_at = now
                         obj.updated_at = now
                     changed_fields |= {"info_updated_at", "updated_at"}
-                model.objects.bulk_update(to_update, sorted(changed_fields))
+                bulk_update_by_pk(model, to_update, sorted(changed_fields))
             if self.attribute_fields:
                 self._write_attributes(rows)
         # A row whose only change is a custom attribute value counts as unchanged (its columns are).
