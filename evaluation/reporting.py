@@ -107,7 +107,6 @@ def report_content(*, report: Report, period: Period) -> dict:
                  else selectors.KpiScope(ScopeKind.BANK))
         codes = REPORT_KPIS[ReportKind(report.kind)]
         tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=codes)
-        tiles = [tile for tile in tiles if tile.value is not None or tile.kpi.code != "churn_warning_rate"]
         rows, conclusions, recommendations, series = [], [], [], {}
         for tile in tiles:
             unit = tile.kpi.unit
