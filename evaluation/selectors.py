@@ -204,13 +204,15 @@ def _scope_filter(scope: KpiScope) -> Q:
 
 
 def kpi_tiles(*, scope: KpiScope, period: Period, kpi_codes: list[str] | None = None,
-              chart_periods: int = CHART_PERIODS) -> list[KpiTile]:
+              chart_periods: int = CHART_PERIODS, definitions: list[KpiDefinition] | None = None) -> list[KpiTile]:
     """One tile per KPI for a scope and period, with trend and a series of ``chart_periods`` periods.
 
     One query for every figure: the series window plus the same period a year earlier.
+    ``definitions``: the ``kpi_definition_list()`` the caller already read (saves its two queries).
     The caller has checked ``kpi_scope_allowed``.
     """
-    definitions = [d for d in kpi_definition_list() if kpi_codes is None or d.code in kpi_codes]
+    all_definitions = kpi_definition_list() if definitions is None else definitions
+    definitions = [d for d in all_definitions if kpi_codes is None or d.code in kpi_codes]
     if kpi_codes is not None:
         definitions.sort(key=lambda d: kpi_codes.index(d.code))
     first = period.shifted(-(chart_periods - 1))
@@ -249,9 +251,10 @@ def kpi_tiles(*, scope: KpiScope, period: Period, kpi_codes: list[str] | None = 
     return tiles
 
 
-def kpi_rm_ranking(*, branch_id: int, period: Period, kpi_code: str) -> list[KpiSnapshot]:
+def kpi_rm_ranking(*, branch_id: int, period: Period, kpi_code: str,
+                   definition: KpiDefinition | None = None) -> list[KpiSnapshot]:
     """The branch's RMs by one KPI for the period, best first (in the KPI's direction)."""
-    definition = kpi_definition_get(code=kpi_code)
+    definition = definition or kpi_definition_get(code=kpi_code)
     order = "-value" if definition.direction == "higher" else "value"
     return list(KpiSnapshot.objects.filter(
         kpi=definition, period_kind=period.kind, period_start=period.start, scope=ScopeKind.RM, dimension="",

@@ -133,31 +133,35 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context["scope"], context["scope_label"], context["scope_query"] = scope, scope_label(scope), scope_query(
         scope, period)
     head_office = permissions.sees_all_branches(user)
+    # Every KPI definition (with its targets) read once for the whole page; the sections pick from it.
+    definitions = list(selectors.kpi_definition_list())
+    by_code = {definition.code: definition for definition in definitions}
     if head_office:
-        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES)
+        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES, definitions=definitions)
         context.update(role="head_office", tiles=tiles,
                        charts=_chart_data([tile for tile in tiles if tile.kpi.code in CHART_TILES]),
                        branch_table=selectors.kpi_branch_table(period=period, kpi_codes=BRANCH_TABLE_KPIS),
-                       branch_table_kpis=[selectors.kpi_definition_get(code=code) for code in BRANCH_TABLE_KPIS])
+                       branch_table_kpis=[by_code[code] for code in BRANCH_TABLE_KPIS if code in by_code])
     elif permissions.is_branch_manager(user) and user.branch_id:
-        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES)
+        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES, definitions=definitions)
+        rankable = selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS
         ranking_code = request.GET.get("rank", RANKING_DEFAULT)
-        if ranking_code not in selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS:
+        if ranking_code not in rankable or ranking_code not in by_code:
             ranking_code = RANKING_DEFAULT
         context.update(role="branch_manager", tiles=tiles,
                        charts=_chart_data([tile for tile in tiles if tile.kpi.code in CHART_TILES]),
                        ranking=selectors.kpi_rm_ranking(branch_id=user.branch_id, period=period,
-                                                        kpi_code=ranking_code),
-                       ranking_kpi=selectors.kpi_definition_get(code=ranking_code),
-                       ranking_choices=[d for d in selectors.kpi_definition_list()
-                                        if d.code in selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS])
+                                                        kpi_code=ranking_code, definition=by_code[ranking_code]),
+                       ranking_kpi=by_code[ranking_code],
+                       ranking_choices=[d for d in definitions if d.code in rankable])
     elif permissions.is_complaint_desk(user) and user.branch_id:
         context.update(role="complaint_desk", tiles=selectors.kpi_tiles(scope=scope, period=period,
-                                                                         kpi_codes=DESK_TILES, chart_periods=2),
+                                                                         kpi_codes=DESK_TILES, chart_periods=2,
+                                                                         definitions=definitions),
                        desk=_desk_counts(user))
     elif permissions.is_relationship_manager(user):
         context.update(role="rm", tiles=selectors.kpi_tiles(scope=scope, period=period, kpi_codes=RM_TILES,
-                                                            chart_periods=2),
+                                                            chart_periods=2, definitions=definitions),
                        work=_rm_work(user))
     else:
         return render(request, "home.html", context)
