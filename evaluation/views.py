@@ -373,6 +373,8 @@ class ListExportView(LoginRequiredMixin, View):
         file_format = request.GET.get("format", "csv")
         if file_format not in exports.FORMATS or list_key not in exports.LISTS:
             raise Http404
+        if not exports.can_export(request.user, list_key):
+            raise PermissionDenied
         return exports.list_export(request=request, list_key=list_key, file_format=file_format)
 
 
