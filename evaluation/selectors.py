@@ -33,6 +33,7 @@ from evaluation.models import (
     ScopeKind,
 )
 from evaluation.periods import Period, period_containing
+from lifecycle.models import RetentionTask
 from segmentation.models import SegmentHistory
 from service.selectors import survey_response_list_visible_to
 
@@ -286,7 +287,7 @@ def latest_computed_period(*, kind: str = PeriodKind.MONTH) -> Period:
 # --- Drill-down: the rows behind a figure -----------------------------------------------------
 
 CUSTOMER_KPIS = {"retention_rate", "churn_rate", "clv_average", "active_rate", "contacts_per_customer",
-                 "acquisition_rate", "tier_conversion_rate", "product_usage_rate"}
+                 "acquisition_rate", "tier_conversion_rate", "product_usage_rate", "churn_warning_rate"}
 COMPLAINT_KPIS = {"complaint_rate", "complaints_per_10m_customers", "complaints_per_1000_branches",
                   "response_time_hours", "sla_compliance_rate"}
 SURVEY_KPIS = {"satisfaction_rate", "csat_average", "nps", "satisfaction_index"}
@@ -322,6 +323,9 @@ def _customer_numerator(code: str, period: Period) -> Q | Exists:
             to_tier_rank__gt=F("from_tier_rank"))))
     if code == "clv_average":
         return _at_end(period) & Q(segment__isnull=False)
+    if code == "churn_warning_rate":  # kpis._CHURN_WARNED_IN_PERIOD
+        return _at_end(period) & Q(Exists(RetentionTask.objects.filter(
+            customer_id=OuterRef("pk"), created_at__gte=start_at, created_at__lt=end_at)))
     raise KeyError(code)
 
 
