@@ -24,7 +24,7 @@ from tests.evaluation.factories import churn_warning, compute, local
 pytestmark = pytest.mark.django_db
 
 # Ceilings per role (queries of one GET /, session and sign-in checks included).
-CEILINGS = {"rm": 24, "branch_manager": 14, "admin": 14, "complaint_desk": 13}
+CEILINGS = {"rm": 20, "branch_manager": 13, "admin": 13, "complaint_desk": 12}
 
 
 def _book(*, home_branch, rm, size: int) -> None:
