@@ -12,7 +12,7 @@ Measures, each repeated and reported as the median:
    FILTER statement computing the same figures in the same run (and checks they agree);
 2. the same month's snapshots of every KPI;
 3. the home dashboard (head office, branch manager, RM) and the KPI page, through Django's
-   test client;
+   test client: median time and the queries of one request;
 4. one branch's monthly report, PDF and XLSX included.
 """
 
@@ -125,6 +125,19 @@ def check_agreement(period, rows: list[tuple]) -> None:
         print(f"  bank {code:24} snapshot {got!s:>12}  hand-written {value!s:>12}  {status}")
 
 
+def count_queries(client: Client, url: str) -> int:
+    """Queries of one request (execute_wrapper: counts with DEBUG off too)."""
+    executed: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        client.get(url)
+    return len(executed)
+
+
 def time_page(client: Client, url: str, repeats: int) -> float:
     client.get(url)  # warm
     timings = []
@@ -141,6 +154,8 @@ def main() -> None:
     parser.add_argument("--period", default="2026-11")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--page-requests", type=int, default=20)
+    parser.add_argument("--pages-only", action="store_true",
+                        help="only the dashboards (3.), on the snapshots already computed")
     args = parser.parse_args()
     period = period_parse(args.period)
     with connection.cursor() as cursor:
@@ -151,6 +166,14 @@ def main() -> None:
     print(f"data: {customers:,} customers, {transactions:,} transactions, {interactions:,} interactions, "
           f"{complaints:,} complaints, {answers:,} survey answers, {branches} branches; period {period}")
 
+    if not args.pages_only:
+        snapshots(period, args)
+    pages(period, args)
+    if not args.pages_only:
+        one_branch_report(period, args)
+
+
+def snapshots(period, args) -> None:
     snapshot_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period, kpi_codes=COMPARED_KPIS),
                                 args.repeats)
     rows_holder: list = []
@@ -161,7 +184,10 @@ def main() -> None:
     all_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period), args.repeats)
     print(f"2. every KPI ({selectors.kpi_definition_list().count()}), every scope: {all_s:.2f} s")
 
+
+def pages(period, args) -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.MFA_REQUIRED_ROLES = []  # the pages are measured, not the second factor (else managers get a 302)
     for role, url in ((Role.ADMIN, "/"), (Role.BRANCH_MANAGER, "/"), (Role.RELATIONSHIP_MANAGER, "/"),
                       (Role.BRANCH_MANAGER, "/evaluation/")):
         user = User.objects.filter(groups__name=role, is_active=True).order_by("pk").first()
@@ -170,9 +196,12 @@ def main() -> None:
             continue
         client = Client()
         client.force_login(user)
-        print(f"3. {url} as {role}: median {time_page(client, url + '?period=' + period.label, args.page_requests):.1f}"
-              f" ms over {args.page_requests} requests")
+        page = url + "?period=" + period.label
+        print(f"3. {url} as {role}: median {time_page(client, page, args.page_requests):.1f}"
+              f" ms over {args.page_requests} requests, {count_queries(client, page)} queries")
 
+
+def one_branch_report(period, args) -> None:
     branch = Branch.objects.filter(is_head_office=False).order_by("code").first()
 
     def one_report() -> None:
