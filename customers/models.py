@@ -650,6 +650,7 @@ class ConsentMethod(models.TextChoices):
     APP = "app", _("mobile app")
     PHONE_RECORDED = "phone_recorded", _("recorded phone call")
     MIGRATED = "migrated", _("carried over from the former single consent field")
+    REPORTED = "reported", _("reported by a bank system (API or import)")
 
 
 class Consent(models.Model):
