@@ -40,8 +40,9 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from lifecycle import features, modelling, services  # noqa: E402
-from lifecycle.models import RunStatus, ScoringRun  # noqa: E402
+from lifecycle.models import ChurnScore, RunStatus, ScoringRun  # noqa: E402
 
 
 def _workers(count: int) -> list[subprocess.Popen]:
@@ -57,7 +58,7 @@ def _workers(count: int) -> list[subprocess.Popen]:
     ]
 
 
-def score_through_celery(*, worker_count: int) -> dict:
+def score_through_celery(*, worker_count: int, as_of=None) -> dict:
     from crm_project.celery import app
 
     app.control.purge()
@@ -66,7 +67,7 @@ def score_through_celery(*, worker_count: int) -> dict:
     time.sleep(5)  # let the workers connect before the clock starts
     try:
         started = time.monotonic()
-        run = services.scoring_run_queue(as_of=timezone.localdate())
+        run = services.scoring_run_queue(as_of=as_of or timezone.localdate())
         while True:
             for w in workers:
                 with contextlib.suppress(psutil.NoSuchProcess):
@@ -85,12 +86,12 @@ def score_through_celery(*, worker_count: int) -> dict:
             "seconds": seconds, "peak_rss_mib": max(peaks.values()) / 2**20}
 
 
-def score_at_the_limit() -> dict:
+def score_at_the_limit(as_of=None) -> dict:
     """One statement for the feature matrix, COPY out, predict (+ contributions), COPY in."""
     model = services.churn_model_active()
     fitted = services.churn_model_load(model=model)
     policy = services.lifecycle_policy_latest()
-    cutoff = timezone.localdate()
+    cutoff = as_of or timezone.localdate()
     params = {"cutoff": cutoff, "cutoff_at": features.cutoff_moment(cutoff),
               "inactive_days": policy.churn_inactive_days}
     timings = {}
@@ -122,7 +123,8 @@ def score_at_the_limit() -> dict:
         cursor.execute("DROP TABLE bench_scores")
     timings["copy_in"] = time.monotonic() - mark
     total = time.monotonic() - started
-    return {"customers": len(ids), "seconds": total, "seconds_without_contributions": total - timings["contributions"],
+    return {"customers": len(ids), "seconds": total, "scores": dict(zip(ids.tolist(), p.tolist(), strict=True)),
+            "seconds_without_contributions": total - timings["contributions"],
             **{f"t_{k}": round(v, 1) for k, v in timings.items()}}
 
 
@@ -156,6 +158,29 @@ def main() -> None:
           f"customers in {celery['chunks']} chunks, {celery['seconds']:.1f} s; worker peak RSS "
           f"{celery['peak_rss_mib']:.0f} MiB")
     print(f"Ratio Celery / limit: {celery['seconds'] / limit['seconds']:.2f}x")
+
+
+@benchmark("lifecycle", scales=("100k", "1m"))
+def run_benchmark(run: Run) -> list[Figure]:
+    """Scoring every open customer through Celery (2 real workers) against the one-statement limit; the run's
+    probabilities must equal the limit's for every customer."""
+    as_of = run.as_of.date()
+    if services.churn_model_active() is None:
+        raise AssertionError("no active churn model (seed_demo trains one)")
+    limit = score_at_the_limit(as_of)
+    celery = score_through_celery(worker_count=run.options.get("workers", 2), as_of=as_of)
+    scored = dict(ChurnScore.objects.filter(run_id=celery["run_id"]).values_list("customer_id", "probability"))
+    expected = limit["scores"]
+    if scored.keys() != expected.keys():
+        raise AssertionError(f"the run scored {len(scored):,} customers, the limit {len(expected):,}")
+    worst = max((abs(scored[pk] - expected[pk]) for pk in expected), default=0.0)
+    if worst > 1e-6:
+        raise AssertionError(f"probabilities differ from the limit's by up to {worst}")
+    return [
+        Figure(job=f"churn scoring, {celery['customers']:,} customers, 2 workers", figure=celery["seconds"], unit="s",
+               baseline=limit["seconds"], baseline_label="one SQL + COPY + predict", target=("ratio<=", 2)),
+        Figure(job="churn scoring, worker peak RSS", figure=celery["peak_rss_mib"], unit="MiB", target=("<=", 2048)),
+    ]
 
 
 if __name__ == "__main__":
