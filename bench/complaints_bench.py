@@ -123,8 +123,8 @@ def generate(total: int = TOTAL, open_count: int = OPEN) -> None:
     now = timezone.now()
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("TRUNCATE complaints_complaintnotification, complaints_complaintevent, "
-                       "complaints_complaintattachment, complaints_complaint")
+        cursor.execute("DELETE FROM core_notification WHERE kind LIKE 'complaints.%%'")
+        cursor.execute("TRUNCATE complaints_complaintevent, complaints_complaintattachment, complaints_complaint")
         cursor.execute("SELECT setseed(0.42)")
         cursor.execute(GENERATE_SQL, {"total": total, "closed": total - open_count, "now": now, "policy": policy.pk,
                                       "fr": policy.first_response_minutes, "res": policy.resolution_minutes})
