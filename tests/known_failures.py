@@ -6,9 +6,6 @@ defect or a test to correct, listed in the closing note of 2026-12-04; none is e
 """
 
 KNOWN_FAILURES = {
-    "tests/api/test_schemathesis.py::test_api_conforms_to_its_schema":
-        "the merged chapters' endpoints (evaluation, lifecycle, training, improvement) and customer "
-        "custom-attribute filters have schema/response mismatches schemathesis finds",
     "tests/test_choice_contexts.py::test_no_context_free_msgid_is_shared_by_two_choices_classes":
         "evaluation and improvement choices share 'month', 'year', 'rejected' without a pgettext context",
     "tests/evaluation/test_reports.py::test_a_report_end_to_end_through_a_real_worker":
