@@ -43,7 +43,7 @@ _CURSOR_RE = re.compile(CURSOR_PATTERN)
 # encodes a JSON list, so it starts with "W".)
 _LEGACY_CURSOR_RE = re.compile(r"^[0-9]{1,18}$")
 _PAGE_SIZE_RE = re.compile(r"^[0-9]+$")
-INVALID_CURSOR = _("Invalid cursor; pass on next_cursor from a page.")
+INVALID_CURSOR = _("Invalid cursor; use next_cursor from a page.")
 INVALID_PAGE_SIZE = _("Enter a whole number from 1 up.")
 
 
@@ -103,9 +103,11 @@ class KeysetPagination:
         raw = request.query_params.get(PAGE_SIZE_PARAM)
         if raw is None:
             return self.page_size
-        if not _PAGE_SIZE_RE.fullmatch(raw) or int(raw) < 1:
+        digits = raw.lstrip("0")
+        if not _PAGE_SIZE_RE.fullmatch(raw) or not digits:
             raise exceptions.ValidationError({PAGE_SIZE_PARAM: [str(INVALID_PAGE_SIZE)]})
-        return min(int(raw), self.max_page_size)
+        # Thousands of digits would pass Python's int() limit (a ValueError): any long number is "above".
+        return self.max_page_size if len(digits) > 9 else min(int(digits), self.max_page_size)
 
     def _position(self, request, model: type[Model]) -> list | None:
         """The decoded cursor: the last row's ordering values, each of its field's type; 400 if not ours."""
