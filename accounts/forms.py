@@ -12,14 +12,24 @@ from accounts.models import DelegationReason, User
 _ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
 
 
-class DelegateChoiceField(forms.ModelChoiceField):
+def staff_label(user: User) -> str:
+    """How a colleague is named in every staff picker: full name and staff number, never a bare login."""
+    name = user.get_full_name() or user.username
+    return f"{name} ({user.staff_number})" if user.staff_number else name
+
+
+class StaffChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
-        name = obj.get_full_name() or obj.username
-        return f"{name} ({obj.staff_number})" if obj.staff_number else name
+        return staff_label(obj)
+
+
+class StaffMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return staff_label(obj)
 
 
 class DelegationCreateForm(forms.Form):
-    delegate = DelegateChoiceField(
+    delegate = StaffChoiceField(
         label=_("Backup relationship manager"),
         queryset=User.objects.none(),
         empty_label=_("Choose a colleague"),

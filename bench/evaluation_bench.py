@@ -12,7 +12,7 @@ Measures, each repeated and reported as the median:
    FILTER statement computing the same figures in the same run (and checks they agree);
 2. the same month's snapshots of every KPI;
 3. the home dashboard (head office, branch manager, RM) and the KPI page, through Django's
-   test client;
+   test client: median time and the queries of one request;
 4. one branch's monthly report, PDF and XLSX included.
 """
 
@@ -38,9 +38,10 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from accounts.models import Branch, Role, User  # noqa: E402
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from evaluation import selectors, services  # noqa: E402
-from evaluation.models import Report  # noqa: E402
-from evaluation.periods import period_parse  # noqa: E402
+from evaluation.models import PeriodKind, Report  # noqa: E402
+from evaluation.periods import period_containing, period_parse  # noqa: E402
 
 COMPARED_KPIS = ["retention_rate", "churn_rate", "active_rate", "contacts_per_customer", "acquisition_rate",
                  "product_usage_rate", "satisfaction_rate", "csat_average", "nps"]
@@ -104,7 +105,8 @@ def hand_written(period) -> list[tuple]:
         return cursor.fetchall()
 
 
-def check_agreement(period, rows: list[tuple]) -> None:
+def check_agreement(period, rows: list[tuple]) -> list[str]:
+    """Print each compared KPI of the bank, snapshot against the hand-written statement; return those that differ."""
     bank = next(row for row in rows if row[0] == 1 and row[1] == 1)
     (_gb, _gr, _b, _r, at_start, retained, churned, at_end, active, contacts, joined, multi, answers, satisfied,
      csat, nps) = bank
@@ -119,10 +121,27 @@ def check_agreement(period, rows: list[tuple]) -> None:
         "satisfaction_rate": pct(satisfied, answers),
         "csat_average": round(Decimal(csat) / answers, 4) if answers else None, "nps": pct(nps, answers),
     }
+    differing = []
     for code, value in expected.items():
         got = selectors.kpi_snapshot_value(kpi_code=code, period_kind=period.kind, period_start=period.start)
         status = "ok" if got == value else "DIFFERS"
+        if got != value:
+            differing.append(code)
         print(f"  bank {code:24} snapshot {got!s:>12}  hand-written {value!s:>12}  {status}")
+    return differing
+
+
+def count_queries(client: Client, url: str) -> int:
+    """Queries of one request (execute_wrapper: counts with DEBUG off too)."""
+    executed: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        executed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        client.get(url)
+    return len(executed)
 
 
 def time_page(client: Client, url: str, repeats: int) -> float:
@@ -141,6 +160,8 @@ def main() -> None:
     parser.add_argument("--period", default="2026-11")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--page-requests", type=int, default=20)
+    parser.add_argument("--pages-only", action="store_true",
+                        help="only the dashboards (3.), on the snapshots already computed")
     args = parser.parse_args()
     period = period_parse(args.period)
     with connection.cursor() as cursor:
@@ -151,6 +172,14 @@ def main() -> None:
     print(f"data: {customers:,} customers, {transactions:,} transactions, {interactions:,} interactions, "
           f"{complaints:,} complaints, {answers:,} survey answers, {branches} branches; period {period}")
 
+    if not args.pages_only:
+        snapshots(period, args)
+    pages(period, args)
+    if not args.pages_only:
+        one_branch_report(period, args)
+
+
+def snapshots(period, args) -> None:
     snapshot_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period, kpi_codes=COMPARED_KPIS),
                                 args.repeats)
     rows_holder: list = []
@@ -161,7 +190,10 @@ def main() -> None:
     all_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period), args.repeats)
     print(f"2. every KPI ({selectors.kpi_definition_list().count()}), every scope: {all_s:.2f} s")
 
+
+def pages(period, args) -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.MFA_REQUIRED_ROLES = []  # the pages are measured, not the second factor (else managers get a 302)
     for role, url in ((Role.ADMIN, "/"), (Role.BRANCH_MANAGER, "/"), (Role.RELATIONSHIP_MANAGER, "/"),
                       (Role.BRANCH_MANAGER, "/evaluation/")):
         user = User.objects.filter(groups__name=role, is_active=True).order_by("pk").first()
@@ -170,9 +202,12 @@ def main() -> None:
             continue
         client = Client()
         client.force_login(user)
-        print(f"3. {url} as {role}: median {time_page(client, url + '?period=' + period.label, args.page_requests):.1f}"
-              f" ms over {args.page_requests} requests")
+        page = url + "?period=" + period.label
+        print(f"3. {url} as {role}: median {time_page(client, page, args.page_requests):.1f}"
+              f" ms over {args.page_requests} requests, {count_queries(client, page)} queries")
 
+
+def one_branch_report(period, args) -> None:
     branch = Branch.objects.filter(is_head_office=False).order_by("code").first()
 
     def one_report() -> None:
@@ -184,6 +219,45 @@ def main() -> None:
     report_s = median_seconds(one_report, args.repeats)
     print(f"4. monthly report of branch {branch.code} (snapshots of the month, content, PDF, XLSX): "
           f"{report_s:.2f} s")
+
+
+@benchmark("evaluation")
+def run_benchmark(run: Run) -> list[Figure]:
+    """The last complete month before the seed's end: snapshots against one hand-written GROUP BY ... FILTER
+    (their figures must agree), the role dashboards from those snapshots, and one branch's monthly report."""
+    period = period_containing(PeriodKind.MONTH, run.as_of).previous()
+    repeats = run.options.get("repeats", 3)
+    snapshot_s = median_seconds(lambda: services.kpi_snapshots_compute(period=period, kpi_codes=COMPARED_KPIS),
+                                repeats)
+    rows_holder: list = []
+    hand_s = median_seconds(lambda: rows_holder.append(hand_written(period)), repeats)
+    differing = check_agreement(period, rows_holder[-1])
+    if differing:
+        raise AssertionError(f"snapshots differ from the hand-written statement for {differing}")
+    services.kpi_snapshots_compute(period=period)  # every KPI, so the dashboards read full snapshots
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.MFA_REQUIRED_ROLES = []
+    figures = [Figure(job=f"KPI snapshots, {len(COMPARED_KPIS)} KPIs x every scope ({period})", figure=snapshot_s,
+                      unit="s", baseline=hand_s, baseline_label="one GROUP BY ... FILTER", target=("ratio<=", 2))]
+    for role in (Role.ADMIN, Role.BRANCH_MANAGER, Role.RELATIONSHIP_MANAGER):
+        user = User.objects.filter(groups__name=role, is_active=True).order_by("pk").first()
+        client = Client()
+        client.force_login(user)
+        url = f"/?period={period.label}"
+        median_ms = time_page(client, url, run.options.get("requests", 30))
+        figures.append(Figure(job=f"dashboard / as {role}, median ({count_queries(client, url)} queries)",
+                              figure=median_ms, unit="ms", target=("<=", 80)))
+    branch = Branch.objects.filter(is_head_office=False).order_by("code").first()
+
+    def one_report() -> None:
+        with transaction.atomic():
+            report = services.report_claim(kind="monthly", period=period, branch_id=branch.pk, revision=999)
+        services.report_generate(report_id=report.pk)
+        Report.objects.filter(pk=report.pk).delete()
+
+    figures.append(Figure(job=f"monthly report of one branch (PDF + XLSX), {branch.code}",
+                          figure=median_seconds(one_report, 1), unit="s", target=("<=", 10)))
+    return figures
 
 
 if __name__ == "__main__":

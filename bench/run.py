@@ -38,6 +38,8 @@ BENCH_MODULES = [
     "bench.complaints_bench",
     "bench.import_customers",
     "bench.audit_bench",
+    "bench.segments_overview_bench",
+    "bench.evaluation_bench",
 ]
 SEED_AS_OF = "2026-11-27"
 SEED_RATE = "0.4167"  # 10 transactions per customer over 24 months: 10M at 1m customers

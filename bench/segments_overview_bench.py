@@ -37,6 +37,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from segmentation import selectors  # noqa: E402
 from segmentation.models import CustomerSegment, SegmentCount, SegmentMoveCount  # noqa: E402
@@ -74,6 +75,34 @@ def time_call(fn, repeats: int) -> float:
         fn()
         samples_ms.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(samples_ms), 2)
+
+
+def counts_per_tier_by_group_by() -> dict[str, int]:
+    """The baseline: customers per tier counted over every segment row (what the page did before)."""
+    return {f"tier:{tier}": count for tier, count in
+            CustomerSegment.objects.order_by().values_list("tier").annotate(count=Count("pk"))}
+
+
+@benchmark("segments")
+def run_benchmark(run: Run) -> list[Figure]:
+    """/segments/ for head office, read from the run's count tables; its tier counts must equal a GROUP BY
+    over every segment (the run's counts are what the page shows)."""
+    requests = run.options.get("requests", 60)
+    admin = User.objects.filter(groups__name=Role.ADMIN, is_active=True).first()
+    overview = selectors.segment_overview(user=admin)
+    from_page = {key: value for key, value in overview["totals"].items() if key.startswith("tier:") and value}
+    reference = {key: value for key, value in counts_per_tier_by_group_by().items() if value}
+    if from_page != reference:
+        raise AssertionError(f"/segments/ tier counts differ from the GROUP BY: {from_page} vs {reference}")
+    page = measure(admin, requests)
+    counting = time_call(lambda: selectors.segment_overview(user=admin), requests)
+    group_by = time_call(counts_per_tier_by_group_by, max(10, requests // 5))
+    return [
+        Figure(job=f"/segments/ (head office), median ({page['queries']} queries)", figure=page["median_ms"],
+               unit="ms", target=("<=", 80)),
+        Figure(job="/segments/ counts: count tables vs GROUP BY over every segment", figure=counting, unit="ms",
+               baseline=group_by, baseline_label="GROUP BY over the segments", target=("ratio<=", 1)),
+    ]
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from complaints.models import (
     Complaint,
     ComplaintCategory,
     ComplaintEvent,
-    ComplaintNotification,
     SlaPolicy,
     SlaRule,
 )
@@ -138,14 +137,4 @@ class ComplaintAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(ComplaintNotification)
-class ComplaintNotificationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "recipient", "complaint", "delivered_at", "read_at")
-    list_select_related = ("recipient", "complaint")
-    readonly_fields = ("complaint", "event", "recipient", "created_at", "delivered_at", "read_at")
-
-    def has_add_permission(self, request) -> bool:
         return False

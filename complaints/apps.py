@@ -9,9 +9,16 @@ class ComplaintsConfig(AppConfig):
 
     def ready(self) -> None:
         from complaints.templatetags.complaints_panels import complaints_customer_panel
-        from core import navigation
+        from core import navigation, notifications
         from customers import panels
 
         panels.customer_panel_register(key="complaints", order=30, context=complaints_customer_panel,
                                        template="complaints/partials/customer_panel.html")
         navigation.nav_item_register(key="complaints", order=50, template="complaints/partials/nav_item.html")
+        # A branch manager's inbox: escalations and breached clocks (complaints.services._manager_message).
+        for kind, message in (
+            ("escalated", _("Complaint %(reference)s was escalated to you.")),
+            ("first_response_breached", _("Complaint %(reference)s: the first response is overdue.")),
+            ("resolution_breached", _("Complaint %(reference)s: the resolution is overdue.")),
+        ):
+            notifications.notification_kind_register(kind=f"complaints.{kind}", message=message)

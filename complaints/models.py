@@ -515,27 +515,3 @@ class ComplaintAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
-
-
-class ComplaintNotification(models.Model):
-    """A message for a member of staff (the branch manager on escalation); delivered by a task."""
-
-    complaint = models.ForeignKey("complaints.Complaint", verbose_name=_("complaint"), on_delete=models.CASCADE,
-                                  related_name="notifications")
-    event = models.ForeignKey("complaints.ComplaintEvent", verbose_name=_("event"), on_delete=models.CASCADE,
-                              related_name="notifications")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
-                                  related_name="complaint_notifications")
-    created_at = models.DateTimeField(_("created at"))
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("complaint notification")
-        verbose_name_plural = _("complaint notifications")
-        ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["event", "recipient"], name="complaint_notification_once")]
-        indexes = [models.Index(fields=["recipient", "read_at"], name="complaint_notification_inbox")]
-
-    def __str__(self) -> str:
-        return f"{self.recipient_id} {self.event_id}"

@@ -23,10 +23,10 @@ from complaints.models import (
     ComplaintCategory,
     ComplaintChannel,
     ComplaintEvent,
-    ComplaintNotification,
     ComplaintSeverity,
     RootCause,
 )
+from core import notifications
 from customers.models import Customer, CustomerStatus, Product
 
 # The sort whitelist: input picks a key, never a column.
@@ -169,7 +169,8 @@ def complaint_for_public(*, reference: str) -> Complaint | None:
 
 
 def notification_unread_count(*, user: Any) -> int:
-    return ComplaintNotification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+    """The user's unread complaint messages (escalations and breaches) in the shared inbox."""
+    return notifications.notification_unread_count(user=user, kind_prefix="complaints.")
 
 
 def categories_top_level() -> QuerySet[ComplaintCategory]:

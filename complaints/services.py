@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -32,17 +33,15 @@ from complaints.models import (
     ComplaintChannel,
     ComplaintEvent,
     ComplaintEventKind,
-    ComplaintNotification,
     ComplaintSeverity,
     ComplaintStatus,
     RootCause,
     SlaPolicy,
     SlaRule,
 )
-from core import crypto, identifiers
+from core import crypto, identifiers, notifications
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
-from core.outbox import outbox_enqueue
 from core.uploads import FileKind, upload_check, upload_rename
 from customers.models import Customer, Product
 from service import services as service_services
@@ -55,7 +54,6 @@ AUDIT_LINK_CUSTOMER = "complaints.link_customer"
 AUDIT_SLA_POLICY_CREATE = "complaints.sla_policy_version_create"
 # Serialises version numbering of SLA policies (an advisory lock, not a row: the next version has no row yet).
 SLA_POLICY_VERSION_LOCK = "complaints_sla_policy_version"
-NOTIFY_TASK = "complaints.complaint_notifications_deliver_task"
 # A received_at slightly ahead of the server clock is a phone's clock skew, not a typing error.
 RECEIVED_AT_FUTURE_TOLERANCE = timedelta(minutes=5)
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
@@ -730,7 +728,7 @@ def complaint_breach_scan(*, now: datetime | None = None, batch_size: int = SCAN
 def _record_breaches(*, clock: str, claimed: list[tuple[int, datetime, str, str]], now: datetime) -> None:
     """Write the breach events and notifications for rows just claimed. Must run in the claim's transaction."""
     complaint_ids = [row[0] for row in claimed]
-    complaints = {c.pk: c for c in Complaint.objects.filter(pk__in=complaint_ids).only("id", "branch_id")}
+    complaints = {c.pk: c for c in Complaint.objects.filter(pk__in=complaint_ids).only("id", "branch_id", "reference")}
     events = ComplaintEvent.objects.bulk_create([
         ComplaintEvent(
             complaint_id=complaint_id, kind=_BREACH_EVENT_KIND[clock], occurred_at=now, actor_label="system",
@@ -746,37 +744,32 @@ def _record_breaches(*, clock: str, claimed: list[tuple[int, datetime, str, str]
         branch_id__in=branch_ids, is_active=True, groups__name=Role.BRANCH_MANAGER.value
     ).values_list("id", "branch_id"):
         managers_by_branch.setdefault(branch_id, []).append(user_id)
-    notifications = ComplaintNotification.objects.bulk_create([
-        ComplaintNotification(complaint_id=event.complaint_id, event=event, recipient_id=user_id, created_at=now)
+    notifications.notification_send_bulk(
+        _manager_message(user_id, event, complaints[event.complaint_id].reference)
         for event in events
         for user_id in managers_by_branch.get(complaints[event.complaint_id].branch_id, [])
-    ])
-    if notifications:
-        outbox_enqueue(task_name=NOTIFY_TASK, kwargs={"notification_ids": [n.pk for n in notifications]})
+    )
+
+
+def _manager_message(user_id: int, event: ComplaintEvent, reference: str) -> tuple:
+    """A branch manager's inbox message about one event (an escalation or a breach): one per event and
+    manager, rendered in the reader's language (the kinds are registered in complaints.apps)."""
+    return (user_id, f"complaints.{event.kind}", {"reference": reference}, complaint_url(reference),
+            f"complaint-event:{event.pk}")
+
+
+def complaint_url(reference: str) -> str:
+    return reverse("complaints:complaint-detail", args=[reference])
 
 
 def _notify_branch_managers(*, complaint: Complaint, event: ComplaintEvent, now: datetime) -> None:
     manager_ids = User.objects.filter(
         branch_id=complaint.branch_id, is_active=True, groups__name=Role.BRANCH_MANAGER.value
     ).values_list("id", flat=True)
-    notifications = ComplaintNotification.objects.bulk_create([
-        ComplaintNotification(complaint=complaint, event=event, recipient_id=user_id, created_at=now)
-        for user_id in manager_ids
-    ])
-    if notifications:
-        outbox_enqueue(task_name=NOTIFY_TASK, kwargs={"notification_ids": [n.pk for n in notifications]})
+    notifications.notification_send_bulk(_manager_message(user_id, event, complaint.reference)
+                                         for user_id in manager_ids)
 
 
-def complaint_notifications_deliver(*, notification_ids: list[int], now: datetime | None = None) -> int:
-    """Mark the notifications delivered (the in-app inbox is the channel for now); return how many.
-
-    Idempotent: a notification is delivered once, whatever the number of calls.
-    """
-    return ComplaintNotification.objects.filter(pk__in=notification_ids, delivered_at__isnull=True).update(
-        delivered_at=now or timezone.now())
-
-
-def complaint_notifications_mark_read(*, complaint: Complaint, user: User, now: datetime | None = None) -> int:
-    """Mark the user's notifications about this complaint read (they opened it); return how many."""
-    return ComplaintNotification.objects.filter(complaint=complaint, recipient_id=user.pk, read_at__isnull=True).update(
-        read_at=now or timezone.now())
+def complaint_notifications_mark_read(*, complaint: Complaint, user: User) -> int:
+    """Mark the user's inbox messages about this complaint read (they opened it); return how many."""
+    return notifications.notification_mark_read(user=user, url=complaint_url(complaint.reference))

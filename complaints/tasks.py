@@ -23,17 +23,3 @@ from complaints import services
 def complaint_breach_scan_task() -> dict:
     """Flag, escalate and notify every overdue complaint clock not yet flagged."""
     return services.complaint_breach_scan()
-
-
-@shared_task(
-    name="complaints.complaint_notifications_deliver_task",
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=5,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=90,
-)
-def complaint_notifications_deliver_task(*, notification_ids: list[int]) -> int:
-    """Deliver escalation notifications to branch managers (idempotent: delivered once)."""
-    return services.complaint_notifications_deliver(notification_ids=notification_ids)

@@ -9,7 +9,8 @@ A chapter registers each kind of message once, from ``AppConfig.ready()``:
 
 and sends with ``notification_send(recipient=..., kind=..., params={...}, url=...)``. The message
 is rendered when the recipient reads it, in the recipient's language. Params carry ids,
-references and figures, never PII (names, ID numbers, phones).
+references and figures, never PII (names, ID numbers, phones); a name kept in two languages goes
+in as ``name`` and ``name_zh`` (see notification_params).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.i18n import ui_is_chinese
 from core.models import Notification
 
 _KINDS: dict[str, Any] = {}
@@ -35,13 +37,21 @@ def notification_kinds() -> dict[str, Any]:
     return dict(_KINDS)
 
 
+def notification_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters in the reader's language: for a Chinese reader, a non-empty ``<name>_zh`` replaces
+    ``<name>`` (a course title, a KPI name: reference data kept in both languages)."""
+    if not ui_is_chinese():
+        return params
+    return {**params, **{key[:-3]: value for key, value in params.items() if key.endswith("_zh") and value}}
+
+
 def notification_text(notification: Notification) -> str:
     """The message in the active language; an unknown kind or missing parameter still reads sensibly."""
     message = _KINDS.get(notification.kind)
     if message is None:
         return _("Notification: %(kind)s") % {"kind": notification.kind}
     try:
-        return str(message) % notification.params
+        return str(message) % notification_params(notification.params)
     except (KeyError, TypeError, ValueError):
         return str(message)
 
@@ -74,20 +84,40 @@ def notification_send_many(*, recipients: Iterable, kind: str, params: dict[str,
     )
 
 
+def notification_send_bulk(messages: Iterable[tuple[int, str, dict[str, Any], str, str]]) -> int:
+    """Write many messages at once, as ``(recipient_id, kind, params, url, dedupe_key)``; a message whose
+    dedupe key the recipient already has is skipped. For jobs that notify many people in one
+    transaction (the complaint breach scan); returns how many rows were offered."""
+    rows = []
+    for recipient_id, kind, params, url, dedupe_key in messages:
+        if kind not in _KINDS:
+            raise ValueError(f"unregistered notification kind {kind!r}")
+        rows.append(Notification(recipient_id=recipient_id, kind=kind, params=params, url=url, dedupe_key=dedupe_key))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def notification_list_for(*, user):
     """The user's own inbox, newest first (nobody reads another person's inbox)."""
     return Notification.objects.filter(recipient_id=user.pk)
 
 
-def notification_unread_count(*, user) -> int:
+def notification_unread_count(*, user, kind_prefix: str = "") -> int:
+    """Unread messages in the user's inbox; with ``kind_prefix`` (e.g. "complaints."), one chapter's only."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.filter(recipient_id=user.pk).unread().count()
+    unread = Notification.objects.filter(recipient_id=user.pk).unread()
+    if kind_prefix:
+        unread = unread.filter(kind__startswith=kind_prefix)
+    return unread.count()
 
 
-def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:
-    """Mark the user's own notifications read (all unread ones when no ids are given)."""
+def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None, url: str | None = None) -> int:
+    """Mark the user's own notifications read: those ids, those linking to ``url`` (the page the user
+    just opened), or all unread ones when neither is given."""
     unread = Notification.objects.filter(recipient_id=user.pk).unread()
     if notification_ids is not None:
         unread = unread.filter(pk__in=list(notification_ids))
+    if url is not None:
+        unread = unread.filter(url=url)
     return unread.update(read_at=timezone.now())

@@ -6,9 +6,11 @@ Marketing lists (recommendations to contact) take only customers with marketing 
 channel: ``marketing_contactable_customer_ids`` / ``consent_marketing_channels_for``.
 
 The former single fields on Customer (``consent_data_processing``, ``consent_marketing``,
-``consent_channel``) were carried over by migration customers 0011 and are kept only as the
-legacy summary the API and the import still write; ``consent_backfill_from_legacy`` copies them
-over for customers that have no per-channel consent yet (seed_demo calls it).
+``consent_channel``) were carried over by migration customers 0011. Other bank systems still send
+them (the API's customer fields, an import mapping): whatever they report is recorded per channel
+by ``consent_record_reported`` in the same transaction (method "reported", history kept), so the
+per-channel consent is the one truth marketing lists read. ``consent_backfill_from_legacy`` copies
+the fields over for customers that have no per-channel consent yet (seed_demo calls it).
 """
 
 from __future__ import annotations
@@ -53,6 +55,54 @@ WITH legacy AS (
 INSERT INTO customers_consent (customer_id, purpose, channel, state, method, changed_at)
 SELECT customer_id, purpose, channel, state, 'migrated', changed_at FROM channels
 """
+
+
+# What a bank system reported for (customer, purpose) becomes the state of every channel that differs.
+REPORTED_SQL = """
+WITH reported AS (
+    SELECT c.id AS customer_id, p.purpose, p.state, coalesce(p.at, now()) AS changed_at
+    FROM customers_customer c
+    CROSS JOIN LATERAL (VALUES ('data_processing', c.consent_data_processing, c.consent_data_processing_at),
+                               ('marketing', c.consent_marketing, c.consent_marketing_at)) AS p(purpose, state, at)
+    JOIN unnest(%(customer_ids)s::bigint[], %(purposes)s::text[]) AS w(customer_id, purpose)
+      ON w.customer_id = c.id AND w.purpose = p.purpose
+    WHERE p.state IN ('given', 'withdrawn')
+), wanted AS (
+    SELECT r.*, ch.channel, coalesce(x.state, 'unknown') AS from_state
+    FROM reported r
+    CROSS JOIN (VALUES ('sms'), ('phone'), ('email'), ('app')) AS ch(channel)
+    LEFT JOIN customers_consent x
+      ON x.customer_id = r.customer_id AND x.purpose = r.purpose AND x.channel = ch.channel
+    WHERE x.state IS DISTINCT FROM r.state
+), changes AS (
+    INSERT INTO customers_consentchange (customer_id, purpose, channel, from_state, state, method, changed_at)
+    SELECT customer_id, purpose, channel, from_state, state, %(method)s, changed_at FROM wanted
+)
+INSERT INTO customers_consent (customer_id, purpose, channel, state, method, changed_at)
+SELECT customer_id, purpose, channel, state, %(method)s, changed_at FROM wanted
+ON CONFLICT (customer_id, purpose, channel) DO UPDATE
+SET state = EXCLUDED.state, method = EXCLUDED.method, changed_at = EXCLUDED.changed_at, recorded_by_id = NULL
+"""
+LEGACY_FIELD_PURPOSE = {"consent_data_processing": ConsentPurpose.DATA_PROCESSING,
+                        "consent_marketing": ConsentPurpose.MARKETING}
+
+
+def consent_record_reported(*, reported: list[tuple[int, str]]) -> int:
+    """Record per channel what bank systems just reported through the legacy fields, as (customer id,
+    field name) pairs for the fields they wrote (``consent_marketing`` ...); return consents changed.
+
+    Only the written fields count: a later write of another field never re-gives a consent that staff
+    withdrew on one channel since. Call it in the writing transaction, after the write.
+    """
+    pairs = [(customer_id, LEGACY_FIELD_PURPOSE[name].value) for customer_id, name in reported
+             if name in LEGACY_FIELD_PURPOSE]
+    if not pairs:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(REPORTED_SQL, {"customer_ids": [pair[0] for pair in pairs],
+                                      "purposes": [pair[1] for pair in pairs],
+                                      "method": ConsentMethod.REPORTED.value})
+        return cursor.rowcount
 
 
 def consent_backfill_from_legacy(*, customer_ids: list[int] | None = None) -> int:

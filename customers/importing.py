@@ -61,9 +61,10 @@ from django.utils import timezone
 
 from accounts.models import Branch, User
 from core import crypto, masking
+from core.bulk import bulk_update_by_pk
 from core.exports import safe_row
 from core.fields import BlindIndexField, EncryptedTextField
-from customers import rules
+from customers import consent, rules
 from customers.models import Customer, Holding, Product, Transaction
 
 logger = logging.getLogger(__name__)
@@ -1101,15 +1102,19 @@ class _Importer:
         existing = {getattr(obj, key): obj for obj in existing_rows}
         now = timezone.now()
         to_create, to_update, changed_fields = [], [], set()
+        consent_reported: list[tuple[str, str]] = []  # (customer number, legacy consent field) written
         for row in rows:
             obj = existing.get(row.values[key])
             if obj is None:
                 to_create.append(row.values)
+                consent_reported += [(row.values[key], name) for name in consent.LEGACY_FIELD_PURPOSE
+                                     if row.values.get(name)]
                 continue
             changed = [t for t in self.stored_fields if self._differs(getattr(obj, self._attname(t)),
                                                                        row.values.get(t.name))]
             if not changed:
                 continue
+            consent_reported += [(row.values[key], t.name) for t in changed if t.name in consent.LEGACY_FIELD_PURPOSE]
             for target in changed:
                 setattr(obj, self._attname(target), row.values.get(target.name))
                 changed_fields.add(self._attname(target))
@@ -1127,9 +1132,13 @@ class _Importer:
                         obj.info_updated_at = now
                         obj.updated_at = now
                     changed_fields |= {"info_updated_at", "updated_at"}
-                model.objects.bulk_update(to_update, sorted(changed_fields))
+                bulk_update_by_pk(model, to_update, sorted(changed_fields))
             if self.attribute_fields:
                 self._write_attributes(rows)
+            if consent_reported and model is Customer:  # per channel, in the batch's transaction
+                ids = dict(Customer.objects.filter(external_id__in={number for number, _field in consent_reported})
+                           .values_list("external_id", "pk"))
+                consent.consent_record_reported(reported=[(ids[number], name) for number, name in consent_reported])
         # A row whose only change is a custom attribute value counts as unchanged (its columns are).
         updated = len(to_update)
         self.result.created += len(to_create)

@@ -1,4 +1,4 @@
-"""CSV / XLSX exports of list pages (customers, complaints, KPIs): what the page's filters show.
+"""CSV / XLSX exports of list pages (customers, complaints, at-risk customers, KPIs): what the page's filters show.
 
 The rows come from the same scoped selectors the list pages use, with the same GET parameters,
 so an export never holds a row the page would not. PII is masked unless the user holds reveal
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,22 +22,23 @@ from django.utils.translation import gettext as _
 from accounts import permissions
 from complaints import selectors as complaint_selectors
 from core.audit import audit_record
+from core.exports import safe_cell
 from customers.selectors import customer_search_visible_to
-
-try:  # the security chapter's one home for formula neutralisation (core.exports)
-    from core.exports import safe_cell
-except ImportError:  # pragma: no cover - until core.exports is on main; same rule
-    _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-    def safe_cell(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
-            return "'" + value
-        return value
-
+from lifecycle import permissions as lifecycle_permissions
+from lifecycle import selectors as lifecycle_selectors
+from lifecycle.models import RetentionStatus, RetentionTask, SuggestedAction
 
 FORMATS = ("csv", "xlsx")
-LISTS = ("customers", "complaints")
+LISTS = ("customers", "complaints", "at-risk")
 EXPORT_MAX_ROWS = 100_000
+# Beyond accounts.permissions.can_export_lists: who may export a list is who may open its page.
+LIST_PERMISSIONS = {"at-risk": lifecycle_permissions.can_view_at_risk}
+
+
+def can_export(user, list_key: str) -> bool:
+    """May the user export this list (a staff role that sees customers, and the list page's own check)?"""
+    page_check = LIST_PERMISSIONS.get(list_key)
+    return permissions.can_export_lists(user) and (page_check is None or page_check(user))
 
 
 def _int_or_none(raw: str | None) -> int | None:
@@ -105,7 +107,38 @@ def _complaint_rows(request: HttpRequest, *, reveal: bool) -> tuple[list[str], I
     return header, rows()
 
 
-ROW_BUILDERS = {"customers": _customer_rows, "complaints": _complaint_rows}
+def _pct_or_none(raw: str | None) -> int | None:
+    """The at-risk page's "churn probability at least (%)": an integer 0-100, else the policy's level."""
+    return int(raw) if raw and raw.isdigit() and int(raw) <= 100 else None
+
+
+def _at_risk_rows(request: HttpRequest, *, reveal: bool) -> tuple[list[str], Iterable[list]]:
+    at_risk = lifecycle_selectors.at_risk_list_visible_to(
+        principal=request.user, min_probability_pct=_pct_or_none(request.GET.get("min_probability")))
+    open_task = RetentionTask.objects.filter(customer_id=OuterRef("customer_id"), status=RetentionStatus.OPEN)
+    scores = at_risk.scores.select_related("customer__branch").annotate(
+        task_due_on=Subquery(open_task.values("due_on")[:1]),
+        task_action=Subquery(open_task.values("suggested_action")[:1]))
+    header = [_("Customer number"), _("Name"), _("Branch"), _("Relationship manager"),
+              _("Churn probability (%)"), _("Why"), _("Retention task due"), _("Suggested action"),
+              _("Mobile phone"), _("Scored as of")]
+    as_of = at_risk.run.as_of if at_risk.run else None
+
+    def rows():
+        for score in scores[:EXPORT_MAX_ROWS]:
+            customer = score.customer
+            rm = customer.relationship_manager
+            action = score.task_action
+            yield [customer.external_id, customer.name, customer.branch.name,
+                   (rm.get_full_name() or rm.username) if rm else "", round(score.probability * 100, 1),
+                   "; ".join(lifecycle_selectors.reasons_text(score.reasons)), score.task_due_on,
+                   str(SuggestedAction(action).label) if action in SuggestedAction.values else "",
+                   customer.phone if reveal else customer.masked_phone, as_of]
+
+    return header, rows()
+
+
+ROW_BUILDERS = {"customers": _customer_rows, "complaints": _complaint_rows, "at-risk": _at_risk_rows}
 
 
 def _cell(value: Any) -> Any:

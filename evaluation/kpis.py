@@ -107,6 +107,16 @@ _HOLDINGS_AT_END = """
     ) hold ON hold.customer_id = c.id
 """
 
+# A churn warning is what lifecycle raises for a high-risk customer: a retention task, opened by
+# lifecycle.services.retention_tasks_create when a scoring run puts the customer at or above the
+# policy's high-risk probability (at most one open per customer; a later run may open a new one).
+_CHURN_WARNED_IN_PERIOD = """
+    LEFT JOIN (
+        SELECT DISTINCT w.customer_id FROM lifecycle_retentiontask w
+        WHERE w.created_at >= %(start_at)s AND w.created_at < %(end_at)s
+    ) cw ON cw.customer_id = c.id
+"""
+
 HUNDRED = Decimal("100")
 
 COMPUTATIONS: dict[str, KpiComputation] = {
@@ -161,14 +171,12 @@ COMPUTATIONS: dict[str, KpiComputation] = {
             " / ((r.score_service IS NOT NULL)::int + (r.score_product IS NOT NULL)::int"
             " + (r.score_ease IS NOT NULL)::int)",
             "COALESCE(r.score_service, r.score_product, r.score_ease) IS NOT NULL")),
-        # TODO(#13): lifecycle's churn warnings plug in here once lifecycle.selectors is on main:
-        # rows = customers on the books at the period end (_AT_END); num = 1 when the customer
-        # had a churn warning (retention alert) raised in the period; scale 100. Until then the
-        # KPI "churn_warning_rate" is defined but has no computation, and is skipped.
+        KpiComputation("churn_warning_rate", _customers(
+            "CASE WHEN cw.customer_id IS NULL THEN 0 ELSE 1 END", _AT_END, joins=_CHURN_WARNED_IN_PERIOD), HUNDRED),
     )
 }
 
 
 def computation_for(code: str) -> KpiComputation | None:
-    """The registered computation of a KPI code; None while a KPI waits for its data source."""
+    """The registered computation of a KPI code; None for a KPI defined without one (it is skipped)."""
     return COMPUTATIONS.get(code)

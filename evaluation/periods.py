@@ -16,7 +16,7 @@ from django.utils import timezone
 from evaluation.models import PeriodKind
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
+_QUARTER_RE = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(\d{4})$")
 MONTHS_IN = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}
 
@@ -95,7 +95,7 @@ def period_containing(kind: str, moment: date | datetime) -> Period:
 
 
 def period_parse(text: str) -> Period:
-    """Parse "2026-11" (month), "2026-Q4" (quarter) or "2026" (year); ValueError otherwise."""
+    """Parse "2026-11" (month), "2026-Q4" or "2026Q4" (quarter) or "2026" (year); ValueError otherwise."""
     text = (text or "").strip()
     if match := _MONTH_RE.match(text):
         year, month = int(match[1]), int(match[2])

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Branch
 from complaints.models import Complaint, RootCause
+from core import reports as report_sections
 from evaluation import selectors
 from evaluation.models import KpiUnit, Rag, Report, ReportKind, ScopeKind, TargetComparison
 from evaluation.periods import Period
@@ -107,7 +108,6 @@ def report_content(*, report: Report, period: Period) -> dict:
                  else selectors.KpiScope(ScopeKind.BANK))
         codes = REPORT_KPIS[ReportKind(report.kind)]
         tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=codes)
-        tiles = [tile for tile in tiles if tile.value is not None or tile.kpi.code != "churn_warning_rate"]
         rows, conclusions, recommendations, series = [], [], [], {}
         for tile in tiles:
             unit = tile.kpi.unit
@@ -176,7 +176,19 @@ def report_content(*, report: Report, period: Period) -> dict:
                                      if code in series},
             "conclusions": conclusions, "recommendations": recommendations,
             "branches": _branch_rows(report=report, period=period, codes=[row["code"] for row in rows]),
+            "sections": _registered_sections(report=report, period=period),
         }
+
+
+def _registered_sections(*, report: Report, period: Period) -> list[dict]:
+    """The sections chapters registered for this kind of report (core.reports), built for its scope and period."""
+    sections = []
+    for section in report_sections.report_sections_for(kind=report.kind):
+        built = section.build(branch_id=report.branch_id, period_start=period.start, period_end=period.end,
+                              starts_at=period.starts_at, ends_at=period.ends_at)
+        if built is not None:
+            sections.append({"key": section.key, **built})
+    return sections
 
 
 def _branch_rows(*, report: Report, period: Period, codes: list[str]) -> list[dict]:
@@ -282,6 +294,8 @@ def report_pdf(*, report: Report, content: dict) -> bytes:
             branch_table = Table(branch_rows, repeatRows=1)
             branch_table.setStyle(TableStyle(style[:3]))
             story.append(branch_table)
+        for section in content.get("sections", []):
+            story += _section_flowables(section, heading=heading, body=body, table_style=style[:3])
         story.append(Paragraph(_("Charts"), heading))
         names = {row["code"]: row["name"] for row in content["kpis"]}
         for code, points in content["series"].items():
@@ -292,6 +306,34 @@ def report_pdf(*, report: Report, content: dict) -> bytes:
                                                              for line in content["recommendations"]]]
         document.build(story)
         return buffer.getvalue()
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _section_flowables(section: dict, *, heading, body, table_style: list) -> list:
+    """A registered section in the PDF: its heading, paragraphs and tables (numbers with two decimals)."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+    small = ParagraphStyle("section-cell", parent=body, fontSize=7.5, leading=10)
+    flowables = [Paragraph(section["title"], heading), *[Paragraph(line, body) for line in section["paragraphs"]]]
+    for table in section["tables"]:
+        flowables += [Spacer(1, 4), Paragraph(table["title"], body)]
+        if not table["rows"]:
+            flowables.append(Paragraph("-", body))
+            continue
+        cells = [[Paragraph(str(title), small) for title in table["columns"]]]
+        cells += [[Paragraph(_cell_text(value), small) for value in row] for row in table["rows"]]
+        rendered = Table(cells, repeatRows=1)
+        rendered.setStyle(TableStyle(table_style))
+        flowables.append(rendered)
+    return flowables
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -333,6 +375,16 @@ def report_xlsx(*, report: Report, content: dict) -> bytes:
         if codes:
             for index, (label, _value) in enumerate(content["series"][codes[0]]):
                 trend.append([label, *[content["series"][code][index][1] for code in codes]])
+        for section in content.get("sections", []):
+            for table in section["tables"]:
+                sheet = workbook.create_sheet(_sheet_title(workbook, table["title"]))
+                sheet.append([section["title"]])
+                sheet.cell(row=1, column=1).font = Font(bold=True)
+                sheet.append(list(table["columns"]))
+                for cell in sheet[2]:
+                    cell.font = Font(bold=True)
+                for row in table["rows"]:
+                    sheet.append(list(row))
         notes = workbook.create_sheet(_("Conclusions")[:31])
         for title, lines in ((_("Data sources"), content["data_sources"]), (_("Method"), content["method"]),
                              (_("Conclusions"), content["conclusions"]),
@@ -344,6 +396,16 @@ def report_xlsx(*, report: Report, content: dict) -> bytes:
         buffer = io.BytesIO()
         workbook.save(buffer)
         return buffer.getvalue()
+
+
+def _sheet_title(workbook, title: str) -> str:
+    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    cleaned = "".join(" " if char in "[]:*?/\\" else char for char in title)[:31] or "Sheet"
+    candidate, number = cleaned, 2
+    while candidate in workbook.sheetnames:
+        suffix = f" ({number})"
+        candidate, number = cleaned[:31 - len(suffix)] + suffix, number + 1
+    return candidate
 
 
 def branch_name(branch_id: int | None) -> str:

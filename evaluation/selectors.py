@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from evaluation.models import (
     ScopeKind,
 )
 from evaluation.periods import Period, period_containing
+from lifecycle.models import RetentionTask
 from segmentation.models import SegmentHistory
 from service.selectors import survey_response_list_visible_to
 
@@ -204,13 +206,15 @@ def _scope_filter(scope: KpiScope) -> Q:
 
 
 def kpi_tiles(*, scope: KpiScope, period: Period, kpi_codes: list[str] | None = None,
-              chart_periods: int = CHART_PERIODS) -> list[KpiTile]:
+              chart_periods: int = CHART_PERIODS, definitions: list[KpiDefinition] | None = None) -> list[KpiTile]:
     """One tile per KPI for a scope and period, with trend and a series of ``chart_periods`` periods.
 
     One query for every figure: the series window plus the same period a year earlier.
+    ``definitions``: the ``kpi_definition_list()`` the caller already read (saves its two queries).
     The caller has checked ``kpi_scope_allowed``.
     """
-    definitions = [d for d in kpi_definition_list() if kpi_codes is None or d.code in kpi_codes]
+    all_definitions = kpi_definition_list() if definitions is None else definitions
+    definitions = [d for d in all_definitions if kpi_codes is None or d.code in kpi_codes]
     if kpi_codes is not None:
         definitions.sort(key=lambda d: kpi_codes.index(d.code))
     first = period.shifted(-(chart_periods - 1))
@@ -249,9 +253,10 @@ def kpi_tiles(*, scope: KpiScope, period: Period, kpi_codes: list[str] | None = 
     return tiles
 
 
-def kpi_rm_ranking(*, branch_id: int, period: Period, kpi_code: str) -> list[KpiSnapshot]:
+def kpi_rm_ranking(*, branch_id: int, period: Period, kpi_code: str,
+                   definition: KpiDefinition | None = None) -> list[KpiSnapshot]:
     """The branch's RMs by one KPI for the period, best first (in the KPI's direction)."""
-    definition = kpi_definition_get(code=kpi_code)
+    definition = definition or kpi_definition_get(code=kpi_code)
     order = "-value" if definition.direction == "higher" else "value"
     return list(KpiSnapshot.objects.filter(
         kpi=definition, period_kind=period.kind, period_start=period.start, scope=ScopeKind.RM, dimension="",
@@ -283,7 +288,7 @@ def latest_computed_period(*, kind: str = PeriodKind.MONTH) -> Period:
 # --- Drill-down: the rows behind a figure -----------------------------------------------------
 
 CUSTOMER_KPIS = {"retention_rate", "churn_rate", "clv_average", "active_rate", "contacts_per_customer",
-                 "acquisition_rate", "tier_conversion_rate", "product_usage_rate"}
+                 "acquisition_rate", "tier_conversion_rate", "product_usage_rate", "churn_warning_rate"}
 COMPLAINT_KPIS = {"complaint_rate", "complaints_per_10m_customers", "complaints_per_1000_branches",
                   "response_time_hours", "sla_compliance_rate"}
 SURVEY_KPIS = {"satisfaction_rate", "csat_average", "nps", "satisfaction_index"}
@@ -319,6 +324,9 @@ def _customer_numerator(code: str, period: Period) -> Q | Exists:
             to_tier_rank__gt=F("from_tier_rank"))))
     if code == "clv_average":
         return _at_end(period) & Q(segment__isnull=False)
+    if code == "churn_warning_rate":  # kpis._CHURN_WARNED_IN_PERIOD
+        return _at_end(period) & Q(Exists(RetentionTask.objects.filter(
+            customer_id=OuterRef("pk"), created_at__gte=start_at, created_at__lt=end_at)))
     raise KeyError(code)
 
 
@@ -417,41 +425,22 @@ def report_recipients(*, report: Report) -> QuerySet[User]:
     return users.filter(groups__name=Role.ADMIN).distinct()
 
 
-# --- Inbox: core notifications and complaint escalations ----------------------------------------
+# --- Inbox: every chapter's messages (core.notifications) -------------------------------------------
 
-
-@dataclass
-class InboxItem:
-    text: str
-    url: str
-    created_at: datetime
-    is_read: bool
-    source: str  # "core" | "complaint"
-    pk: int
+INBOX_PAGE_SIZE = 50
 
 
 def inbox_unread_count(*, user: User) -> int:
-    """Unread messages of both inboxes: core notifications and complaints' escalation notices."""
-    from complaints.selectors import notification_unread_count as complaint_unread_count
     from core import notifications
 
-    return notifications.notification_unread_count(user=user) + complaint_unread_count(user=user)
+    return notifications.notification_unread_count(user=user)
 
 
-def inbox_items_for(*, user: User, limit: int = 100) -> list[InboxItem]:
-    """The user's own messages from both inboxes, newest first (rendered in the reader's language)."""
-    from complaints.models import ComplaintNotification
+def inbox_page(*, user: User, page_number) -> Page:
+    """One page of the user's own messages, newest first, each with its ``text`` in the reader's language."""
     from core import notifications
 
-    items = [InboxItem(text=notifications.notification_text(n), url=n.url, created_at=n.created_at,
-                       is_read=n.read_at is not None, source="core", pk=n.pk)
-             for n in notifications.notification_list_for(user=user)[:limit]]
-    complaint_notices = (ComplaintNotification.objects.filter(recipient_id=user.pk)
-                         .select_related("complaint", "event").order_by("-created_at", "-id")[:limit])
-    for notice in complaint_notices:
-        items.append(InboxItem(
-            text=f"{notice.complaint.reference}: {notice.event.get_kind_display()}",
-            url=f"/complaints/{notice.complaint.reference}/", created_at=notice.created_at,
-            is_read=notice.read_at is not None, source="complaint", pk=notice.pk))
-    items.sort(key=lambda item: item.created_at, reverse=True)
-    return items[:limit]
+    page = Paginator(notifications.notification_list_for(user=user), INBOX_PAGE_SIZE).get_page(page_number)
+    for notification in page.object_list:
+        notification.text = notifications.notification_text(notification)
+    return page

@@ -152,6 +152,7 @@ LATE_DATA_SOURCES = {
     "survey_response": ("service_surveyresponse", "submitted_at"),
     "segment_history": ("segmentation_segmenthistory", "changed_at"),
     "holding": ("customers_holding", "opened_on"),
+    "churn_warning": ("lifecycle_retentiontask", "created_at"),
 }
 # How many months back a first refresh (no watermarks yet) fills in: 13 for the charts, plus
 # the same months a year earlier for the year-on-year trend.

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -83,11 +83,16 @@ def scope_from(request: HttpRequest) -> selectors.KpiScope:
     return scope
 
 
-def scope_label(scope: selectors.KpiScope) -> str:
+def scope_label(scope: selectors.KpiScope, *, viewer: User | None = None) -> str:
+    """The scope's name; the viewer's own branch or self are read from the viewer (the page has them)."""
     if scope.scope == ScopeKind.BRANCH:
+        if viewer is not None and viewer.branch_id == scope.branch_id:
+            return viewer.branch.name
         branch = Branch.objects.filter(pk=scope.branch_id).first()
         return branch.name if branch else _("branch")
     if scope.scope == ScopeKind.RM:
+        if viewer is not None and viewer.pk == scope.relationship_manager_id:
+            return viewer.get_full_name() or viewer.username
         rm = User.objects.filter(pk=scope.relationship_manager_id).first()
         return (rm.get_full_name() or rm.username) if rm else _("relationship manager")
     return _("whole bank")
@@ -130,34 +135,38 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     period = period_from(request)
     context: dict = {"period": period, "registered_tiles": _registered_tiles(request), "sections": []}
     scope = selectors.kpi_default_scope_for(user=user)
-    context["scope"], context["scope_label"], context["scope_query"] = scope, scope_label(scope), scope_query(
-        scope, period)
+    context["scope"], context["scope_label"], context["scope_query"] = (
+        scope, scope_label(scope, viewer=user), scope_query(scope, period))
     head_office = permissions.sees_all_branches(user)
+    # Every KPI definition (with its targets) read once for the whole page; the sections pick from it.
+    definitions = list(selectors.kpi_definition_list())
+    by_code = {definition.code: definition for definition in definitions}
     if head_office:
-        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES)
+        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES, definitions=definitions)
         context.update(role="head_office", tiles=tiles,
                        charts=_chart_data([tile for tile in tiles if tile.kpi.code in CHART_TILES]),
                        branch_table=selectors.kpi_branch_table(period=period, kpi_codes=BRANCH_TABLE_KPIS),
-                       branch_table_kpis=[selectors.kpi_definition_get(code=code) for code in BRANCH_TABLE_KPIS])
+                       branch_table_kpis=[by_code[code] for code in BRANCH_TABLE_KPIS if code in by_code])
     elif permissions.is_branch_manager(user) and user.branch_id:
-        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES)
+        tiles = selectors.kpi_tiles(scope=scope, period=period, kpi_codes=BRANCH_TILES, definitions=definitions)
+        rankable = selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS
         ranking_code = request.GET.get("rank", RANKING_DEFAULT)
-        if ranking_code not in selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS:
+        if ranking_code not in rankable or ranking_code not in by_code:
             ranking_code = RANKING_DEFAULT
         context.update(role="branch_manager", tiles=tiles,
                        charts=_chart_data([tile for tile in tiles if tile.kpi.code in CHART_TILES]),
                        ranking=selectors.kpi_rm_ranking(branch_id=user.branch_id, period=period,
-                                                        kpi_code=ranking_code),
-                       ranking_kpi=selectors.kpi_definition_get(code=ranking_code),
-                       ranking_choices=[d for d in selectors.kpi_definition_list()
-                                        if d.code in selectors.CUSTOMER_KPIS | selectors.SURVEY_KPIS])
+                                                        kpi_code=ranking_code, definition=by_code[ranking_code]),
+                       ranking_kpi=by_code[ranking_code],
+                       ranking_choices=[d for d in definitions if d.code in rankable])
     elif permissions.is_complaint_desk(user) and user.branch_id:
         context.update(role="complaint_desk", tiles=selectors.kpi_tiles(scope=scope, period=period,
-                                                                         kpi_codes=DESK_TILES, chart_periods=2),
+                                                                         kpi_codes=DESK_TILES, chart_periods=2,
+                                                                         definitions=definitions),
                        desk=_desk_counts(user))
     elif permissions.is_relationship_manager(user):
         context.update(role="rm", tiles=selectors.kpi_tiles(scope=scope, period=period, kpi_codes=RM_TILES,
-                                                            chart_periods=2),
+                                                            chart_periods=2, definitions=definitions),
                        work=_rm_work(user))
     else:
         return render(request, "home.html", context)
@@ -193,9 +202,18 @@ def _rm_work(user: User) -> dict:
     # An RM does not see the complaint queue; they see which of their customers have one open.
     with_open_complaints = my_customers.filter(
         pk__in=Complaint.objects.open().filter(customer__isnull=False).values("customer_id")).order_by("name", "id")
-    return {"follow_ups": follow_ups[:5], "follow_ups_count": follow_ups.count(),
-            "next_steps": next_steps[:5], "next_steps_count": next_steps.count(),
-            "complaint_customers": with_open_complaints[:5], "complaint_customers_count": with_open_complaints.count()}
+    follow_ups, follow_ups_count = _first_rows_and_count(follow_ups)
+    next_steps, next_steps_count = _first_rows_and_count(next_steps)
+    complaint_customers, complaint_customers_count = _first_rows_and_count(with_open_complaints)
+    return {"follow_ups": follow_ups, "follow_ups_count": follow_ups_count,
+            "next_steps": next_steps, "next_steps_count": next_steps_count,
+            "complaint_customers": complaint_customers, "complaint_customers_count": complaint_customers_count}
+
+
+def _first_rows_and_count(rows, limit: int = 5) -> tuple[list, int]:
+    """The first ``limit`` rows and how many there are in all, in one query (a window count runs before LIMIT)."""
+    first = list(rows.annotate(rows_in_all=Window(Count("pk")))[:limit])
+    return first, first[0].rows_in_all if first else 0
 
 
 # --- KPI pages -----------------------------------------------------------------------------------
@@ -369,6 +387,8 @@ class ListExportView(LoginRequiredMixin, View):
         file_format = request.GET.get("format", "csv")
         if file_format not in exports.FORMATS or list_key not in exports.LISTS:
             raise Http404
+        if not exports.can_export(request.user, list_key):
+            raise PermissionDenied
         return exports.list_export(request=request, list_key=list_key, file_format=file_format)
 
 
@@ -380,13 +400,14 @@ def export_url(list_key: str, query: str, file_format: str) -> str:
 
 
 class InboxView(LoginRequiredMixin, View):
-    """/evaluation/inbox/: the user's messages, core notifications and complaint escalations together."""
+    """/evaluation/inbox/: the user's messages from every chapter, newest first, 50 a page."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "evaluation/inbox.html", {"items": selectors.inbox_items_for(user=request.user)})
+        page = selectors.inbox_page(user=request.user, page_number=request.GET.get("page"))
+        return render(request, "evaluation/inbox.html", {"page": page})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        """Mark every core notification read; complaint notices clear when their complaint is opened."""
+        """Mark every message read (a complaint's messages also clear when the complaint is opened)."""
         notifications.notification_mark_read(user=request.user)
         return redirect("evaluation:inbox")
 

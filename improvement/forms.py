@@ -2,41 +2,34 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import StaffChoiceField, StaffMultipleChoiceField
 from accounts.models import Branch, User
+from evaluation.periods import period_parse
 from improvement.models import CustomerRewardKind, PeriodKind, Phase, period_start_of
 
 _DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-_PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
 
 
 def parse_period(kind: str, value: str) -> date | None:
-    """'2026-11' (month), '2026Q4' (quarter) or '2026' (year) → the period's first day; None if malformed."""
-    match = _PERIOD_RE.match((value or "").strip().upper())
-    if not match:
+    """'2026-11' (month), '2026-Q4' (quarter) or '2026' (year) → the period's first day; None if malformed
+    or of another kind (evaluation.periods.period_parse is the one parser)."""
+    try:
+        period = period_parse(value)
+    except ValueError:
         return None
-    year = int(match.group(1))
-    if not 2000 <= year <= 2100:
-        return None
-    if kind == PeriodKind.MONTH and match.group(2) and 1 <= int(match.group(2)) <= 12:
-        return date(year, int(match.group(2)), 1)
-    if kind == PeriodKind.QUARTER and match.group(3):
-        return date(year, 3 * int(match.group(3)) - 2, 1)
-    if kind == PeriodKind.YEAR and not match.group(2) and not match.group(3):
-        return date(year, 1, 1)
-    return None
+    return period.start if period.kind == kind and 2000 <= period.start.year <= 2100 else None
 
 
 class InitiativeCreateForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     problem = forms.CharField(label=_("Problem"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none())
-    team = forms.ModelMultipleChoiceField(label=_("Team"), queryset=User.objects.none(), required=False,
+    owner = StaffChoiceField(label=_("Owner"), queryset=User.objects.none())
+    team = StaffMultipleChoiceField(label=_("Team"), queryset=User.objects.none(), required=False,
                                           help_text=_("People from several departments, as the manual asks."))
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=Branch.objects.none(), required=False,
                                     empty_label=_("Whole bank"))
@@ -56,8 +49,6 @@ class InitiativeCreateForm(forms.Form):
         self.fields["team"].queryset = staff
         self.fields["branch"].queryset = branches
         self.fields["kpi_code"].choices = kpi_choices
-        for name in ("owner", "team"):
-            self.fields[name].label_from_instance = lambda user: user.get_full_name() or user.username
 
 
 class PhaseNoteForm(forms.Form):
@@ -98,7 +89,7 @@ class CustomerRewardForm(forms.Form):
 
 class PeriodForm(forms.Form):
     period_kind = forms.ChoiceField(label=_("Period"), choices=PeriodKind.choices, required=False)
-    period = forms.CharField(label=_("Which (2026-11, 2026Q4 or 2026)"), max_length=7, required=False)
+    period = forms.CharField(label=_("Which (2026-11, 2026-Q4 or 2026)"), max_length=7, required=False)
 
     def __init__(self, *args, kinds=(PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR), **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,7 +102,7 @@ class PeriodForm(forms.Form):
         if data.get("period"):
             start = parse_period(kind, data["period"])
             if start is None:
-                self.add_error("period", _("Write a month as 2026-11, a quarter as 2026Q4 and a year as 2026."))
+                self.add_error("period", _("Write a month as 2026-11, a quarter as 2026-Q4 and a year as 2026."))
             data["period_start"] = start
         return data
 

@@ -17,43 +17,30 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from core.i18n import text_in_ui_language
+from evaluation.models import PeriodKind
+from evaluation.periods import Period, period_start_for
 
 
-class PeriodKind(models.TextChoices):
-    """The evaluation registry's period kinds (``kpi_snapshot_value(period_kind=...)``)."""
-
-    MONTH = "month", _("month")
-    QUARTER = "quarter", _("quarter")
-    YEAR = "year", _("year")
-
-
+# Periods are the evaluation registry's (``kpi_snapshot_value(period_kind=...)``): one home for their
+# kinds, boundaries and labels (evaluation.periods); these helpers only adapt its Period to dates.
 def period_start_of(kind: str, day: date) -> date:
-    if kind == PeriodKind.MONTH:
-        return day.replace(day=1)
-    if kind == PeriodKind.QUARTER:
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
+    return period_start_for(kind, day)
 
 
 def period_end_of(kind: str, start: date) -> date:
     """The first day after the period that starts on ``start`` (exclusive end)."""
-    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[PeriodKind(kind)]
-    month_index = start.month - 1 + months
-    return date(start.year + month_index // 12, month_index % 12 + 1, 1)
+    return Period(kind, start).next_start
 
 
 def period_before(kind: str, start: date) -> date:
-    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[PeriodKind(kind)]
-    month_index = start.year * 12 + start.month - 1 - months
-    return date(month_index // 12, month_index % 12 + 1, 1)
+    return Period(kind, start).previous().start
 
 
 def period_label(kind: str, start: date) -> str:
-    if kind == PeriodKind.MONTH:
-        return f"{start:%Y-%m}"
-    if kind == PeriodKind.QUARTER:
-        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
-    return str(start.year)
+    return Period(kind, start).label
 
 
 class Phase(models.TextChoices):
@@ -193,7 +180,7 @@ class SuggestionStatus(models.TextChoices):
     SUBMITTED = "submitted", _("submitted")
     UNDER_REVIEW = "under_review", _("under review")
     ADOPTED = "adopted", _("adopted")
-    REJECTED = "rejected", _("rejected")
+    REJECTED = "rejected", pgettext_lazy("suggestion status", "rejected")
 
 
 SUGGESTION_TRANSITIONS = {
@@ -334,6 +321,7 @@ class ScorecardPolicy(models.Model):
         _("complaints per 100 customers that score 0"), max_digits=6, decimal_places=2, default=Decimal("5"),
         validators=[MinValueValidator(Decimal("0.01"))])
     rationale = models.TextField(_("rationale"), help_text=_("Why these weights: shown with every scorecard."))
+    rationale_zh = models.TextField(_("rationale (Chinese)"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -356,6 +344,10 @@ class ScorecardPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} ({self.effective_from})"
+
+    @property
+    def rationale_text(self) -> str:
+        return text_in_ui_language(en=self.rationale, zh=self.rationale_zh)
 
     WEIGHT_FIELDS = ("weight_satisfaction", "weight_retention", "weight_clv_growth", "weight_complaints",
                      "weight_sla", "weight_training")

@@ -156,8 +156,8 @@ class InitiativeCreateView(LoginRequiredMixin, View):
                 else:
                     messages.success(request, _("Initiative opened in its plan phase."))
                     return redirect("improvement:initiative-detail", initiative_id=initiative.pk)
-        return render(request, "improvement/initiative_form.html", {"form": form, "suggestion": suggestion},
-                      status=400)
+        # The form again with its errors (200, as every form page of the CRM answers).
+        return render(request, "improvement/initiative_form.html", {"form": form, "suggestion": suggestion})
 
 
 class InitiativeDetailView(LoginRequiredMixin, View):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts import permissions as roles
 from lifecycle import permissions, selectors
 from lifecycle.models import RetentionStatus, SuggestedAction
 
@@ -31,10 +32,14 @@ def at_risk_tile_context(*, request) -> dict | None:
     if run is None:
         return {"lc_run": None}
     threshold = float(run.policy.high_risk_probability_pct) / 100
+    if roles.sees_all_branches(user):
+        high_risk = run.high_risk  # counted by the run at the same threshold: no count over the whole bank
+    else:
+        high_risk = selectors.churn_score_list_visible_to(principal=user, min_probability=threshold,
+                                                          run=run).count()
     return {
         "lc_run": run,
-        "lc_high_risk": selectors.churn_score_list_visible_to(principal=user, min_probability=threshold,
-                                                              run=run).count(),
+        "lc_high_risk": high_risk,
         "lc_open_tasks": selectors.retention_task_list_visible_to(principal=user,
                                                                   status=RetentionStatus.OPEN).count(),
     }

@@ -7,6 +7,7 @@ Other apps (evaluation's churn KPIs) read these: ``stage_counts``, ``churn_score
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -160,6 +161,29 @@ def churn_score_list_visible_to(*, principal, min_probability: float | None = No
     if min_probability is not None:
         scores = scores.filter(probability__gte=min_probability)
     return scores.select_related("customer", "customer__relationship_manager").order_by("-probability", "customer_id")
+
+
+@dataclass(frozen=True)
+class AtRiskList:
+    """The at-risk list as its page (and its export) shows it: the run read, the policy's threshold, the rows."""
+
+    run: ScoringRun | None
+    threshold_pct: float
+    min_pct: float
+    scores: QuerySet[ChurnScore]
+
+
+AT_RISK_DEFAULT_THRESHOLD_PCT = 50.0  # shown before any scoring run has finished (the policy's default)
+
+
+def at_risk_list_visible_to(*, principal, min_probability_pct: float | None = None) -> AtRiskList:
+    """Scores of the latest run at or above ``min_probability_pct`` (default: the run's high-risk level),
+    highest risk first, limited to the customers the principal may see."""
+    run = churn_score_latest_run()
+    threshold_pct = float(run.policy.high_risk_probability_pct) if run else AT_RISK_DEFAULT_THRESHOLD_PCT
+    min_pct = threshold_pct if min_probability_pct is None else float(min_probability_pct)
+    scores = churn_score_list_visible_to(principal=principal, min_probability=min_pct / 100, run=run)
+    return AtRiskList(run=run, threshold_pct=threshold_pct, min_pct=min_pct, scores=scores)
 
 
 def churn_scores_by_customer(*, principal, customer_ids: list[int] | None = None) -> dict[int, float]:

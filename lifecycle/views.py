@@ -71,15 +71,13 @@ class AtRiskListView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not permissions.can_view_at_risk(request.user):
             raise PermissionDenied
-        run = selectors.churn_score_latest_run()
         form = AtRiskFilterForm(request.GET or None)
-        threshold = float(run.policy.high_risk_probability_pct) if run else 50.0
-        min_pct = threshold
-        if form.is_bound and form.is_valid() and form.cleaned_data["min_probability"] is not None:
+        min_pct = None
+        if form.is_bound and form.is_valid():
             min_pct = form.cleaned_data["min_probability"]
-        scores = selectors.churn_score_list_visible_to(principal=request.user, min_probability=min_pct / 100,
-                                                       run=run)
-        page = UncountedPage(scores, number=page_number(request.GET.get("page")), per_page=AT_RISK_PAGE_SIZE)
+        at_risk = selectors.at_risk_list_visible_to(principal=request.user, min_probability_pct=min_pct)
+        run, threshold, min_pct = at_risk.run, at_risk.threshold_pct, at_risk.min_pct
+        page = UncountedPage(at_risk.scores, number=page_number(request.GET.get("page")), per_page=AT_RISK_PAGE_SIZE)
         rows = page.object_list
         tasks = {task.customer_id: task for task in selectors.retention_task_list_visible_to(
             principal=request.user).filter(customer_id__in=[row.customer_id for row in rows])}

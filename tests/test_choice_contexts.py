@@ -21,6 +21,9 @@ SAME_MEANING = {
     "running", "done", "failed", "queued",  # the state of a background job or message
     "open", "resolved",  # a case (data-quality issue, follow-up, complaint) still to handle / handled
     "other",  # the last entry of a list
+    "branch", "relationship manager",  # a KPI scope, an enrolment's source, a role: the same branch / person
+    "classroom", "drill",  # how a course is taught and how one session of it runs
+    "SMS", "phone call",  # a way of reaching a customer: a contact preference, a message, an interaction
 }
 
 

@@ -8,11 +8,13 @@ class TrainingConfig(AppConfig):
     verbose_name = _("Training")
 
     def ready(self) -> None:
-        from core import navigation, notifications
-        from training import services
+        from core import navigation, notifications, reports
+        from training import report_sections, services
 
         navigation.nav_item_register(key="training", order=70, template="training/partials/nav_item.html")
         notifications.notification_kind_register(
             kind=services.OVERDUE_KIND,
             message=_("Your training course %(course)s was due on %(due)s and is not finished yet."),
         )
+        reports.report_section_register(key="training", order=50, kinds=["quarterly"],
+                                        build=report_sections.quarterly_training_section)

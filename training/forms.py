@@ -8,6 +8,7 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import StaffChoiceField
 from accounts.models import Branch, Role, User
 from training.models import Audience, ContentArea, Course, QuestionKind, SessionKind, TrainingMode
 
@@ -46,7 +47,7 @@ class EnrolmentAssignForm(forms.Form):
 
     course = forms.ModelChoiceField(label=_("Course"), queryset=Course.objects.filter(is_active=True))
     target = forms.ChoiceField(label=_("Enrol"), choices=TARGETS, widget=forms.RadioSelect, initial="person")
-    user = forms.ModelChoiceField(label=_("Staff member"), queryset=User.objects.none(), required=False)
+    user = StaffChoiceField(label=_("Staff member"), queryset=User.objects.none(), required=False)
     role = forms.ChoiceField(label=_("Role"), choices=[("", "---------"), *Role.choices], required=False)
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=Branch.objects.none(), required=False)
     due_on = forms.DateField(label=_("Due"), widget=_DATE)
@@ -56,7 +57,6 @@ class EnrolmentAssignForm(forms.Form):
         self.fields["user"].queryset = staff
         self.fields["branch"].queryset = branches
         self.fields["course"].label_from_instance = lambda course: course.label
-        self.fields["user"].label_from_instance = lambda user: f"{user.get_full_name() or user.username}"
 
     def clean(self):
         data = super().clean()
@@ -72,7 +72,7 @@ class SessionCreateForm(forms.Form):
     starts_at = forms.DateTimeField(label=_("Starts at"), widget=_DATETIME)
     ends_at = forms.DateTimeField(label=_("Ends at"), widget=_DATETIME)
     location = forms.CharField(label=_("Location"), max_length=200, required=False)
-    instructor = forms.ModelChoiceField(label=_("Instructor"), queryset=User.objects.none(), required=False)
+    instructor = StaffChoiceField(label=_("Instructor"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args, staff, **kwargs):
         super().__init__(*args, **kwargs)

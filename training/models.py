@@ -14,16 +14,13 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from core.i18n import text_in_ui_language
 
 
 def _localized(english: str, chinese: str) -> str:
-    """The Chinese text when the active language is Chinese and it exists; else the English one."""
-    language = (translation.get_language() or "").lower()
-    if language.startswith("zh") and chinese:
-        return chinese
-    return english or chinese
+    return text_in_ui_language(en=english, zh=chinese)
 
 
 class Audience(models.TextChoices):

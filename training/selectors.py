@@ -200,12 +200,32 @@ def training_kpis(*, principal, group_by: str, due_from: date | None = None,
     """Completion, pass rate and knowledge gain per person, branch or course over the enrolments
     the principal may see, optionally those due in [due_from, due_to] (a quarter's evaluation).
     """
-    key_field, label_of = GROUPS[group_by]
     enrolments = enrolment_list_visible_to(principal=principal)
     if due_from:
         enrolments = enrolments.filter(due_on__gte=due_from)
     if due_to:
         enrolments = enrolments.filter(due_on__lte=due_to)
+    return _kpi_rows(enrolments, group_by=group_by)
+
+
+def _enrolments_of_scope(*, branch_id: int | None) -> QuerySet[Enrolment]:
+    """Every enrolment of the bank (None) or of one branch (the learner's branch when enrolled), with scores.
+
+    For the periodic reports, which are for a scope, not a viewer (evaluation decides who reads them).
+    """
+    enrolments = _with_scores(Enrolment.objects.select_related("user", "branch", "course"))
+    return enrolments if branch_id is None else enrolments.filter(branch_id=branch_id)
+
+
+def training_kpis_for_scope(*, branch_id: int | None, group_by: str, due_from: date,
+                            due_to: date) -> list[TrainingKpiRow]:
+    """``training_kpis`` of the enrolments due in [due_from, due_to] of the bank or one branch."""
+    enrolments = _enrolments_of_scope(branch_id=branch_id).filter(due_on__gte=due_from, due_on__lte=due_to)
+    return _kpi_rows(enrolments, group_by=group_by)
+
+
+def _kpi_rows(enrolments: QuerySet[Enrolment], *, group_by: str) -> list[TrainingKpiRow]:
+    key_field, label_of = GROUPS[group_by]
     rows: dict[object, TrainingKpiRow] = {}
     for enrolment in enrolments.order_by():
         key = getattr(enrolment, key_field)
@@ -264,11 +284,22 @@ def usage_before_after(*, principal, course_id: int | None = None, now: datetime
     edit, so the customers one looks after stand for the edits one makes); and their service
     records' mean handling time divided by each record's target time.
     """
-    now = now or timezone.now()
-    window = timedelta(weeks=USAGE_WINDOW_WEEKS)
     enrolments = enrolment_list_visible_to(principal=principal).filter(completed_at__isnull=False)
     if course_id:
         enrolments = enrolments.filter(course_id=course_id)
+    return _usage_changes(enrolments, now=now or timezone.now(), limit=limit)
+
+
+def usage_before_after_for_scope(*, branch_id: int | None, completed_from: datetime, completed_to: datetime,
+                                 now: datetime | None = None, limit: int = 5000) -> list[UsageChange]:
+    """``usage_before_after`` of the enrolments of the bank or one branch completed in [from, to)."""
+    enrolments = _enrolments_of_scope(branch_id=branch_id).filter(completed_at__gte=completed_from,
+                                                                  completed_at__lt=completed_to)
+    return _usage_changes(enrolments.order_by("completed_at", "id"), now=now or timezone.now(), limit=limit)
+
+
+def _usage_changes(enrolments: QuerySet[Enrolment], *, now: datetime, limit: int) -> list[UsageChange]:
+    window = timedelta(weeks=USAGE_WINDOW_WEEKS)
 
     def count(model, person_field, time_field, lower, upper):
         rows = model.objects.filter(**{person_field: OuterRef("user_id"), f"{time_field}__gte": lower,

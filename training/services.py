@@ -273,7 +273,8 @@ def overdue_reminders_send(*, today: date | None = None) -> int:
         with transaction.atomic():
             result = notifications.notification_send(
                 recipient=enrolment.user_id, kind=OVERDUE_KIND,
-                params={"course": enrolment.course.code, "due": enrolment.due_on.isoformat()},
+                params={"course": enrolment.course.title, "course_zh": enrolment.course.title_zh,
+                        "due": enrolment.due_on.isoformat()},
                 url=reverse("training:course-detail", args=[enrolment.course_id]),
                 dedupe_key=f"{OVERDUE_KIND}:{enrolment.pk}:{today.isoformat()}",
             )

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Branch
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
-from customers import rules, selectors
+from customers import consent, rules, selectors
 from customers.models import (
     Customer,
     Holding,
@@ -109,9 +109,9 @@ def _customer_apply(*, customer: Customer, fields: dict) -> list[str]:
         if getattr(customer, attname) != value:
             setattr(customer, attname, value)
             changed.append(name)
-    for consent in ("consent_data_processing", "consent_marketing"):
-        if consent in changed:
-            setattr(customer, f"{consent}_at", now)
+    for consent_field in ("consent_data_processing", "consent_marketing"):
+        if consent_field in changed:
+            setattr(customer, f"{consent_field}_at", now)
     if changed or customer.pk is None:
         customer.info_updated_at = now
     return changed
@@ -170,6 +170,7 @@ def _customer_created(*, by, customer: Customer, changed: list[str]) -> Customer
     if not _customer_visible(by=by, customer_id=customer.pk):
         # Rolls the insert back: a caller cannot create a customer outside its own scope.
         raise ApplicationError(ErrorCode.PERMISSION_DENIED, _("You cannot create a customer outside your scope."))
+    consent.consent_record_reported(reported=[(customer.pk, name) for name in changed])
     audit_record(actor=by, action=AUDIT_API_CUSTOMER_CREATE, target=customer, detail={"fields": sorted(changed)})
     return customer
 
@@ -202,6 +203,7 @@ def customer_update(*, customer: Customer, by, fields: dict) -> Customer:
         raise ApplicationError(
             ErrorCode.PERMISSION_DENIED, _("You cannot move a customer outside your scope.")
         )
+    consent.consent_record_reported(reported=[(customer.pk, name) for name in changed])
     # Field names only: the values may be PII.
     audit_record(actor=by, action=AUDIT_API_CUSTOMER_UPDATE, target=customer, detail={"fields": sorted(changed)})
     return selectors.customer_get_for_principal(principal=by, customer_id=customer.pk)

@@ -19,6 +19,7 @@ from core import identifiers
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
+from customers import data_quality_details as details
 from customers import rules, selectors
 from customers.models import (
     Customer,
@@ -186,7 +187,7 @@ def _phone_defect(phone: str) -> str | None:
     value = phone.strip()
     if rules.phone_violation(value) is None:
         return None
-    return f"not an 11-digit mainland mobile number starting 13-19 ({len(value)} characters)"
+    return details.detail_code(details.PHONE_SHAPE, length=len(value))
 
 
 def _resident_id_defects(id_number: str, birth_date: date | None) -> list[tuple[str, str]]:
@@ -194,14 +195,12 @@ def _resident_id_defects(id_number: str, birth_date: date | None) -> list[tuple[
     value = id_number.strip().upper()
     code = rules.id_number_violation(value)
     if code == rules.ID_SHAPE:
-        return [(DataQualityRule.ID_CHECK_DIGIT,
-                 f"not an 18-character resident ID number ({len(value)} characters)")]
+        return [(DataQualityRule.ID_CHECK_DIGIT, details.detail_code(details.ID_SHAPE, length=len(value)))]
     defects = []
     if code == rules.ID_CHECK_CHARACTER:
-        defects.append((DataQualityRule.ID_CHECK_DIGIT, "check character does not match (GB 11643)"))
+        defects.append((DataQualityRule.ID_CHECK_DIGIT, details.detail_code(details.ID_CHECK)))
     if rules.id_number_birth_date_differs(value, birth_date):
-        defects.append((DataQualityRule.ID_BIRTH_DATE,
-                        "birth date in the ID number differs from the recorded birth date"))
+        defects.append((DataQualityRule.ID_BIRTH_DATE, details.detail_code(details.ID_BIRTH_DATE)))
     return defects
 
 
@@ -318,8 +317,8 @@ def _find_sql_defects(*, cursor, policy: DataQualityPolicy, as_of: datetime,
         complete = " AND ".join(f"({condition})" for _name, condition in fields)
         missing = ", ".join(f"CASE WHEN NOT ({condition}) THEN '{name}' END" for name, condition in fields)
         completeness_rows.append(
-            f"('{DataQualityRule(rule).value}', "
-            f"CASE WHEN NOT ({complete}) THEN 'missing: ' || concat_ws(', ', {missing}) END)"
+            f"('{DataQualityRule(rule).value}', CASE WHEN NOT ({complete}) THEN "
+            f"json_build_object('code', '{details.MISSING}', 'fields', array_remove(ARRAY[{missing}], NULL))::text END)"
         )
     customer_scope = "AND c.id = ANY(%(customer_ids)s)" if customer_ids is not None else ""
     holding_scope = "AND h.customer_id = ANY(%(customer_ids)s)" if customer_ids is not None else ""
@@ -340,17 +339,19 @@ def _find_sql_defects(*, cursor, policy: DataQualityPolicy, as_of: datetime,
         CROSS JOIN LATERAL (VALUES
             {", ".join(completeness_rows)},
             ('{DataQualityRule.STALE.value}', CASE
-                WHEN c.info_updated_at IS NULL THEN 'never updated'
-                WHEN c.info_updated_at < %(stale_before)s THEN 'last updated '
-                    || to_char(c.info_updated_at AT TIME ZONE %(time_zone)s, 'YYYY-MM-DD')
-                    || ', older than ' || %(stale_after_days)s || ' days'
+                WHEN c.info_updated_at IS NULL THEN json_build_object('code', '{details.NEVER_UPDATED}')::text
+                WHEN c.info_updated_at < %(stale_before)s THEN json_build_object(
+                    'code', '{details.STALE}',
+                    'date', to_char(c.info_updated_at AT TIME ZONE %(time_zone)s, 'YYYY-MM-DD'),
+                    'days', %(stale_after_days)s)::text
             END),
             ('{DataQualityRule.ASSETS_MISMATCH.value}', CASE
                 WHEN c.total_assets IS NOT NULL
                  AND abs(c.total_assets - coalesce(held.assets_cny, 0)) * 100
                      > %(tolerance_pct)s * abs(coalesce(held.assets_cny, 0))
-                THEN 'declared ' || c.total_assets || ' CNY, open holdings '
-                    || coalesce(held.assets_cny, 0) || ' CNY, tolerance ' || %(tolerance_pct)s || '%%'
+                THEN json_build_object(
+                    'code', '{details.ASSETS}', 'declared', c.total_assets::text,
+                    'held', coalesce(held.assets_cny, 0)::text, 'tolerance', %(tolerance_pct)s::text)::text
             END)
         ) AS finding (rule, detail)
         WHERE c.status = %(active)s {customer_scope}

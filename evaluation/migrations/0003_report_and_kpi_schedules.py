@@ -7,42 +7,11 @@ April, July and October at 06:30; annual on 31 December at 18:00 for the year th
 hours). All Asia/Shanghai. Re-running is harmless.
 """
 
-import json
-
 from django.db import migrations
-from django.utils import timezone
 
-SCHEDULES = [
-    ("evaluation: nightly KPI snapshots", "evaluation.kpi_snapshots_refresh_task", {},
-     {"minute": "30", "hour": "3", "day_of_month": "*", "month_of_year": "*"}),
-    ("evaluation: monthly reports", "evaluation.reports_schedule_task", {"kind": "monthly"},
-     {"minute": "0", "hour": "6", "day_of_month": "1", "month_of_year": "*"}),
-    ("evaluation: quarterly reports", "evaluation.reports_schedule_task", {"kind": "quarterly"},
-     {"minute": "30", "hour": "6", "day_of_month": "1", "month_of_year": "1,4,7,10"}),
-    ("evaluation: annual report", "evaluation.reports_schedule_task", {"kind": "annual"},
-     {"minute": "0", "hour": "18", "day_of_month": "31", "month_of_year": "12"}),
-]
+from core.beat_schedules import BeatSchedule, beat_schedules_operation
 
-
-def create_schedules(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    for name, task, kwargs, cron in SCHEDULES:
-        fields = {**cron, "day_of_week": "*", "timezone": "Asia/Shanghai"}
-        crontab = CrontabSchedule.objects.filter(**fields).order_by("id").first()
-        if crontab is None:
-            crontab = CrontabSchedule.objects.create(**fields)
-        PeriodicTask.objects.get_or_create(name=name, defaults={
-            "task": task, "crontab": crontab, "kwargs": json.dumps(kwargs), "enabled": True,
-            "description": "MANUAL Ch. 6: effect evaluation.",
-        })
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
-
-
-def delete_schedules(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[row[0] for row in SCHEDULES]).delete()
+DESCRIPTION = "MANUAL Ch. 6: effect evaluation."
 
 
 class Migration(migrations.Migration):
@@ -51,4 +20,15 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedules, delete_schedules)]
+    operations = [beat_schedules_operation(
+        BeatSchedule(name="evaluation: nightly KPI snapshots", task="evaluation.kpi_snapshots_refresh_task",
+                     minute="30", hour="3", description=DESCRIPTION),
+        BeatSchedule(name="evaluation: monthly reports", task="evaluation.reports_schedule_task",
+                     kwargs={"kind": "monthly"}, minute="0", hour="6", day_of_month="1", description=DESCRIPTION),
+        BeatSchedule(name="evaluation: quarterly reports", task="evaluation.reports_schedule_task",
+                     kwargs={"kind": "quarterly"}, minute="30", hour="6", day_of_month="1",
+                     month_of_year="1,4,7,10", description=DESCRIPTION),
+        BeatSchedule(name="evaluation: annual report", task="evaluation.reports_schedule_task",
+                     kwargs={"kind": "annual"}, minute="0", hour="18", day_of_month="31", month_of_year="12",
+                     description=DESCRIPTION),
+    )]

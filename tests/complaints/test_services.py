@@ -6,15 +6,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import translation
 
 from accounts.models import Role
-from complaints import services
+from complaints import selectors, services
 from complaints.models import (
     Complaint,
     ComplaintAction,
     ComplaintEvent,
     ComplaintEventKind,
-    ComplaintNotification,
     ComplaintSeverity,
     ComplaintStatus,
     RootCause,
@@ -23,8 +23,9 @@ from complaints.models import (
     SlaState,
     sla_state_at,
 )
+from core import notifications
 from core.errors import ApplicationError, ErrorCode
-from core.models import OutboxMessage
+from core.models import Notification
 from service.models import SurveyInvitation
 from tests.accounts.factories import BranchFactory
 from tests.complaints.factories import category, make_complaint
@@ -261,12 +262,20 @@ def test_manual_escalation_notifies_the_branch_managers(branch, desk, make_user)
     manager = make_user(Role.BRANCH_MANAGER, username="bm")
     complaint = make_complaint(branch=branch)
     services.complaint_escalate(complaint=complaint, by=desk, note="VIP")
-    notification = ComplaintNotification.objects.get()
+    notification = Notification.objects.get()
     assert notification.recipient == manager
-    assert notification.event.kind == ComplaintEventKind.ESCALATED
-    assert OutboxMessage.objects.filter(task_name=services.NOTIFY_TASK).count() == 1
-    assert services.complaint_notifications_deliver(notification_ids=[notification.pk]) == 1
-    assert services.complaint_notifications_deliver(notification_ids=[notification.pk]) == 0
+    assert notification.kind == "complaints.escalated"
+    assert notification.url == f"/complaints/{complaint.reference}/"
+    # the message renders in the reader's language, from the stored kind and reference
+    with translation.override("zh-hans"):
+        assert notifications.notification_text(notification) == f"投诉 {complaint.reference} 已升级给您。"
+    with translation.override("en"):
+        assert notifications.notification_text(notification) == f"Complaint {complaint.reference} was escalated to you."
+    assert selectors.notification_unread_count(user=manager) == 1
+    # opening the complaint marks it read; the desk clerk got nothing
+    services.complaint_notifications_mark_read(complaint=complaint, user=manager)
+    assert selectors.notification_unread_count(user=manager) == 0
+    assert not Notification.objects.filter(recipient=desk).exists()
 
 
 # --- Closing the loop ---------------------------------------------------------------------------------
@@ -328,7 +337,10 @@ def test_scan_catches_up_after_downtime_and_never_flags_twice(branch, make_user)
     assert services.complaint_breach_scan(now=later + timedelta(minutes=1)) == {"first_response": 0, "resolution": 0}
     breach_kinds = (ComplaintEventKind.FIRST_RESPONSE_BREACHED, ComplaintEventKind.RESOLUTION_BREACHED)
     assert ComplaintEvent.objects.filter(kind__in=breach_kinds).count() == 4
-    assert ComplaintNotification.objects.count() == 4  # one manager, one per breach
+    # one manager, one message per breach, each kind its own message
+    assert sorted(Notification.objects.values_list("kind", flat=True)) == [
+        "complaints.first_response_breached", "complaints.first_response_breached",
+        "complaints.resolution_breached", "complaints.resolution_breached"]
 
 
 def test_scan_batches_through_a_large_backlog(branch):

@@ -1,5 +1,6 @@
 """The data-quality pass (MANUAL 2.2): each rule at its boundary, opening, resolving, scoring."""
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -7,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Role
@@ -82,7 +83,15 @@ def test_missing_key_field_opens_issue_of_its_kind(as_of, changes, rule, missing
     customer = CustomerFactory(**changes)
     services.data_quality_run(as_of=as_of)
     assert open_rules(customer) == {rule}
-    assert DataQualityIssue.objects.get(customer=customer).detail == f"missing: {missing}"
+    issue = DataQualityIssue.objects.get(customer=customer)
+    assert json.loads(issue.detail) == {"code": "missing", "fields": missing.split(", ")}
+    def labels() -> list[str]:
+        return [str(Customer._meta.get_field(name).verbose_name) for name in missing.split(", ")]
+
+    with translation.override("en"):
+        assert issue.detail_text == "missing: " + ", ".join(labels())
+    with translation.override("zh-hans"):
+        assert issue.detail_text == "缺少：" + "、".join(labels())  # noqa: RUF001
 
 
 @pytest.mark.parametrize(
@@ -136,7 +145,11 @@ def test_never_updated_information_is_stale(as_of):
     customer = CustomerFactory(info_updated_at=None)
     services.data_quality_run(as_of=as_of)
     issue = DataQualityIssue.objects.get(customer=customer)
-    assert (issue.rule, issue.detail) == (DataQualityRule.STALE, "never updated")
+    assert issue.rule == DataQualityRule.STALE
+    with translation.override("en"):
+        assert issue.detail_text == "never updated"
+    with translation.override("zh-hans"):
+        assert issue.detail_text == "从未更新"
 
 
 def test_newest_policy_version_is_used_and_stamped(as_of, make_user):
@@ -203,8 +216,11 @@ def test_assets_detail_gives_both_figures(as_of, products):
     customer = CustomerFactory(total_assets=Decimal("200000.00"))
     HoldingFactory(customer=customer, product=products["deposit"], balance=Decimal("100000.00"))
     services.data_quality_run(as_of=as_of)
-    detail = DataQualityIssue.objects.get(customer=customer).detail
-    assert detail == "declared 200000.00 CNY, open holdings 100000.00 CNY, tolerance 10.00%"
+    issue = DataQualityIssue.objects.get(customer=customer)
+    with translation.override("en"):
+        assert issue.detail_text == "declared 200000.00 CNY, open holdings 100000.00 CNY, tolerance 10.00%"
+    with translation.override("zh-hans"):
+        assert issue.detail_text == "申报 200000.00 元，未结清持仓 100000.00 元，容差 10.00%"  # noqa: RUF001
 
 
 # --- Accuracy: phone and ID number (encrypted; checked in the streamed pass) --------------------
@@ -232,8 +248,10 @@ def test_phone_format(as_of, phone, invalid):
 def test_phone_issue_detail_does_not_repeat_the_number(as_of):
     customer = CustomerFactory(phone="12812345678")
     services.data_quality_run(as_of=as_of)
-    detail = DataQualityIssue.objects.get(customer=customer).detail
-    assert "12812345678" not in detail and "2812" not in detail
+    issue = DataQualityIssue.objects.get(customer=customer)
+    assert "12812345678" not in issue.detail and "2812" not in issue.detail
+    with translation.override("zh-hans"):
+        assert issue.detail_text == "不是以 13-19 开头的 11 位中国大陆手机号（11 个字符）"  # noqa: RUF001
 
 
 BIRTH_DATE = date(1990, 3, 7)
@@ -280,7 +298,10 @@ def test_id_birth_date_not_checked_without_birth_date(as_of):
     customer = CustomerFactory(birth_date=None, id_number=resident_id(birth_date=BIRTH_DATE))
     services.data_quality_run(as_of=as_of)
     assert open_rules(customer) == {DataQualityRule.MISSING_BASIC}
-    assert DataQualityIssue.objects.get(customer=customer).detail == "missing: birth_date"
+    with translation.override("en"):
+        assert DataQualityIssue.objects.get(customer=customer).detail_text == "missing: birth date"
+    with translation.override("zh-hans"):
+        assert DataQualityIssue.objects.get(customer=customer).detail_text == "缺少：出生日期"  # noqa: RUF001
 
 
 def test_impossible_encoded_date_is_a_birth_date_mismatch(as_of):

@@ -27,6 +27,9 @@ def test_rm_searches_reveals_phone_and_records_a_visit(live_server, page, screen
     page.get_by_label("Username").fill("rm1")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # then they land on their dashboard, and go to their customers through the menu
+    expect(page).to_have_url(re.compile(r"/$"))
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Customers", exact=True).click()
     expect(page).to_have_url(re.compile(r"/customers/$"))
     screenshot("rm-customer-list")
 

@@ -36,6 +36,8 @@ ENGLISH_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 ALLOWED_ASCII = {
     "CRM", "API", "SOP", "CLV", "NPS", "VIP", "SLA", "RFM", "CNY", "PDF", "CSV", "GBK", "URL",
     "AUM", "KYC", "SMS", "App", "APP", "ATM", "POS", "Django", "WCAG", "ISO", "English", "RMB",
+    "Office",  # Microsoft Office documents (the attachment types), a product name
+    "Hake",  # Hake's normalised gain (training), a person's name
 }
 # The reverse: Chinese words of the UI (never of the demo data) that must not show on an English page.
 CHINESE_UI_WORDS = [

@@ -20,3 +20,49 @@ def local(*args) -> datetime:
 
 def compute(period: Period = NOVEMBER, codes: list[str] | None = None) -> int:
     return services.kpi_snapshots_compute(period=period, kpi_codes=codes)
+
+
+def _churn_model():
+    from lifecycle import services as lifecycle_services
+    from lifecycle.models import ChurnModel, ModelStatus
+
+    policy = lifecycle_services.lifecycle_defaults_ensure()
+    return policy, ChurnModel.objects.filter(version=1).first() or ChurnModel.objects.create(
+        version=1, algorithm="hist_gradient_boosting", status=ModelStatus.ACTIVE, file_name="x.joblib",
+        sha256="0" * 64, policy=policy, train_cutoff=date(2025, 6, 1), validation_cutoff=date(2025, 12, 1),
+        horizon_days=180, validation_method="temporal", train_customers=10, train_positives=1,
+        validation_customers=10, validation_positives=1, metrics={}, features=[], top_features=[],
+        library_versions={})
+
+
+def scoring_run(scores: dict, *, as_of: date = date(2026, 12, 4), reasons: list | None = None):
+    """A finished scoring run with {customer: churn probability}; every score gets ``reasons``."""
+    from lifecycle.models import ChurnScore, RunStatus, ScoringRun
+
+    policy, model = _churn_model()
+    run = ScoringRun.objects.create(model=model, policy=policy, as_of=as_of, status=RunStatus.DONE, chunks_total=1,
+                                    chunks_done=1, customers_total=len(scores), customers_scored=len(scores),
+                                    finished_at=datetime(as_of.year, as_of.month, as_of.day, 3, tzinfo=SHANGHAI))
+    for customer, probability in scores.items():
+        ChurnScore.objects.create(run=run, customer=customer, branch=customer.branch,
+                                  relationship_manager=customer.relationship_manager, probability=probability,
+                                  raw_score=0.0, reasons=reasons or [])
+    return run
+
+
+def churn_warning(customer, *, created_at: datetime, worked: bool = False):
+    """A churn warning as lifecycle raises it: a retention task from a finished scoring run, opened at
+    ``created_at``; ``worked``: already done (the customer may then get another one)."""
+    from datetime import timedelta
+
+    from lifecycle.models import RetentionTask, RunStatus, ScoringRun
+
+    policy, model = _churn_model()
+    as_of = created_at.astimezone(SHANGHAI).date()
+    run = ScoringRun.objects.create(model=model, policy=policy, as_of=as_of, status=RunStatus.DONE,
+                                    chunks_total=1, chunks_done=1, finished_at=created_at)
+    return RetentionTask.objects.create(
+        customer=customer, assigned_to=customer.relationship_manager, run=run, probability=0.8, reasons=[],
+        stage="decline", suggested_action="care_call", due_on=as_of + timedelta(days=14), created_at=created_at,
+        **({"status": "done", "outcome": "retained", "action_taken": "call", "recorded_at": created_at} if worked
+           else {}))

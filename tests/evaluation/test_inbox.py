@@ -1,4 +1,4 @@
-"""The inbox: core notifications (reports ready, other chapters) and complaint escalations together."""
+"""The inbox: one list of every chapter's messages (reports ready, complaint escalations, ...)."""
 
 import pytest
 from django.urls import reverse
@@ -27,7 +27,7 @@ def test_report_ready_reaches_the_branch_managers_once(branch):
     assert "2026-11" in notifications.notification_text(notes.get())
 
 
-def test_inbox_lists_both_kinds_and_counts_unread(client_as, branch):
+def test_inbox_lists_every_chapters_messages_and_counts_unread(client_as, branch):
     client = client_as("branch_manager")
     notifications.notification_send(recipient=client.user, kind="evaluation.report_ready",
                                     params={"period": "2026-11", "scope": "bank"}, url="/evaluation/reports/1/")
@@ -37,9 +37,23 @@ def test_inbox_lists_both_kinds_and_counts_unread(client_as, branch):
     badge = client.get(reverse("evaluation:inbox-badge")).content.decode()
     assert ">2<" in badge
     page = client.get(reverse("evaluation:inbox")).content.decode()
-    assert complaint.reference in page and "2026-11" in page
-    client.post(reverse("evaluation:inbox"))
-    assert ">1<" in client.get(reverse("evaluation:inbox-badge")).content.decode()  # the escalation stays
+    assert f"Complaint {complaint.reference} was escalated to you." in page and "2026-11" in page
+    assert f'href="/complaints/{complaint.reference}/"' in page
+    client.post(reverse("evaluation:inbox"))  # mark all as read
+    assert ">1<" not in client.get(reverse("evaluation:inbox-badge")).content.decode()
+    assert not Notification.objects.filter(recipient=client.user, read_at__isnull=True).exists()
+
+
+def test_the_inbox_pages_through_many_messages(client_as):
+    client = client_as("branch_manager")
+    for number in range(55):
+        notifications.notification_send(recipient=client.user, kind="evaluation.report_ready",
+                                        params={"period": f"2026-{number:02d}", "scope": "bank"})
+    first = client.get(reverse("evaluation:inbox")).content.decode()
+    second = client.get(reverse("evaluation:inbox"), {"page": 2}).content.decode()
+    assert "2026-54" in first and "2026-04" not in first  # newest first, 50 a page
+    assert "2026-04" in second and "2026-00" in second and "2026-54" not in second
+    assert "1 / 2" in first
 
 
 def test_inbox_needs_login(client):

@@ -21,7 +21,7 @@ from tests.customers.factories import (
     ProductFactory,
     TransactionFactory,
 )
-from tests.evaluation.factories import NOVEMBER, compute, local
+from tests.evaluation.factories import NOVEMBER, churn_warning, compute, local
 from tests.service.factories import SurveyResponseFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +191,39 @@ def test_clv_average_is_broken_down_by_tier(branch):
     compute(codes=["clv_average"])
     rows = {row.dimension: row.value for row in KpiSnapshot.objects.filter(scope="bank", kpi__code="clv_average")}
     assert rows == {"": Decimal("533666.6667"), "vip": Decimal("800000.0000"), "general": Decimal("1000.0000")}
+
+
+def test_churn_warning_rate_counts_customers_warned_in_the_month_among_those_on_the_books(branch, rm):
+    # given 5 customers on the books at the end of November, three of them the RM's:
+    warned_early, warned_last_minute, warned_december = (CustomerFactory(branch=branch, relationship_manager=rm)
+                                                         for _ in range(3))
+    warned_october, never_warned = CustomerFactory(branch=branch), CustomerFactory(branch=branch)
+    churn_warning(warned_early, created_at=local(2026, 11, 1, 0, 0), worked=True)  # first instant of November (Beijing)
+    churn_warning(warned_early, created_at=local(2026, 11, 20, 3))  # a second warning: still one customer
+    churn_warning(warned_last_minute, created_at=local(2026, 11, 30, 23, 59, 59))
+    churn_warning(warned_december, created_at=local(2026, 12, 1, 0, 0))  # 16:00 UTC on 30 Nov: December
+    churn_warning(warned_october, created_at=local(2026, 10, 31, 23, 59))
+    # ... and one warned in November who closed in November: not on the books at the end
+    churn_warning(closed(date(2026, 11, 25), branch=branch), created_at=local(2026, 11, 10, 3))
+    assert never_warned.closed_on is None
+    # when
+    compute(codes=["churn_warning_rate"])
+    # then: 2 of 5 for the bank and the branch; 2 of the RM's 3
+    assert value("churn_warning_rate") == Decimal("40.0000")
+    assert value("churn_warning_rate", branch_id=branch.pk) == Decimal("40.0000")
+    assert value("churn_warning_rate", rm_id=rm.pk) == Decimal("66.6667")
+    bank = KpiSnapshot.objects.get(scope=ScopeKind.BANK, kpi__code="churn_warning_rate")
+    assert (bank.numerator, bank.denominator) == (2, 5)
+    assert bank.rag == Rag.NONE  # tracked, no target
+
+
+def test_every_active_kpi_has_a_computation():
+    """No KPI of the registry is silently skipped any more (the churn warning one was, until lifecycle landed)."""
+    from evaluation import kpis
+    from evaluation.models import KpiDefinition
+
+    codes = set(KpiDefinition.objects.filter(is_active=True).values_list("code", flat=True))
+    assert codes and {code for code in codes if kpis.computation_for(code) is None} == set()
 
 
 def test_recomputing_replaces_the_period_and_leaves_others(branch):

@@ -31,7 +31,7 @@ from tests.core.test_outbox import (  # noqa: F401 (fixtures)
     worker_running,
 )
 from tests.customers.factories import CustomerFactory, TransactionFactory
-from tests.evaluation.factories import NOVEMBER, local
+from tests.evaluation.factories import NOVEMBER, churn_warning, local
 from tests.service.factories import SurveyResponseFactory
 
 
@@ -84,6 +84,27 @@ def test_xlsx_opens_and_holds_the_same_figures_as_numbers(branch):
     assert len(workbook.worksheets) >= 3  # KPIs, trend, conclusions
     content_figures = {row["code"]: row["value"] for row in report.content["kpis"]}
     assert content_figures["complaint_rate"] == rows["complaint_rate"][3]
+
+
+@pytest.mark.django_db
+def test_monthly_report_holds_the_churn_warning_rate(branch):
+    # given the 197 customers on the books at the end of November, 4 of whom lifecycle warned in November
+    customers = _november_data(branch)
+    for customer in customers[:4]:
+        churn_warning(customer, created_at=local(2026, 11, 28, 3))
+    churn_warning(customers[5], created_at=local(2026, 12, 1, 3))  # December: not in this report
+    # when
+    report = services.report_generate(
+        report_id=services.report_claim(kind="monthly", period=NOVEMBER, branch_id=branch.pk).pk)
+    # then: 4 / 197 = 2.03 % in the content, the PDF (its Chinese name and figure) and the XLSX (a number)
+    row = next(row for row in report.content["kpis"] if row["code"] == "churn_warning_rate")
+    assert (row["numerator"], row["denominator"], row["value"]) == (4.0, 197.0, 2.0305)
+    compact = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(bytes(report.pdf))).pages)
+    compact = compact.replace("\n", "").replace(" ", "")
+    assert "流失预警率2.03%" in compact
+    sheet = openpyxl.load_workbook(io.BytesIO(bytes(report.xlsx))).worksheets[0]
+    figures = {row[0]: row[3] for row in sheet.iter_rows(min_row=5, values_only=True) if row[0]}
+    assert figures["churn_warning_rate"] == 2.0305
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from evaluation.periods import Period
 from tests.accounts.factories import BranchFactory, UserFactory
 from tests.complaints.factories import make_complaint
 from tests.customers.factories import CustomerFactory
-from tests.evaluation.factories import NOVEMBER, compute, local
+from tests.evaluation.factories import NOVEMBER, churn_warning, compute, local
 
 pytestmark = pytest.mark.django_db
 ROLES = ["rm", "branch_manager", "complaint_desk", "auditor", "admin"]
@@ -98,6 +98,18 @@ def test_drill_down_lists_the_rows_behind_churn(client_as, figures):
     assert response.status_code == 200
     assert response.context["page"].paginator.count == 1
     assert response.context["page"][0].closed_on == date(2026, 11, 20)
+
+
+def test_drill_down_lists_the_customers_behind_the_churn_warning_rate(client_as, branch):
+    warned, _calm = CustomerFactory(branch=branch, name="预警客户"), CustomerFactory(branch=branch)
+    churn_warning(warned, created_at=local(2026, 11, 12, 3))
+    churn_warning(CustomerFactory(branch=branch), created_at=local(2026, 12, 2, 3))  # December
+    compute(codes=["churn_warning_rate"])
+    response = client_as("branch_manager").get(reverse("evaluation:kpi-detail", args=["churn_warning_rate"]),
+                                               {"period": "2026-11", "scope": "branch", "branch": branch.pk})
+    assert response.status_code == 200
+    assert [customer.pk for customer in response.context["page"]] == [warned.pk]
+    assert "33.33 %" in response.content.decode()  # 1 of the 3 on the books
 
 
 def test_drill_down_is_scoped_to_what_the_user_sees(client_as, branch):

@@ -98,3 +98,11 @@ def test_nav_shows_at_risk_for_an_rm(client, scored):
     page = client.get(reverse("lifecycle:at-risk")).content.decode()
     assert f'href="{reverse("lifecycle:at-risk")}"' in page
     assert f'href="{reverse("lifecycle:overview")}"' not in page
+
+
+@pytest.mark.parametrize(("role", "expected"), [("admin", 2), ("branch_manager", 1)])
+def test_home_tile_counts_the_high_risk_customers_in_view(client_as, scored, role, expected):
+    """Head office reads the run's own count (no count over the whole bank); a branch its own customers."""
+    response = client_as(role).get(reverse("home"))
+    html = response.content.decode()
+    assert f'<p class="display-6 mb-1">{expected}</p>' in html

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Role
 from core.errors import ApplicationError
@@ -279,8 +279,15 @@ def test_overdue_reminders_land_in_the_inbox_once_a_day(learner):
     assert services.overdue_reminders_send(today=today + timedelta(days=1)) == 1
     inbox = Notification.objects.filter(recipient=learner)
     assert inbox.count() == 2
-    text = notifications.notification_text(inbox.first())
-    assert "overdue-course" in text and overdue.due_on.isoformat() in text
+    course.title, course.title_zh = "Using the CRM", "CRM 系统操作"
+    course.save()
+    services.overdue_reminders_send(today=today + timedelta(days=3))  # the title in both languages, read later
+    newest = inbox.order_by("-pk").first()
+    with translation.override("en"):
+        text = notifications.notification_text(newest)
+        assert "Using the CRM" in text and overdue.due_on.isoformat() in text
+    with translation.override("zh-hans"):
+        assert "CRM 系统操作" in notifications.notification_text(newest)
     overdue.completed_at = timezone.now()
     overdue.save()
-    assert services.overdue_reminders_send(today=today + timedelta(days=2)) == 0
+    assert services.overdue_reminders_send(today=today + timedelta(days=4)) == 0
