@@ -49,6 +49,7 @@ from django.test import Client  # noqa: E402
 
 from accounts import services as account_services  # noqa: E402
 from bench.suite import Figure, Run, benchmark  # noqa: E402
+from core.api.pagination import cursor_encode  # noqa: E402
 
 SCHEMA = "api_bench"
 BATCH_ROWS = 10_000
@@ -224,7 +225,8 @@ def bench_list(client: Client, *, requests: int, seed: int) -> dict:
         min_id, max_id = cursor.fetchone()
     rng = random.Random(seed)
     urls = ["/api/v1/customers/?page_size=50"] + [
-        f"/api/v1/customers/?page_size=50&cursor={rng.randrange(min_id, max_id - 100)}" for _ in range(requests - 1)
+        f"/api/v1/customers/?page_size=50&cursor={cursor_encode([rng.randrange(min_id, max_id - 100)])}"
+        for _ in range(requests - 1)
     ]
     for url in urls[:10]:  # warm caches and the connection
         client.get(url)

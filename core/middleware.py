@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
@@ -52,17 +53,21 @@ class RejectNulMiddleware:
             if request.path.startswith("/api/"):
                 return _api_error(404, "not_found", _("Not found."))
             raise Http404
-        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+        refused = sorted(key for key, values in request.GET.lists()
+                         if "\x00" in key or any("\x00" in value for value in values))
+        if refused:
             message = _("The address contains a character that is not allowed.")
             if request.path.startswith("/api/"):
-                return _api_error(400, "parse_error", message)
+                # Name each parameter, with DRF's own words for a NUL in a string field.
+                return _api_error(400, "parse_error", message,
+                                  fields={key: [str(ProhibitNullCharactersValidator.message)] for key in refused})
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 
-def _api_error(status: int, code: str, message: str) -> JsonResponse:
+def _api_error(status: int, code: str, message: str, *, fields: dict | None = None) -> JsonResponse:
     """The API's one error shape, for requests refused before DRF sees them."""
-    return JsonResponse({"error": {"code": code, "message": str(message), "fields": {}}}, status=status)
+    return JsonResponse({"error": {"code": code, "message": str(message), "fields": fields or {}}}, status=status)
 
 
 class RequestIdMiddleware:

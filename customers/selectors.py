@@ -260,9 +260,8 @@ def customer_api_list(
     relationship_manager: str | None = None,
     updated_since: datetime | None = None,
     search: str | None = None,
-    after_id: int | None = None,
 ) -> QuerySet[Customer]:
-    """Filter the customers the caller may see, in id order from ``after_id`` (keyset pagination).
+    """Filter the customers the caller may see, in id order (the API pages them by id: keyset).
 
     ``relationship_manager`` is the RM's staff number; ``search`` matches a name (contains) or a
     customer number (starts with); empty arguments do not filter.
@@ -279,8 +278,6 @@ def customer_api_list(
     search = (search or "").strip()
     if search:
         customers = customers.filter(Q(name__icontains=search) | Q(external_id__istartswith=search))
-    if after_id is not None:
-        customers = customers.filter(pk__gt=after_id)
     return customers.order_by("id")
 
 
@@ -297,16 +294,13 @@ def customer_find_by_identifier_for_principal(
     return customers.order_by("id")
 
 
-def product_list(*, after_id: int | None = None, category: str | None = None,
-                 is_active: bool | None = None) -> QuerySet[Product]:
+def product_list(*, category: str | None = None, is_active: bool | None = None) -> QuerySet[Product]:
     """Return the product catalogue in id order (not scoped: products are public bank data)."""
     products = Product.objects.all()
     if category:
         products = products.filter(category=category)
     if is_active is not None:
         products = products.filter(is_active=is_active)
-    if after_id is not None:
-        products = products.filter(pk__gt=after_id)
     return products.order_by("id")
 
 
@@ -315,12 +309,9 @@ def product_get(*, code: str) -> Product:
     return Product.objects.get(code=code)
 
 
-def interaction_page_for(*, customer: Customer, before_id: int | None = None) -> QuerySet[Interaction]:
-    """Return the customer's interactions, most recently recorded first, from before ``before_id``."""
-    interactions = Interaction.objects.filter(customer=customer).select_related("staff")
-    if before_id is not None:
-        interactions = interactions.filter(pk__lt=before_id)
-    return interactions.order_by("-id")
+def interaction_page_for(*, customer: Customer) -> QuerySet[Interaction]:
+    """Return the customer's interactions, most recently recorded first (the API pages them by id)."""
+    return Interaction.objects.filter(customer=customer).select_related("staff").order_by("-id")
 
 
 def customer_ids_by_number_for_principal(*, principal, customer_numbers: list[str]) -> dict[str, int]:

@@ -229,12 +229,12 @@ def segment_customer_list_visible_to(*, user: User, filters: dict, branch_id: in
     return segments.order_by("customer_id")
 
 
-def segment_list_for_api(*, principal, tier: str | None, after: int, limit: int) -> list[CustomerSegment]:
-    """A keyset page (customer id > after) of segments the principal may see."""
-    segments = segments_visible_to(principal=principal).filter(customer_id__gt=after)
+def segment_list_for_api(*, principal, tier: str | None) -> QuerySet[CustomerSegment]:
+    """Segments the principal may see, filtered by tier (the API pages them by customer id)."""
+    segments = segments_visible_to(principal=principal)
     if tier:
         segments = segments.filter(tier=tier)
-    return list(segments.order_by("customer_id")[:limit])
+    return segments
 
 
 def tier_moves_up_count(*, since: datetime, until: datetime) -> int:

@@ -6,7 +6,4 @@ defect or a test to correct, listed in the closing note of 2026-12-04; none is e
 """
 
 KNOWN_FAILURES = {
-    "tests/api/test_schemathesis.py::test_api_conforms_to_its_schema":
-        "the merged chapters' endpoints (evaluation, lifecycle, training, improvement) and customer "
-        "custom-attribute filters have schema/response mismatches schemathesis finds",
 }

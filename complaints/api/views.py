@@ -25,7 +25,7 @@ from complaints.api.serializers import (
     ComplaintTransitionInput,
 )
 from complaints.models import Complaint, ComplaintCategory
-from core.api import StrictPageSizeCursorPagination
+from core.api.pagination import KeysetPagination
 from core.errors import ApplicationError
 from core.idempotency import idempotent
 from customers import selectors as customer_selectors
@@ -37,7 +37,7 @@ ComplaintPermission = permissions.require_scopes(
 )
 
 
-class ComplaintCursorPagination(StrictPageSizeCursorPagination):
+class ComplaintPagination(KeysetPagination):
     ordering = ("-received_at", "-id")
 
 
@@ -65,7 +65,7 @@ def _customer_for(principal, customer_id: int) -> Customer:
 
 class ComplaintListCreateApi(APIView):
     permission_classes = [ComplaintPermission]
-    pagination_class = ComplaintCursorPagination
+    pagination_class = ComplaintPagination
 
     @extend_schema(parameters=[ComplaintListFilterInput], responses=ComplaintOutput(many=True),
                    summary="Complaints the caller may see, newest first, with filters")

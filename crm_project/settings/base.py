@@ -248,7 +248,9 @@ SPECTACULAR_SETTINGS = {
         "The bank branch CRM's API for other bank systems. Authenticate with `Authorization: Api-Key <key>`. "
         "Every error has one shape: `{\"error\": {\"code\", \"message\", \"fields\"}}`. POSTs accept an "
         "`Idempotency-Key` header. Strings are trimmed: a value of only whitespace counts as blank. "
-        "Personal data is masked unless the key holds `customers:reveal`."
+        "Personal data is masked unless the key holds `customers:reveal`. Every list is a page "
+        "`{\"next\", \"next_cursor\", \"results\"}`: pass `next_cursor` back as `?cursor=` (it is opaque), "
+        "`page_size` 1 or more (50 by default; above 200 counts as 200)."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from drf-spectacular-sidecar's vendored files: no CDN, works on the bank's closed network.

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import audit
-from core.api import ApiErrorOutput
+from core.api import ApiErrorOutput, path_id_or_404
+from core.api.pagination import KeysetPagination
 from core.idempotency import idempotent
 from core.parsers import PayloadTooLarge
 from customers import selectors, services
-from customers.api import pagination
 from customers.api import permissions as api_permissions
 from customers.api import serializers as io
 from customers.models import Customer, Product
@@ -37,7 +37,7 @@ PRODUCT_CODE_PARAMETER = OpenApiParameter("code", str, OpenApiParameter.PATH, pa
 HOLDING_PRODUCT_PARAMETER = OpenApiParameter("product_code", str, OpenApiParameter.PATH, pattern=io.CODE_PATTERN,
                                              description="Product code.")
 
-QUERY_SERIALIZERS = (io.CustomerListQueryInput, io.ProductListQueryInput, io.PageQueryInput)
+QUERY_SERIALIZERS = (io.CustomerListQueryInput, io.ProductListQueryInput)
 CONFLICT_RESPONSE = OpenApiResponse(ApiErrorOutput, description="Conflicts with a stored object (see message).")
 MASKING_NOTE = (
     "PII (id_number, phone, email, address) is masked unless the caller is an API key with customers:reveal; "
@@ -74,11 +74,25 @@ NOT_FOUND_EXAMPLE = OpenApiExample(
 )
 
 
+class CustomerPagination(KeysetPagination):
+    ordering = ("id",)
+
+
+class HoldingPagination(KeysetPagination):
+    ordering = ("-closed_on", "-opened_on", "-id")  # open holdings (no closing date) first, then newest
+
+
+class InteractionPagination(KeysetPagination):
+    ordering = ("-id",)  # most recently recorded first
+
+
+class ProductPagination(KeysetPagination):
+    ordering = ("id",)
+
+
 def _customer_or_404(request, customer_id: str) -> Customer:
     # The URL takes any segment, so a malformed id is a JSON 404 like an unknown one (not Django's HTML page).
-    if not (customer_id.isascii() and customer_id.isdigit()) or int(customer_id) > pagination.MAX_ID:
-        raise exceptions.NotFound()
-    customer_id = int(customer_id)
+    customer_id = path_id_or_404(customer_id)
     try:
         return selectors.customer_get_for_principal(principal=request.user, customer_id=customer_id)
     except Customer.DoesNotExist:
@@ -131,19 +145,18 @@ def _parsed(serializer_class, data) -> dict:
 
 class CustomerListCreateApi(APIView):
     permission_classes = [api_permissions.CustomerAccess]
+    pagination_class = CustomerPagination
 
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_list", summary="List customers",
         description=f"Customers in id order, a page at a time (cursor pagination). {SCOPE_NOTE} {MASKING_NOTE} "
                     "Needs customers:read.",
         parameters=[io.CustomerListQueryInput],
-        responses={200: io.CustomerPageOutput},
+        responses={200: io.CustomerOutput(many=True)},
         examples=[INVALID_EXAMPLE],
     )
     def get(self, request):
         query = _parsed(io.CustomerListQueryInput, request.query_params)
-        after_id = pagination.cursor_decode(query.get("cursor"))
-        page_size = query.get("page_size") or io.PAGE_SIZE_DEFAULT
         customers = selectors.customer_api_list(
             principal=request.user,
             branch_code=query.get("branch"),
@@ -151,16 +164,14 @@ class CustomerListCreateApi(APIView):
             relationship_manager=query.get("relationship_manager"),
             updated_since=query.get("updated_since"),
             search=query.get("search"),
-            after_id=after_id,
         )
         if query.get("attribute"):
             customers = selectors.customer_attribute_filter(
                 customers, code=query["attribute"], value=query.get("attribute_value"),
                 minimum=query.get("attribute_min"), maximum=query.get("attribute_max"))
-        customers = list(customers[: page_size + 1])
-        body = pagination.page(request, customers, page_size=page_size, render=lambda customer: customer)
-        body["results"] = _render_customers(request, body["results"])
-        return Response(body)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(customers, request, view=self)
+        return paginator.get_paginated_response(_render_customers(request, page))
 
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_create", summary="Create a customer",
@@ -266,16 +277,19 @@ class CustomerLookupApi(APIView):
 
 class HoldingListApi(APIView):
     permission_classes = [api_permissions.HoldingAccess]
+    pagination_class = HoldingPagination
 
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_holdings_list", summary="A customer's holdings",
-        description=f"Needs customers:read. {SCOPE_NOTE}",
-        parameters=[CUSTOMER_ID_PARAMETER], responses={200: io.HoldingListOutput}, examples=[NOT_FOUND_EXAMPLE],
+        description=f"Open holdings first, then newest first. Needs customers:read. {SCOPE_NOTE}",
+        parameters=[CUSTOMER_ID_PARAMETER], responses={200: io.HoldingOutput(many=True)},
+        examples=[NOT_FOUND_EXAMPLE],
     )
     def get(self, request, customer_id: str):
         customer = _customer_or_404(request, customer_id)
-        holdings = selectors.holding_list_for(customer=customer)
-        return Response({"results": [io.holding_output(holding) for holding in holdings]})
+        paginator = self.pagination_class()
+        holdings = paginator.paginate_queryset(selectors.holding_list_for(customer=customer), request, view=self)
+        return paginator.get_paginated_response([io.holding_output(holding) for holding in holdings])
 
 
 class HoldingUpsertApi(APIView):
@@ -309,20 +323,20 @@ class HoldingUpsertApi(APIView):
 
 class InteractionListCreateApi(APIView):
     permission_classes = [api_permissions.InteractionAccess]
+    pagination_class = InteractionPagination
 
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_interactions_list", summary="A customer's interactions",
         description=f"Most recently recorded first, a page at a time. Needs customers:read. {SCOPE_NOTE}",
-        parameters=[CUSTOMER_ID_PARAMETER, io.PageQueryInput],
-        responses={200: io.InteractionPageOutput}, examples=[NOT_FOUND_EXAMPLE],
+        parameters=[CUSTOMER_ID_PARAMETER],
+        responses={200: io.InteractionOutput(many=True)}, examples=[NOT_FOUND_EXAMPLE],
     )
     def get(self, request, customer_id: str):
         customer = _customer_or_404(request, customer_id)
-        query = _parsed(io.PageQueryInput, request.query_params)
-        before_id = pagination.cursor_decode(query.get("cursor"))
-        page_size = query.get("page_size") or io.PAGE_SIZE_DEFAULT
-        interactions = list(selectors.interaction_page_for(customer=customer, before_id=before_id)[: page_size + 1])
-        return Response(pagination.page(request, interactions, page_size=page_size, render=io.interaction_output))
+        paginator = self.pagination_class()
+        interactions = paginator.paginate_queryset(selectors.interaction_page_for(customer=customer), request,
+                                                   view=self)
+        return paginator.get_paginated_response([io.interaction_output(item) for item in interactions])
 
     @extend_schema(
         tags=CUSTOMERS_TAG, operation_id="customers_interactions_create", summary="Record an interaction",
@@ -349,19 +363,21 @@ class InteractionListCreateApi(APIView):
 
 class ProductListApi(APIView):
     permission_classes = [api_permissions.ProductAccess]
+    pagination_class = ProductPagination
 
     @extend_schema(
         tags=PRODUCTS_TAG, operation_id="products_list", summary="List products",
         description="The product catalogue in id order. Needs products:read (staff: any customer-facing role).",
-        parameters=[io.ProductListQueryInput], responses={200: io.ProductPageOutput}, examples=[INVALID_EXAMPLE],
+        parameters=[io.ProductListQueryInput], responses={200: io.ProductOutput(many=True)},
+        examples=[INVALID_EXAMPLE],
     )
     def get(self, request):
         query = _parsed(io.ProductListQueryInput, request.query_params)
-        after_id = pagination.cursor_decode(query.get("cursor"))
-        page_size = query.get("page_size") or io.PAGE_SIZE_DEFAULT
-        products = list(selectors.product_list(after_id=after_id, category=query.get("category"),
-                                               is_active=query.get("is_active"))[: page_size + 1])
-        return Response(pagination.page(request, products, page_size=page_size, render=io.product_output))
+        paginator = self.pagination_class()
+        products = paginator.paginate_queryset(
+            selectors.product_list(category=query.get("category"), is_active=query.get("is_active")), request,
+            view=self)
+        return paginator.get_paginated_response([io.product_output(product) for product in products])
 
 
 class ProductDetailApi(APIView):

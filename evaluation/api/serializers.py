@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from core.api import QueryInput
 from evaluation.models import KpiDefinition, KpiSnapshot, KpiTarget, PeriodKind, Report, ScopeKind
 
 
@@ -34,7 +35,7 @@ class KpiSnapshotOutput(serializers.ModelSerializer):
                   "rag", "data_as_of", "computed_at"]
 
 
-class KpiSnapshotFilterInput(serializers.Serializer):
+class KpiSnapshotFilterInput(QueryInput):
     kpi = serializers.SlugField(required=False, max_length=40)
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, required=False)
     period_start = serializers.DateField(required=False)

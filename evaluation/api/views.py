@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import ApiScope
-from core.api import StrictPageSizeCursorPagination
+from core.api import path_id_or_404
+from core.api.pagination import KeysetPagination
 from evaluation import selectors, services
 from evaluation.api.serializers import (
     KpiDefinitionOutput,
@@ -25,25 +26,32 @@ KpiPermission = permissions.require_scopes(read=ApiScope.KPIS_READ, staff_read=p
 ReportPermission = permissions.require_scopes(read=ApiScope.REPORTS_READ, staff_read=permissions.can_view_reports)
 
 
-class SnapshotCursorPagination(StrictPageSizeCursorPagination):
+class KpiDefinitionPagination(KeysetPagination):
+    ordering = ("position", "code")
+
+
+class SnapshotPagination(KeysetPagination):
     ordering = ("-period_start", "id")
 
 
-class ReportCursorPagination(StrictPageSizeCursorPagination):
+class ReportPagination(KeysetPagination):
     ordering = ("-period_start", "id")
 
 
 class KpiDefinitionListApi(APIView):
     permission_classes = [KpiPermission]
+    pagination_class = KpiDefinitionPagination
 
     @extend_schema(responses=KpiDefinitionOutput(many=True), summary="Every KPI with its formula and target versions")
     def get(self, request):
-        return Response(KpiDefinitionOutput(selectors.kpi_definition_list(), many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.kpi_definition_list(), request, view=self)
+        return paginator.get_paginated_response(KpiDefinitionOutput(page, many=True).data)
 
 
 class KpiSnapshotListApi(APIView):
     permission_classes = [KpiPermission]
-    pagination_class = SnapshotCursorPagination
+    pagination_class = SnapshotPagination
 
     @extend_schema(parameters=[KpiSnapshotFilterInput], responses=KpiSnapshotOutput(many=True),
                    summary="KPI snapshots the caller may see, newest period first")
@@ -67,10 +75,11 @@ class KpiSnapshotListApi(APIView):
 class KpiSnapshotRetrieveApi(APIView):
     permission_classes = [KpiPermission]
 
-    @extend_schema(responses=KpiSnapshotOutput, summary="One KPI snapshot")
-    def get(self, request, snapshot_id: int):
+    @extend_schema(parameters=[OpenApiParameter("snapshot_id", int, OpenApiParameter.PATH)],
+                   responses=KpiSnapshotOutput, summary="One KPI snapshot")
+    def get(self, request, snapshot_id: str):
         try:
-            snapshot = selectors.kpi_snapshots_visible_to(principal=request.user).get(pk=snapshot_id)
+            snapshot = selectors.kpi_snapshots_visible_to(principal=request.user).get(pk=path_id_or_404(snapshot_id))
         except KpiSnapshot.DoesNotExist as error:
             raise Http404 from error
         return Response(KpiSnapshotOutput(snapshot).data)
@@ -78,7 +87,7 @@ class KpiSnapshotRetrieveApi(APIView):
 
 class ReportListApi(APIView):
     permission_classes = [ReportPermission]
-    pagination_class = ReportCursorPagination
+    pagination_class = ReportPagination
 
     @extend_schema(responses=ReportOutput(many=True), summary="Periodic reports the caller may see")
     def get(self, request):
@@ -88,9 +97,12 @@ class ReportListApi(APIView):
         return paginator.get_paginated_response(ReportOutput(page, many=True).data)
 
 
-def _report_or_404(principal, report_id: int) -> Report:
+REPORT_ID_PARAMETER = OpenApiParameter("report_id", int, OpenApiParameter.PATH)
+
+
+def _report_or_404(principal, report_id: str) -> Report:
     try:
-        return selectors.report_get_visible_to(principal=principal, report_id=report_id)
+        return selectors.report_get_visible_to(principal=principal, report_id=path_id_or_404(report_id))
     except Report.DoesNotExist as error:
         raise Http404 from error
 
@@ -98,8 +110,9 @@ def _report_or_404(principal, report_id: int) -> Report:
 class ReportRetrieveApi(APIView):
     permission_classes = [ReportPermission]
 
-    @extend_schema(responses=ReportDetailOutput, summary="One report with its content (figures, conclusions)")
-    def get(self, request, report_id: int):
+    @extend_schema(parameters=[REPORT_ID_PARAMETER], responses=ReportDetailOutput,
+                   summary="One report with its content (figures, conclusions)")
+    def get(self, request, report_id: str):
         return Response(ReportDetailOutput(_report_or_404(request.user, report_id)).data)
 
 
@@ -111,8 +124,10 @@ class ReportDownloadApi(APIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
                               (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"):
                                   OpenApiResponse(OpenApiTypes.BINARY)},
+                   parameters=[REPORT_ID_PARAMETER,
+                               OpenApiParameter("file_format", str, OpenApiParameter.PATH, enum=["pdf", "xlsx"])],
                    summary="The report's PDF or XLSX (audited)")
-    def get(self, request, report_id: int, file_format: str):
+    def get(self, request, report_id: str, file_format: str):
         if file_format not in self.CONTENT_TYPES:
             raise Http404
         report = _report_or_404(request.user, report_id)

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import ApiScope
-from core.api import StrictPageSizeCursorPagination
+from core.api.pagination import KeysetPagination
 from improvement import permissions as improvement_permissions
 from improvement import selectors
 from improvement.api.serializers import (
@@ -23,17 +23,17 @@ ScorecardReadPermission = permissions.require_scopes(read=ApiScope.IMPROVEMENT_R
                                                      staff_read=improvement_permissions.can_view_scorecards)
 
 
-class InitiativeCursorPagination(StrictPageSizeCursorPagination):
+class InitiativePagination(KeysetPagination):
     ordering = ("-created_at", "-id")
 
 
-class ScorecardCursorPagination(StrictPageSizeCursorPagination):
+class ScorecardPagination(KeysetPagination):
     ordering = ("-period_start", "id")
 
 
 class InitiativeListApi(APIView):
     permission_classes = [InitiativeReadPermission]
-    pagination_class = InitiativeCursorPagination
+    pagination_class = InitiativePagination
 
     @extend_schema(parameters=[InitiativeQueryInput], responses=InitiativeOutput(many=True),
                    summary="PDCA initiatives the caller may see, with KPI baseline, target, measured value and verdict")
@@ -50,7 +50,7 @@ class InitiativeListApi(APIView):
 
 class ScorecardListApi(APIView):
     permission_classes = [ScorecardReadPermission]
-    pagination_class = ScorecardCursorPagination
+    pagination_class = ScorecardPagination
 
     @extend_schema(parameters=[ScorecardQueryInput], responses=ScorecardOutput(many=True),
                    summary="RM scorecards the caller may see (an RM their own, a manager the branch)")

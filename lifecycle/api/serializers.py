@@ -10,7 +10,7 @@ from lifecycle.models import RetentionOutcome, RetentionStatus, Stage, Suggested
 
 
 class SingleValueQueryInput(QueryInput):
-    """A query filter where each parameter is given once: "?offset=1&offset=2" is a 400, not the last one."""
+    """A query filter where each parameter is given once: "?status=open&status=done" is a 400, not the last one."""
 
     def to_internal_value(self, data):
         getlist = getattr(data, "getlist", None)
@@ -58,22 +58,15 @@ class ChurnScoreListItemOutput(serializers.Serializer):
     customer_id = serializers.IntegerField()
     probability = serializers.FloatField()
     reasons = ChurnReasonOutput(many=True)
-
-
-class ChurnScoreListOutput(serializers.Serializer):
-    as_of = serializers.DateField(allow_null=True)
-    model_version = serializers.IntegerField(allow_null=True)
-    results = ChurnScoreListItemOutput(many=True)
-    next_offset = serializers.IntegerField(allow_null=True,
-                                           help_text="Pass as ?offset= for the next page; null at the end.")
+    as_of = serializers.DateField(help_text="The day the scoring run scored (the latest finished run).")
+    model_version = serializers.IntegerField(help_text="Version of the churn model that scored.")
+    run_id = serializers.IntegerField(help_text="The scoring run; it changes when a newer run finishes "
+                                                "while pages are being read.")
 
 
 class ChurnScoreListQueryInput(SingleValueQueryInput):
     min_probability = serializers.FloatField(required=False, min_value=0, max_value=1, default=0.5,
                                              help_text="Only customers at this churn probability or above (0-1).")
-    offset = serializers.IntegerField(required=False, min_value=0, max_value=10_000_000, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=200,
-                                     help_text="Rows a page, 1-1000.")
 
 
 class RetentionTaskOutput(serializers.Serializer):
@@ -92,15 +85,8 @@ class RetentionTaskOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RetentionTaskListOutput(serializers.Serializer):
-    results = RetentionTaskOutput(many=True)
-    next_after = serializers.IntegerField(allow_null=True)
-
-
 class RetentionTaskListQueryInput(SingleValueQueryInput):
     status = serializers.ChoiceField(choices=RetentionStatus.choices, required=False)
-    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=200)
 
 
 class RetentionTaskRecordInput(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -14,16 +14,17 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import ApiScope
+from core.api import path_id_or_404
+from core.api.pagination import KeysetPagination
 from customers import services as customer_services
 from customers.models import Customer
 from lifecycle import permissions as lifecycle_permissions
 from lifecycle import reasons as reason_words
 from lifecycle import selectors, services
 from lifecycle.api.serializers import (
-    ChurnScoreListOutput,
+    ChurnScoreListItemOutput,
     ChurnScoreListQueryInput,
     CustomerLifecycleOutput,
-    RetentionTaskListOutput,
     RetentionTaskListQueryInput,
     RetentionTaskOutput,
     RetentionTaskRecordInput,
@@ -35,13 +36,14 @@ LifecycleRead = permissions.require_scopes(read=ApiScope.LIFECYCLE_READ.value,
 RetentionAccess = permissions.require_scopes(read=ApiScope.RETENTION_READ.value, write=ApiScope.RETENTION_WRITE.value,
                                              staff_read=lifecycle_permissions.can_view_at_risk,
                                              staff_write=lifecycle_permissions.can_work_retention)
-MAX_ID = 2**63 - 1
 
 
-def _id_or_404(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
-        raise Http404
-    return int(raw)
+class ChurnScorePagination(KeysetPagination):
+    ordering = ("-probability", "customer_id")  # highest risk first; one score per customer in a run
+
+
+class RetentionTaskPagination(KeysetPagination):
+    ordering = ("id",)
 
 
 def _reasons(reasons: list[dict]) -> list[dict]:
@@ -57,7 +59,7 @@ class CustomerLifecycleRetrieveApi(APIView):
         responses=CustomerLifecycleOutput, summary="A customer's lifecycle stage, churn probability and reasons",
     )
     def get(self, request, customer_id: str):
-        customer_id = _id_or_404(customer_id)
+        customer_id = path_id_or_404(customer_id)
         try:
             customer = selectors.customer_get_visible_to(principal=request.user, customer_id=customer_id)
         except Customer.DoesNotExist as error:
@@ -83,42 +85,39 @@ class CustomerLifecycleRetrieveApi(APIView):
 
 class ChurnScoreListApi(APIView):
     permission_classes = [LifecycleRead]
+    pagination_class = ChurnScorePagination
 
-    @extend_schema(parameters=[ChurnScoreListQueryInput], responses=ChurnScoreListOutput,
+    @extend_schema(parameters=[ChurnScoreListQueryInput], responses=ChurnScoreListItemOutput(many=True),
                    summary="Customers scored in the latest run, highest risk first, filtered by risk")
     def get(self, request):
         query = ChurnScoreListQueryInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         run = selectors.churn_score_latest_run()
-        offset, limit = query.validated_data["offset"], query.validated_data["limit"]
-        scores = list(selectors.churn_score_list_visible_to(
+        scores = selectors.churn_score_list_visible_to(
             principal=request.user, min_probability=query.validated_data["min_probability"], run=run,
-        ).only("customer_id", "probability", "reasons")[offset:offset + limit + 1]) if run else []
-        page = scores[:limit]
-        return Response(ChurnScoreListOutput({
-            "as_of": run.as_of if run else None, "model_version": run.model.version if run else None,
-            "results": [{"customer_id": s.customer_id, "probability": s.probability, "reasons": _reasons(s.reasons)}
-                        for s in page],
-            "next_offset": offset + limit if len(scores) > limit else None,
-        }).data)
+        ).select_related(None).only("customer_id", "probability", "reasons")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(scores, request, view=self)
+        return paginator.get_paginated_response(ChurnScoreListItemOutput([
+            {"customer_id": s.customer_id, "probability": s.probability, "reasons": _reasons(s.reasons),
+             "as_of": run.as_of, "model_version": run.model.version, "run_id": run.pk} for s in page
+        ], many=True).data)
 
 
 class RetentionTaskListApi(APIView):
     permission_classes = [RetentionAccess]
+    pagination_class = RetentionTaskPagination
 
-    @extend_schema(parameters=[RetentionTaskListQueryInput], responses=RetentionTaskListOutput,
-                   summary="Retention tasks, in id order (keyset paging)")
+    @extend_schema(parameters=[RetentionTaskListQueryInput], responses=RetentionTaskOutput(many=True),
+                   summary="Retention tasks, in id order")
     def get(self, request):
         query = RetentionTaskListQueryInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit = query.validated_data["limit"]
-        tasks = list(selectors.retention_task_list_visible_to(
-            principal=request.user, status=query.validated_data.get("status"),
-        ).filter(pk__gt=query.validated_data["after"]).order_by("id")[:limit + 1])
-        page = tasks[:limit]
-        return Response(RetentionTaskListOutput({
-            "results": page, "next_after": page[-1].pk if len(tasks) > limit else None,
-        }).data)
+        tasks = selectors.retention_task_list_visible_to(principal=request.user,
+                                                         status=query.validated_data.get("status"))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(tasks, request, view=self)
+        return paginator.get_paginated_response(RetentionTaskOutput(page, many=True).data)
 
 
 class RetentionTaskRecordApi(APIView):
@@ -130,7 +129,7 @@ class RetentionTaskRecordApi(APIView):
         summary="Record the action taken and the outcome of a retention task",
     )
     def post(self, request, task_id: str):
-        task_id = _id_or_404(task_id)
+        task_id = path_id_or_404(task_id)
         try:
             task = selectors.retention_task_get_visible_to(principal=request.user, task_id=task_id)
         except RetentionTask.DoesNotExist as error:

@@ -46,15 +46,5 @@ class SegmentListItemOutput(serializers.Serializer):
     risk_class = serializers.ChoiceField(choices=RiskClass.choices)
 
 
-class SegmentListOutput(serializers.Serializer):
-    results = SegmentListItemOutput(many=True)
-    next_after = serializers.IntegerField(allow_null=True,
-                                          help_text="Pass as ?after= for the next page; null at the end.")
-
-
 class SegmentListQueryInput(QueryInput):
     tier = serializers.ChoiceField(choices=Tier.choices, required=False)
-    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0,
-                                     help_text="Customer id to start after (keyset paging).")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=500,
-                                     help_text="Rows a page, 1-1000.")

@@ -13,15 +13,15 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import ApiScope
+from core.api import path_id_or_404
+from core.api.pagination import KeysetPagination
 from customers import services as customer_services
 from customers.models import Customer
 from segmentation import selectors
-from segmentation.api.serializers import CustomerSegmentOutput, SegmentListOutput, SegmentListQueryInput
+from segmentation.api.serializers import CustomerSegmentOutput, SegmentListItemOutput, SegmentListQueryInput
 
 SegmentsRead = permissions.require_scopes(read=ApiScope.SEGMENTS_READ.value, staff_read=permissions.can_view_customers)
 
-# The largest id PostgreSQL's bigint holds; a longer id names no customer.
-MAX_ID = 2**63 - 1
 FIGURE_FIELDS = ("amount_cny", "transaction_count", "service_count", "last_transaction_at", "assets_cny",
                  "large_movements", "monthly_outflow_cny", "account_changes", "credit_rating")
 
@@ -34,11 +34,7 @@ class CustomerSegmentRetrieveApi(APIView):
         responses=CustomerSegmentOutput, summary="A customer's classes, tier, CLV and recommendations",
     )
     def get(self, request, customer_id: str):
-        # A str route, parsed here: any malformed or out-of-range id is the API's JSON 404, not the
-        # HTML page Django answers when an <int:> route does not match.
-        if not (customer_id.isascii() and customer_id.isdigit()) or int(customer_id) > MAX_ID:
-            raise Http404
-        customer_id = int(customer_id)
+        customer_id = path_id_or_404(customer_id)
         try:
             customer = selectors.customer_get_visible_to(principal=request.user, customer_id=customer_id)
         except Customer.DoesNotExist as error:
@@ -71,24 +67,23 @@ class CustomerSegmentRetrieveApi(APIView):
         return Response(CustomerSegmentOutput(data).data)
 
 
+class SegmentPagination(KeysetPagination):
+    ordering = ("customer_id",)
+
+
 class SegmentListApi(APIView):
     permission_classes = [SegmentsRead]
+    pagination_class = SegmentPagination
 
     @extend_schema(
         parameters=[SegmentListQueryInput],
-        responses=SegmentListOutput, summary="Customer ids with their tier and classes, filterable by tier",
+        responses=SegmentListItemOutput(many=True),
+        summary="Customer ids with their tier and classes, in customer id order, filterable by tier",
     )
     def get(self, request):
         query = SegmentListQueryInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit = query.validated_data["limit"]
-        segments = selectors.segment_list_for_api(
-            principal=request.user, tier=query.validated_data.get("tier"),
-            after=query.validated_data["after"], limit=limit + 1,
-        )
-        page = segments[:limit]
-        return Response(SegmentListOutput({
-            "results": [{"customer_id": s.customer_id, "tier": s.tier, "value_class": s.value_class,
-                         "behaviour_class": s.behaviour_class, "risk_class": s.risk_class} for s in page],
-            "next_after": page[-1].customer_id if len(segments) > limit else None,
-        }).data)
+        segments = selectors.segment_list_for_api(principal=request.user, tier=query.validated_data.get("tier"))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(segments, request, view=self)
+        return paginator.get_paginated_response(SegmentListItemOutput(page, many=True).data)

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions, scope
 from accounts.models import ApiScope, User
-from core.api import StrictPageSizeCursorPagination
+from core.api.pagination import KeysetPagination
 from core.errors import ApplicationError
 from core.idempotency import idempotent
 from customers.models import Customer
@@ -30,15 +30,11 @@ from service.api.serializers import (
 from service.models import Touchpoint
 
 
-class NewestFirstCursorPagination(StrictPageSizeCursorPagination):
-    """Cursor pages, newest first."""
-
-
-class SurveyResponseCursorPagination(NewestFirstCursorPagination):
+class SurveyResponsePagination(KeysetPagination):
     ordering = ("-submitted_at", "-id")
 
 
-class ServiceRecordCursorPagination(NewestFirstCursorPagination):
+class ServiceRecordPagination(KeysetPagination):
     ordering = ("-started_at", "-id")
 
 
@@ -52,7 +48,7 @@ class SurveyResponseListApi(APIView):
     permission_classes = [permissions.require_scopes(
         read=ApiScope.SURVEYS_READ, staff_read=permissions.can_view_survey_responses,
     )]
-    pagination_class = SurveyResponseCursorPagination
+    pagination_class = SurveyResponsePagination
 
     @extend_schema(
         parameters=[SurveyResponseListFilterInput],
@@ -71,7 +67,7 @@ class ServiceRecordListCreateApi(APIView):
         read=ApiScope.SERVICE_READ, write=ApiScope.SERVICE_WRITE,
         staff_read=permissions.can_view_customers, staff_write=permissions.can_record_service,
     )]
-    pagination_class = ServiceRecordCursorPagination
+    pagination_class = ServiceRecordPagination
 
     @extend_schema(
         parameters=[ServiceRecordListFilterInput],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from customers.models import CREDIT_SCORE_MAX, CREDIT_SCORE_MIN
+
 pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
@@ -52,3 +54,10 @@ def test_the_bulk_endpoint_documents_the_422_with_every_bad_row(schema):
 
 def test_inputs_refuse_unknown_properties_in_the_schema(schema):
     assert schema["components"]["schemas"]["CustomerCreateInput"]["additionalProperties"] is False
+
+
+def test_the_credit_score_range_in_the_schema_is_the_rules_range(schema):
+    """300-850 (customers.models), so a schema-valid score is never refused as out of range."""
+    for name in ("CustomerCreateInput", "PatchedCustomerUpdateInput", "CustomerUpsertInput"):
+        score = schema["components"]["schemas"][name]["properties"]["credit_score"]
+        assert (score["minimum"], score["maximum"]) == (CREDIT_SCORE_MIN, CREDIT_SCORE_MAX), name

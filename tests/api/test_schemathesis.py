@@ -41,6 +41,9 @@ BUSINESS_RULE_FIELDS = {
     # Service records: the customer, touchpoint and staff must exist; the end follows the start. Times
     # must fall on local dates in 2000-2100, which a time with an offset makes impossible to pattern.
     "customer_number", "touchpoint", "staff_username", "started_at", "ended_at", "steps_completed",
+    # A page cursor is opaque (core.api.pagination): valid only as the server issued it, which no
+    # pattern can say; the schema gives its alphabet and length, anything else is refused as shape.
+    "cursor",
 }
 # PostgreSQL text cannot hold NUL; DRF refuses it in any string, which JSON Schema cannot express.
 NUL_REFUSED = "Null characters are not allowed."

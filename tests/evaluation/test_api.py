@@ -52,11 +52,11 @@ def reports(two_branches):
 
 def test_definitions_need_the_kpis_scope(api_client_with):
     assert api_client_with(ApiScope.REPORTS_READ).get("/api/v1/kpis/").status_code == 403
-    response = api_client_with(ApiScope.KPIS_READ).get("/api/v1/kpis/")
+    response = api_client_with(ApiScope.KPIS_READ).get("/api/v1/kpis/", {"page_size": 200})
     assert response.status_code == 200
-    codes = [row["code"] for row in response.json()]
-    assert "retention_rate" in codes
-    retention = next(row for row in response.json() if row["code"] == "retention_rate")
+    rows = response.json()["results"]
+    assert "retention_rate" in [row["code"] for row in rows] and response.json()["next"] is None
+    retention = next(row for row in rows if row["code"] == "retention_rate")
     assert retention["targets"][0]["comparison"] == "gte"
 
 
@@ -123,3 +123,18 @@ def test_rm_session_sees_only_bank_and_own_snapshots(client_as, two_branches):
 
 def test_anonymous_is_refused(client):
     assert client.get("/api/v1/kpi-snapshots/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/kpi-snapshots/null,null/", "/api/v1/reports/abc/",
+                                  "/api/v1/reports/99999999999999999999/", "/api/v1/reports/1/download/pdf/",
+                                  "/api/v1/reports/x/download/xlsx/"])
+def test_a_malformed_or_unknown_id_is_the_apis_json_404(api_client_with, path):
+    response = api_client_with(ApiScope.KPIS_READ, ApiScope.REPORTS_READ).get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_blank_snapshot_filter_is_a_400(api_client_with):
+    response = api_client_with(ApiScope.KPIS_READ).get("/api/v1/kpi-snapshots/", {"scope": ""})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"scope"}

@@ -64,6 +64,10 @@ def test_rm_scored_list_is_their_customers(client, scored):
     client.force_login(scored["rm"])
     body = client.get(_urls(scored)["scores"], {"min_probability": 0.5}).json()
     assert [row["customer_id"] for row in body["results"]] == [scored["own"].pk]
+    run = scored["run"]
+    assert {(row["run_id"], row["as_of"], row["model_version"]) for row in body["results"]} == {
+        (run.pk, run.as_of.isoformat(), run.model.version)}
+    assert set(body) == {"next", "next_cursor", "results"}
 
 
 @pytest.mark.parametrize(("scopes", "status"), [((ApiScope.RETENTION_WRITE,), 200), ((ApiScope.RETENTION_READ,), 403)])

@@ -84,11 +84,12 @@ def test_list_filters_by_tier_and_pages_by_id(client, api_world):
     url = reverse("segmentation-api:segment-list")
     body = client.get(url + "?tier=vip", **headers).json()
     assert [row["customer_id"] for row in body["results"]] == [api_world["vip"].pk]
-    first = client.get(url + "?limit=1", **headers).json()
-    assert len(first["results"]) == 1 and first["next_after"] == first["results"][0]["customer_id"]
-    rest = client.get(url + f"?limit=100&after={first['next_after']}", **headers).json()
-    assert rest["next_after"] is None
-    assert len(first["results"]) + len(rest["results"]) == 3
+    first = client.get(url + "?page_size=1", **headers).json()
+    assert len(first["results"]) == 1 and first["next_cursor"]
+    rest = client.get(url, {"page_size": 100, "cursor": first["next_cursor"]}, **headers).json()
+    assert rest["next_cursor"] is None and rest["next"] is None
+    ids = [row["customer_id"] for row in first["results"] + rest["results"]]
+    assert len(ids) == 3 and ids == sorted(ids)
     assert client.get(url + "?tier=platinum", **headers).status_code == 400
     assert client.get(url, **key_headers(["customers:read"], name="other")).status_code == 403
     assert client.get(url).status_code == 401

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import ApiScope
-from core.api import StrictPageSizeCursorPagination
+from core.api.pagination import KeysetPagination
 from training import permissions as training_permissions
 from training import selectors
 from training.api.serializers import TrainingRecordOutput, TrainingRecordQueryInput
@@ -16,13 +16,13 @@ TrainingReadPermission = permissions.require_scopes(read=ApiScope.TRAINING_READ,
                                                     staff_read=training_permissions.can_learn)
 
 
-class TrainingRecordCursorPagination(StrictPageSizeCursorPagination):
+class TrainingRecordPagination(KeysetPagination):
     ordering = ("-due_on", "-id")
 
 
 class TrainingRecordListApi(APIView):
     permission_classes = [TrainingReadPermission]
-    pagination_class = TrainingRecordCursorPagination
+    pagination_class = TrainingRecordPagination
 
     @extend_schema(parameters=[TrainingRecordQueryInput], responses=TrainingRecordOutput(many=True),
                    summary="Training records (enrolments with test scores and knowledge gain) the caller may see")

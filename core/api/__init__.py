@@ -1,7 +1,7 @@
 """API plumbing shared by every app: the one exception handler (every error leaves in the shape of
 ApplicationError.as_dict()), the error component and default error responses in the schema, and
-the serializer mixin that refuses unknown fields. The parser (413, parse_error) is core.parsers,
-the per-principal throttle core.throttling.
+the serializer mixin that refuses unknown fields. The one pagination is core.api.pagination, the
+parser (413, parse_error) core.parsers, the per-principal throttle core.throttling.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, RequestDataTooBig, TooManyFieldsSent
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -169,6 +167,19 @@ class RejectUnknownFieldsSchema(OpenApiSerializerExtension):
         return schema
 
 
+MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; a longer one names no row
+
+
+def path_id_or_404(raw: str) -> int:
+    """An id from a URL segment routed as str; anything but digits within a bigint is the API's JSON 404.
+
+    An ``<int:>`` route that does not match answers Django's HTML 404 page instead.
+    """
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        raise exceptions.NotFound()
+    return int(raw)
+
+
 class QueryInput(serializers.Serializer):
     """Base for query-string filters: "?branch=" is a 400, not "not sent".
 
@@ -182,63 +193,3 @@ class QueryInput(serializers.Serializer):
         if blank:
             raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in blank})
         return super().to_internal_value(data)
-
-
-class StrictPageSizeCursorPagination(CursorPagination):
-    """Cursor pages (no COUNT, stable under inserts) whose page_size must be a whole number from 1 up.
-
-    DRF would silently use the default for ``page_size=abc`` or ``0``; here it is a 400, and the
-    schema says so. Above ``max_page_size`` counts as the maximum.
-    """
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def paginate_queryset(self, queryset, request, view=None):
-        self._model = getattr(queryset, "model", None)
-        return super().paginate_queryset(queryset, request, view)
-
-    def decode_cursor(self, request):
-        """A cursor that does not decode, or whose position is not a value of the ordering field, is a 400.
-
-        DRF answers 404 for the first and lets the second reach the database (a 500).
-        """
-        try:
-            cursor = super().decode_cursor(request)
-        except exceptions.NotFound as exc:
-            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}) from exc
-        if cursor is None or cursor.position is None or self._model is None:
-            return cursor
-        ordering = self.ordering[0] if isinstance(self.ordering, (list, tuple)) else self.ordering
-        try:
-            field = self._model._meta.get_field(ordering.lstrip("-"))
-            field.get_prep_value(field.to_python(cursor.position))
-        except FieldDoesNotExist:
-            return cursor
-        except (DjangoValidationError, ValueError, TypeError, OverflowError) as exc:
-            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]}) from exc
-        if "\x00" in cursor.position:
-            raise exceptions.ValidationError({self.cursor_query_param: [str(self.invalid_cursor_message)]})
-        return cursor
-
-    def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if size < 1:
-            raise exceptions.ValidationError({self.page_size_query_param: [_("Enter a whole number from 1 up.")]})
-        return min(size, self.max_page_size)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"]["minimum"] = 1
-                parameter["description"] = (f"Results per page, 1 or more; above {self.max_page_size} "
-                                            f"counts as {self.max_page_size}.")
-        return parameters
