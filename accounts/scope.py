@@ -11,6 +11,9 @@ filter by role or key themselves: they call a selector, and the selector asks th
   admin or compliance auditor; several roles give the union.
 - Branch-owned rows (complaints): an API key its branch or all; head office all; complaint
   desk and branch manager their branch.
+- Records shared with a colleague (``accounts.RecordShare``): where the caller passes the
+  record's guardian direct-FK table as ``shared_via``, a staff user also sees exactly the rows
+  shared with them and still in force (``principal_shared_q``). API keys never get shares.
 """
 
 from __future__ import annotations
@@ -20,20 +23,50 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts import permissions
+from accounts.models import SharedRecordPermissionBase
 from accounts.selectors import relationship_manager_ids_acting_for
 
 # Roles that see their whole branch's customers (not only those they serve) on the customer pages.
 CUSTOMER_BRANCH_WIDE: tuple[Callable, ...] = (permissions.is_branch_manager, permissions.is_complaint_desk)
 
 
+def _union(*scopes: Q | None) -> Q | None:
+    """OR the scopes that are not None; None when all are."""
+    present = [each for each in scopes if each is not None]
+    return reduce(operator.or_, present) if present else None
+
+
+def principal_shared_q(principal, *, shared_via: type[SharedRecordPermissionBase], field: str = "pk") -> Q | None:
+    """The rows shared with a staff user that are in force today, by ``field``; None for none.
+
+    ``shared_via`` is the record's guardian direct-FK table: each of its rows is one share in force
+    until ``ends_on`` (a revoke deletes the row), so an expired or revoked share stops counting at
+    once. A ``pk IN (subquery)`` over that one table: no content-type join, no Python round trip.
+    """
+    if permissions.is_api_client(principal) or principal is None:
+        return None
+    if not (getattr(principal, "is_authenticated", False) and principal.is_active):
+        return None
+    shared_ids = shared_via.objects.filter(user_id=principal.pk, ends_on__gte=timezone.localdate())
+    return Q(**{f"{field}__in": shared_ids.values("content_object_id")})
+
+
 def principal_customer_q(principal, *, prefix: str = "",
-                         branch_wide: Sequence[Callable] = CUSTOMER_BRANCH_WIDE) -> Q | None:
+                         branch_wide: Sequence[Callable] = CUSTOMER_BRANCH_WIDE,
+                         shared_via: type[SharedRecordPermissionBase] | None = None) -> Q | None:
     """The filter on customer columns the principal is limited to; Q() for all, None for none.
 
     ``prefix`` is the path to the customer ("customer__") when scoping rows that belong to one.
+    ``shared_via`` (the customer share table) adds the customers shared with a staff user.
     """
+    if shared_via is not None:
+        own = principal_customer_q(principal, prefix=prefix, branch_wide=branch_wide)
+        if own is not None and not own:  # Q(): everything already
+            return own
+        return _union(own, principal_shared_q(principal, shared_via=shared_via, field=f"{prefix}pk"))
     if permissions.is_api_client(principal):
         return Q(**{f"{prefix}branch_id": principal.branch_id}) if principal.branch_id else Q()
     if principal is None or not getattr(principal, "is_authenticated", False):
@@ -53,8 +86,17 @@ def principal_customer_q(principal, *, prefix: str = "",
 
 def principal_branch_q(principal, *, field: str = "branch_id",
                        branch_wide: Sequence[Callable] = (permissions.is_complaint_desk,
-                                                          permissions.is_branch_manager)) -> Q | None:
-    """The filter on a branch column for rows a branch owns (complaints); Q() all, None none."""
+                                                          permissions.is_branch_manager),
+                       shared_via: type[SharedRecordPermissionBase] | None = None) -> Q | None:
+    """The filter on a branch column for rows a branch owns (complaints); Q() all, None none.
+
+    ``shared_via`` (the row's share table) adds the rows shared with a staff user.
+    """
+    if shared_via is not None:
+        own = principal_branch_q(principal, field=field, branch_wide=branch_wide)
+        if own is not None and not own:
+            return own
+        return _union(own, principal_shared_q(principal, shared_via=shared_via))
     if permissions.is_api_client(principal):
         return Q(**{field: principal.branch_id}) if principal.branch_id else Q()
     if principal is None or not getattr(principal, "is_authenticated", False):
