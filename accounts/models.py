@@ -411,6 +411,12 @@ class RecordShare(models.Model):
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} → {self.shared_with_id} (..{self.ends_on})"
 
+    @property
+    def record_kind(self) -> str:
+        """What was shared, in words ("customer", "complaint")."""
+        model = self.content_type.model_class()
+        return model._meta.verbose_name if model else self.content_type.model
+
 
 class SharedRecordPermissionBase(UserObjectPermissionBase):
     """A guardian direct-FK user permission row that exists while one ``RecordShare`` is in force.

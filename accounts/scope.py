@@ -22,7 +22,7 @@ import operator
 from collections.abc import Callable, Sequence
 from functools import reduce
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, Expression, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts import permissions
@@ -106,6 +106,19 @@ def principal_branch_q(principal, *, field: str = "branch_id",
     if principal.branch_id and any(predicate(principal) for predicate in branch_wide):
         return Q(**{field: principal.branch_id})
     return None
+
+
+def only_shared_expression(own: Q | None) -> Expression:
+    """A boolean annotation: True for a row the principal sees only through a share.
+
+    ``own`` is the principal's scope without shares (``principal_*_q`` without ``shared_via``).
+    A share opens its record read only, so pages use this to hide edits, reveals and actions.
+    """
+    if own is None:
+        return Value(True)
+    if not own:  # Q(): every row
+        return Value(False)
+    return Case(When(own, then=Value(False)), default=Value(True), output_field=BooleanField())
 
 
 def scoped(queryset: QuerySet, scope: Q | None) -> QuerySet:

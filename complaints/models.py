@@ -16,10 +16,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
-from guardian.models import GroupObjectPermissionBase
 from django.urls import reverse
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase
 
 from accounts.models import SharedRecordPermissionBase
 from core import masking

@@ -25,6 +25,7 @@ from core.crypto import blind_index
 from core.errors import ApplicationError, ErrorCode
 from customers.models import (
     Customer,
+    CustomerUserObjectPermission,
     DataQualityIssue,
     DataQualityIssueStatus,
     DataQualityPolicy,
@@ -63,19 +64,28 @@ _ZERO_CNY = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal
 # --- Customers ------------------------------------------------------------------------------
 
 
-def customer_list_visible_to(*, user: User | Any) -> QuerySet[Customer]:
+def customer_list_visible_to(*, user: User | Any, shared: bool = False) -> QuerySet[Customer]:
     """Return the customers the principal (a staff user or an API key) may see (accounts.scope).
 
     RM: their own and those of RMs who delegated to them today; branch manager and complaint
-    desk: their branch; compliance auditor and admin: all; anyone else: none.
+    desk: their branch; compliance auditor and admin: all; anyone else: none. ``shared`` adds
+    the customers shared with a staff user (accounts.RecordShare): only the customer list and the
+    360 page pass it; edits, reveals and every other chapter keep to the customers the user serves.
     """
     return scope.scoped(Customer.objects.select_related("branch", "relationship_manager"),
-                        scope.principal_customer_q(user))
+                        scope.principal_customer_q(user, shared_via=CustomerUserObjectPermission if shared else None))
 
 
-def customer_get_visible_to(*, user: User, customer_id: int) -> Customer:
-    """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403)."""
-    return customer_list_visible_to(user=user).get(pk=customer_id)
+def customer_get_visible_to(*, user: User, customer_id: int, shared: bool = False) -> Customer:
+    """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403).
+
+    With ``shared``, a customer shared with the user is found too, and ``customer.via_share`` is
+    True when the user sees it only through a share (read only: no reveals, no edits).
+    """
+    customers = customer_list_visible_to(user=user, shared=shared)
+    if shared:
+        customers = customers.annotate(via_share=scope.only_shared_expression(scope.principal_customer_q(user)))
+    return customers.get(pk=customer_id)
 
 
 def customer_search_visible_to(
@@ -88,6 +98,7 @@ def customer_search_visible_to(
     status: str | None = None,
     data_quality: str | None = None,
     order: str = CUSTOMER_SEARCH_DEFAULT_ORDER,
+    shared: bool = False,
 ) -> QuerySet[Customer]:
     """Search the customers the user may see; empty arguments do not filter.
 
@@ -96,8 +107,9 @@ def customer_search_visible_to(
     normaliser accepts finds the customer ("+86 138-1234-5678" finds 13812345678).
     ``data_quality`` is "with_issues", "clean" or a DataQualityRule value (open issues only);
     anything else raises ApplicationError(INVALID). An unknown ``order`` falls back to "name".
+    ``shared`` adds the customers shared with the user (the customer list page).
     """
-    customers = customer_list_visible_to(user=user)
+    customers = customer_list_visible_to(user=user, shared=shared)
 
     query = (query or "").strip()
     if query:
