@@ -54,6 +54,14 @@ def principal_shared_q(principal, *, shared_via: type[SharedRecordPermissionBase
     return Q(**{f"{field}__in": shared_ids.values("content_object_id")})
 
 
+def with_shared(own: Q | None, principal, *, shared_via: type[SharedRecordPermissionBase],
+                field: str = "pk") -> Q | None:
+    """``own`` (a scope from this module) plus the rows shared with the principal."""
+    if own is not None and not own:  # Q(): everything already
+        return own
+    return _union(own, principal_shared_q(principal, shared_via=shared_via, field=field))
+
+
 def principal_customer_q(principal, *, prefix: str = "",
                          branch_wide: Sequence[Callable] = CUSTOMER_BRANCH_WIDE,
                          shared_via: type[SharedRecordPermissionBase] | None = None) -> Q | None:
@@ -64,9 +72,7 @@ def principal_customer_q(principal, *, prefix: str = "",
     """
     if shared_via is not None:
         own = principal_customer_q(principal, prefix=prefix, branch_wide=branch_wide)
-        if own is not None and not own:  # Q(): everything already
-            return own
-        return _union(own, principal_shared_q(principal, shared_via=shared_via, field=f"{prefix}pk"))
+        return with_shared(own, principal, shared_via=shared_via, field=f"{prefix}pk")
     if permissions.is_api_client(principal):
         return Q(**{f"{prefix}branch_id": principal.branch_id}) if principal.branch_id else Q()
     if principal is None or not getattr(principal, "is_authenticated", False):
@@ -93,10 +99,8 @@ def principal_branch_q(principal, *, field: str = "branch_id",
     ``shared_via`` (the row's share table) adds the rows shared with a staff user.
     """
     if shared_via is not None:
-        own = principal_branch_q(principal, field=field, branch_wide=branch_wide)
-        if own is not None and not own:
-            return own
-        return _union(own, principal_shared_q(principal, shared_via=shared_via))
+        return with_shared(principal_branch_q(principal, field=field, branch_wide=branch_wide), principal,
+                           shared_via=shared_via)
     if permissions.is_api_client(principal):
         return Q(**{field: principal.branch_id}) if principal.branch_id else Q()
     if principal is None or not getattr(principal, "is_authenticated", False):

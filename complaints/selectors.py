@@ -54,15 +54,18 @@ def _scope(user: Any, *, shared: bool = False) -> Q | None:
     return scope.principal_branch_q(user, shared_via=ComplaintUserObjectPermission if shared else None)
 
 
+def _complaints_with_list_relations() -> QuerySet[Complaint]:
+    return Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
+                                            "product")
+
+
 def complaint_list_visible_to(*, user: Any, shared: bool = False) -> QuerySet[Complaint]:
     """Return the complaints the user may see, with what a list shows.
 
     ``shared`` adds the complaints shared with the user: only the queue and the detail page pass
     it; actions, reports and the API keep to the user's own branch scope.
     """
-    complaints = Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
-                                                  "product")
-    return scope.scoped(complaints, _scope(user, shared=shared))
+    return scope.scoped(_complaints_with_list_relations(), _scope(user, shared=shared))
 
 
 def complaint_get_visible_to(*, user: Any, reference: str, shared: bool = False) -> Complaint:
@@ -71,10 +74,12 @@ def complaint_get_visible_to(*, user: Any, reference: str, shared: bool = False)
     With ``shared``, a complaint shared with the user is found too, and ``complaint.via_share``
     is True when the user sees it only through a share (read only).
     """
-    complaints = complaint_list_visible_to(user=user, shared=shared)
-    if shared:
-        complaints = complaints.annotate(via_share=scope.only_shared_expression(_scope(user)))
-    return complaints.get(reference=reference)
+    if not shared:
+        return complaint_list_visible_to(user=user).get(reference=reference)
+    own = _scope(user)
+    complaints = scope.scoped(_complaints_with_list_relations(),
+                              scope.with_shared(own, user, shared_via=ComplaintUserObjectPermission))
+    return complaints.annotate(via_share=scope.only_shared_expression(own)).get(reference=reference)
 
 
 @dataclass(frozen=True)

@@ -76,16 +76,23 @@ def customer_list_visible_to(*, user: User | Any, shared: bool = False) -> Query
                         scope.principal_customer_q(user, shared_via=CustomerUserObjectPermission if shared else None))
 
 
+def _customer_list_with_shared(*, user: User) -> QuerySet[Customer]:
+    """The customers the user serves plus those shared with them, each with ``via_share``."""
+    own = scope.principal_customer_q(user)  # once: it reads today's delegations
+    customers = scope.scoped(Customer.objects.select_related("branch", "relationship_manager"),
+                             scope.with_shared(own, user, shared_via=CustomerUserObjectPermission))
+    return customers.annotate(via_share=scope.only_shared_expression(own))
+
+
 def customer_get_visible_to(*, user: User, customer_id: int, shared: bool = False) -> Customer:
     """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403).
 
     With ``shared``, a customer shared with the user is found too, and ``customer.via_share`` is
     True when the user sees it only through a share (read only: no reveals, no edits).
     """
-    customers = customer_list_visible_to(user=user, shared=shared)
     if shared:
-        customers = customers.annotate(via_share=scope.only_shared_expression(scope.principal_customer_q(user)))
-    return customers.get(pk=customer_id)
+        return _customer_list_with_shared(user=user).get(pk=customer_id)
+    return customer_list_visible_to(user=user).get(pk=customer_id)
 
 
 def customer_search_visible_to(
