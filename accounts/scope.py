@@ -47,12 +47,30 @@ def principal_shared_q(principal, *, shared_via: type[SharedRecordPermissionBase
     once. ``pk = ANY(ARRAY(subquery))`` over that one table: no content-type join, no Python round
     trip, and an index lookup under the OR (see ``_InArray``).
     """
+    shares = _shares_in_force(principal, shared_via=shared_via)
+    if shares is None:
+        return None
+    return Q(_InArray(F(field), Subquery(shares.values("content_object_id"))))
+
+
+def _shares_in_force(principal, *, shared_via: type[SharedRecordPermissionBase]) -> QuerySet | None:
+    """The share rows naming a signed-in, active member of staff today; None for anyone else."""
     if permissions.is_api_client(principal) or principal is None:
         return None
     if not (getattr(principal, "is_authenticated", False) and principal.is_active):
         return None
-    shared_ids = shared_via.objects.filter(user_id=principal.pk, ends_on__gte=timezone.localdate())
-    return Q(_InArray(F(field), Subquery(shared_ids.values("content_object_id"))))
+    return shared_via.objects.filter(user_id=principal.pk, ends_on__gte=timezone.localdate())
+
+
+def principal_has_shares(principal, *, shared_via: type[SharedRecordPermissionBase]) -> bool:
+    """Whether any share in force names the principal (one lookup on the share table's index).
+
+    Lists ordered by name ask this first: with no share in force they keep the owner-FK scope,
+    which PostgreSQL reads in name order from an index and stops after one page, where the OR
+    would make it read and sort the whole book.
+    """
+    shares = _shares_in_force(principal, shared_via=shared_via)
+    return shares is not None and shares.exists()
 
 
 class _InArray(Func):

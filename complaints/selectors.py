@@ -103,7 +103,9 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
     ``category_id`` matches the category and its sub-categories; dates are local and inclusive.
     ``customer_id`` narrows the viewer's complaints, so a customer outside the scope shows none.
     """
-    complaints = complaint_list_visible_to(user=user, shared=True)
+    # No share in force: keep the plain branch scope (an ordered index read per page).
+    shared = scope.principal_has_shares(user, shared_via=ComplaintUserObjectPermission)
+    complaints = complaint_list_visible_to(user=user, shared=shared)
     if filters.status == STATUS_OPEN:
         complaints = complaints.open()
     elif filters.status == STATUS_SURVEY_PENDING:

@@ -116,6 +116,8 @@ def customer_search_visible_to(
     anything else raises ApplicationError(INVALID). An unknown ``order`` falls back to "name".
     ``shared`` adds the customers shared with the user (the customer list page).
     """
+    # No share in force: keep the owner-FK scope, whose first page is an ordered index read.
+    shared = shared and scope.principal_has_shares(user, shared_via=CustomerUserObjectPermission)
     customers = customer_list_visible_to(user=user, shared=shared)
 
     query = (query or "").strip()
