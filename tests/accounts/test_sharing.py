@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 from guardian.utils import get_user_obj_perms_model
 
 from accounts import scope, selectors
@@ -330,3 +331,37 @@ def test_a_complaint_cannot_be_shared_with_someone_who_cannot_open_complaints(br
         complaint_services.complaint_share(complaint=make_complaint(branch=branch), shared_with=specialist, by=desk,
                                            reason="x", ends_on=TODAY)
     assert "shared_with" in error.value.field_errors
+
+
+# --- Admin --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, branch):
+    superuser = UserFactory(username="root", is_staff=True, is_superuser=True, branch=branch)
+    client.force_login(superuser)
+    client.user = superuser
+    return client
+
+
+def test_admin_lists_shares_read_only(admin_client, owner, customer, specialist):
+    created = share(customer, specialist, owner)
+    response = admin_client.get(reverse("admin:accounts_recordshare_changelist"), {"q": "specialist"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f"customer #{customer.pk}" in content and "Customer" in content
+    change = admin_client.get(reverse("admin:accounts_recordshare_change", args=[created.pk])).content.decode()
+    assert "Needs the wealth product review" in change
+    assert 'name="_save"' not in change
+    assert admin_client.get(reverse("admin:accounts_recordshare_add")).status_code == 403
+
+
+def test_admin_revoke_action_goes_through_the_service(admin_client, owner, customer, specialist):
+    created = share(customer, specialist, owner)
+    response = admin_client.post(reverse("admin:accounts_recordshare_changelist"),
+                                 {"action": "revoke_selected", "_selected_action": [created.pk]}, follow=True)
+    assert "1 share revoked." in response.content.decode()
+    created.refresh_from_db()
+    assert created.revoked_by == admin_client.user
+    assert not CustomerUserObjectPermission.objects.exists()
+    assert AuditEvent.objects.filter(action=account_services.AUDIT_RECORD_SHARE_REVOKE).exists()
