@@ -73,6 +73,12 @@ def principal_has_shares(principal, *, shared_via: type[SharedRecordPermissionBa
     return shares is not None and shares.exists()
 
 
+def principal_shared_ids(principal, *, shared_via: type[SharedRecordPermissionBase]) -> list[int]:
+    """The ids of the records shared with the principal and in force today (one indexed lookup)."""
+    shares = _shares_in_force(principal, shared_via=shared_via)
+    return [] if shares is None else list(shares.values_list("content_object_id", flat=True))
+
+
 class _InArray(Func):
     """``column = ANY(ARRAY(subquery))``.
 

@@ -87,9 +87,15 @@ class CustomerListView(LoginRequiredMixin, View):
         filter_form = self._filter_form(request, data=request.GET)
         filter_form.is_valid()  # an invalid filter is dropped by filters(), the page still renders
         filters = filter_form.filters()
-        customers = selectors.customer_search_visible_to(user=user, shared=True, **filters).for_listing()
-        if attribute_filter := filter_form.attribute_filter():
-            customers = selectors.customer_attribute_filter(customers, **attribute_filter)
+        attribute_filter = filter_form.attribute_filter()
+
+        def build(*, shared: bool) -> QuerySet:
+            customers = selectors.customer_search_visible_to(user=user, shared=shared, **filters).for_listing()
+            if attribute_filter:
+                customers = selectors.customer_attribute_filter(customers, **attribute_filter)
+            return customers
+
+        customers = selectors.customer_list_pages(user=user, build=build)
         page = self._paginate(request, user=user, customers=customers, branch_id=filters["branch_id"])
         context = self._context(request, filter_form=filter_form, page=page,
                                 identifier_form=IdentifierSearchForm())
@@ -113,8 +119,11 @@ class CustomerListView(LoginRequiredMixin, View):
         if not identifier_form.is_valid():
             # Say what is wrong next to the input, keep it to correct, and keep the usual list below.
             identifier_form.keep_input()
-            page = self._paginate(request, user=user, customers=selectors.customer_search_visible_to(
-                user=user, query="", shared=True).for_listing(), branch_id=None)
+            page = self._paginate(request, user=user, customers=selectors.customer_list_pages(
+                user=user,
+                build=lambda shared: selectors.customer_search_visible_to(
+                    user=user, query="", shared=shared).for_listing(),
+            ), branch_id=None)
         else:
             identifier_results = services.customer_identifier_search(
                 user=user,
@@ -143,7 +152,8 @@ class CustomerListView(LoginRequiredMixin, View):
     def _filter_form(self, request: HttpRequest, data=None) -> CustomerFilterForm:
         return CustomerFilterForm(data, with_branch=permissions.sees_all_branches(request.user))
 
-    def _paginate(self, request: HttpRequest, *, user: User, customers: QuerySet, branch_id: int | None):
+    def _paginate(self, request: HttpRequest, *, user: User,
+                  customers: QuerySet | selectors.CustomerListWithShares, branch_id: int | None):
         """Count when the scope is bounded (own, one branch); head-office scope pages without counting."""
         if permissions.sees_all_branches(user) and branch_id is None:
             return UncountedPage(customers, number=page_number(request.GET.get("page")),

@@ -224,3 +224,41 @@ def test_shared_with_me_lists_the_shared_customer_with_a_link(client, owner, cus
 def test_shared_with_me_needs_login(client):
     response = client.get(SHARED_WITH_ME_URL)
     assert response.status_code == 302
+
+
+# --- Paging a list that includes shared customers ------------------------------------------------
+
+
+def test_pages_with_shared_customers_match_the_plain_ordering(client, branch, owner, make_user, specialist):
+    """Shared customers fall into their place by name on every page, none twice, none lost.
+
+    The list reads each page in two steps (the book's first ids in order, plus the shared ids);
+    the pages must equal slicing the whole list sorted by name.
+    """
+    own = [CustomerFactory(branch=specialist.branch, relationship_manager=specialist, name=f"客户{n:03d}")
+           for n in range(0, 120, 2)]  # 60 own: even numbers
+    shared = [CustomerFactory(branch=branch, relationship_manager=owner, name=f"客户{n:03d}") for n in (1, 51, 119)]
+    for customer in shared:
+        share(customer, specialist, owner)
+    expected = [customer.external_id for customer in sorted(own + shared, key=lambda customer: customer.name)]
+
+    client.force_login(specialist)
+    seen = []
+    for page in (1, 2):
+        content = client.get(LIST_URL, {"page": page}).content.decode()
+        seen += [external_id for external_id in expected if external_id in content]
+    assert seen == expected  # 63 customers over two pages of 50, in name order
+    first_page = client.get(LIST_URL, {"page": 1}).content.decode()
+    assert shared[0].external_id in first_page and shared[2].external_id not in first_page
+
+
+def test_a_search_applies_to_shared_customers_too(client, branch, owner, specialist):
+    mine = CustomerFactory(branch=specialist.branch, relationship_manager=specialist, name="张三")
+    shared_match = CustomerFactory(branch=branch, relationship_manager=owner, name="张四")
+    shared_other = CustomerFactory(branch=branch, relationship_manager=owner, name="李五")
+    share(shared_match, specialist, owner)
+    share(shared_other, specialist, owner)
+    client.force_login(specialist)
+    content = client.get(LIST_URL, {"q": "张"}).content.decode()
+    assert mine.external_id in content and shared_match.external_id in content
+    assert shared_other.external_id not in content
