@@ -212,12 +212,43 @@ def check_same_rows(rm: User, added: dict) -> dict:
     return {"owner_rows": len(owner_ids), "scoped_rows": len(scoped_ids), "granted_rows": len(added["in_force"])}
 
 
+def _listing(rm: User):
+    """The "My customers" list as the page builds it (no search, ordered by name)."""
+    def build(*, shared: bool):
+        return selectors.customer_search_visible_to(user=rm, query="", shared=shared).for_listing()
+    return build
+
+
+def check_same_pages(rm: User) -> None:
+    """Fail unless the two-step pages equal slicing the whole list (first page and a deeper one)."""
+    build = _listing(rm)
+    pages = selectors.customer_list_pages(user=rm, build=build)
+    for bottom in (0, 2 * PAGE_SIZE):
+        two_step = [customer.pk for customer in pages[bottom:bottom + PAGE_SIZE]]
+        direct = list(build(shared=True).values_list("pk", flat=True)[bottom:bottom + PAGE_SIZE])
+        if two_step != direct:
+            raise SharingBenchFailed(f"page at offset {bottom}: the two-step read differs from the list")
+
+
+def _page_steps(rm: User) -> list[tuple[str, tuple]]:
+    """The SQL statements "My customers" runs for its first page, in order (count aside)."""
+    build = _listing(rm)
+    shares = CustomerUserObjectPermission.objects.filter(user_id=rm.pk, ends_on__gte=timezone.localdate())
+    steps = [shares.values_list("content_object_id").query.sql_with_params()]
+    shared_ids = list(shares.values_list("content_object_id", flat=True))
+    if not shared_ids:
+        return [*steps, build(shared=False)[:PAGE_SIZE].query.sql_with_params()]
+    own_ids = list(build(shared=False).values_list("pk", flat=True)[:PAGE_SIZE])
+    return [*steps, build(shared=False).values_list("pk")[:PAGE_SIZE].query.sql_with_params(),
+            build(shared=True).filter(pk__in=own_ids + shared_ids)[:PAGE_SIZE].query.sql_with_params()]
+
+
 def time_queries(rm: User, repeats: int) -> dict:
     """Execution time of the page, the count and the whole id set: selector against owner-FK.
 
-    The page is what "My customers" reads (customer_search_visible_to, first 50 by name); its
-    figure adds the lookup that decides whether any share is in force (with none, the page keeps
-    the owner-FK plan).
+    The page is what "My customers" reads for its first 50 by name: the lookup of the shares in
+    force, then either the plain list (none) or the two-step read (customer_list_pages); its
+    figure is the sum of those statements.
     """
     def scoped():
         return selectors.customer_list_visible_to(user=rm, shared=True)
@@ -225,37 +256,37 @@ def time_queries(rm: User, repeats: int) -> dict:
     def plain():
         return Customer.objects.select_related("branch", "relationship_manager").filter(relationship_manager_id=rm.pk)
 
-    has_shares = CustomerUserObjectPermission.objects.filter(user_id=rm.pk, ends_on__gte=timezone.localdate())
-    has_shares_sql, has_shares_params = has_shares.values("id")[:1].query.sql_with_params()
-    lookup_ms = statistics.median(explain_ms(has_shares_sql, has_shares_params, 1) for _ in range(repeats))
+    page_steps = _page_steps(rm)
+    plain_page = plain().for_listing().order_by("name", "id")[:PAGE_SIZE].query.sql_with_params()
     pairs = {
-        "page": (selectors.customer_search_visible_to(user=rm, query="", shared=True).for_listing()[:PAGE_SIZE],
-                 plain().for_listing().order_by("name", "id")[:PAGE_SIZE]),
-        "count": (scoped().order_by().values("id"), plain().order_by().values("id")),
-        "ids": (scoped().order_by().values_list("id"), plain().order_by().values_list("id")),
+        "page": (page_steps, [plain_page]),
+        "count": ([scoped().order_by().values("id").query.sql_with_params()],
+                  [plain().order_by().values("id").query.sql_with_params()]),
+        "ids": ([scoped().order_by().values_list("id").query.sql_with_params()],
+                [plain().order_by().values_list("id").query.sql_with_params()]),
     }
     timings = {}
-    for name, (scoped_query, plain_query) in pairs.items():
-        scoped_sql, scoped_params = scoped_query.query.sql_with_params()
-        plain_sql, plain_params = plain_query.query.sql_with_params()
+    for name, (scoped_steps, plain_steps) in pairs.items():
         if name == "count":
-            scoped_sql, plain_sql = (f"SELECT count(*) FROM ({scoped_sql}) AS scoped",
-                                     f"SELECT count(*) FROM ({plain_sql}) AS plain")
+            scoped_steps = [(f"SELECT count(*) FROM ({sql}) AS scoped", params) for sql, params in scoped_steps]
+            plain_steps = [(f"SELECT count(*) FROM ({sql}) AS plain", params) for sql, params in plain_steps]
+
+        def run(steps) -> float:
+            return sum(explain_ms(sql, params, 1) for sql, params in steps)
+
         for _ in range(3):  # warm the cache for both
-            explain_ms(scoped_sql, scoped_params, 1)
-            explain_ms(plain_sql, plain_params, 1)
+            run(scoped_steps)
+            run(plain_steps)
         # Alternate so a load spike on the shared host hits both sides alike.
         scoped_samples, plain_samples = [], []
         for _ in range(repeats):
-            scoped_samples.append(explain_ms(scoped_sql, scoped_params, 1))
-            plain_samples.append(explain_ms(plain_sql, plain_params, 1))
-        if name == "page":
-            scoped_samples = [sample + lookup_ms for sample in scoped_samples]
+            scoped_samples.append(run(scoped_steps))
+            plain_samples.append(run(plain_steps))
         timings[name] = {"selector_ms": round(statistics.median(scoped_samples), 3),
                          "owner_fk_ms": round(statistics.median(plain_samples), 3),
                          "ratio": round(statistics.median(scoped_samples) / statistics.median(plain_samples), 2)}
         if name == "page":
-            timings["page_plan"] = plan_text(scoped_sql, scoped_params)
+            timings["page_plan"] = "\n\n".join(plan_text(sql, params) for sql, params in scoped_steps)
     return timings
 
 
@@ -264,6 +295,7 @@ def measure(*, grants: int, repeats: int) -> dict:
     added = add_grants(rm, grants)
     try:
         rows = check_same_rows(rm, added)
+        check_same_pages(rm)
         timings = time_queries(rm, repeats)
     finally:
         remove_grants(added)
@@ -316,7 +348,7 @@ def main() -> int:
             figures = report[name]
             print(f"  {name:5s}: selector {figures['selector_ms']:.3f} ms, owner-FK {figures['owner_fk_ms']:.3f} ms, "
                   f"ratio {figures['ratio']:.2f}")
-    print("plan of the list page (last run):\n" + plan)
+    print("plans of the list page's statements (last run):\n" + plan)
     if seed_seconds:
         print(f"synthetic seeding took {seed_seconds:.0f} s")
     return 0
