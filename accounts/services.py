@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
@@ -254,6 +255,21 @@ def record_share_revoke(*, share: RecordShare, by: User, may_share_record: bool)
                 "record_id": share.object_id, "shared_with_id": share.shared_with_id},
     )
     return share
+
+
+
+def record_share_permissions_expired_purge(*, today: date | None = None) -> int:
+    """Delete the guardian rows of shares whose last day has passed; return how many.
+
+    The scope already ignores them by date (accounts.scope); the purge keeps guardian's own
+    tables (``user.has_perm(perm, obj)``) equal to the shares in force. The share rows stay.
+    """
+    today = today or timezone.localdate()
+    deleted = 0
+    for model in apps.get_models():
+        if issubclass(model, SharedRecordPermissionBase):
+            deleted += model.objects.filter(ends_on__lt=today).delete()[0]
+    return deleted
 
 
 def api_key_hash(raw_key: str) -> str:

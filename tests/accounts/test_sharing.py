@@ -15,6 +15,7 @@ from guardian.utils import get_user_obj_perms_model
 from accounts import scope, selectors
 from accounts import services as account_services
 from accounts.models import ApiClient, RecordShare, Role
+from accounts.tasks import record_share_permissions_expired_purge_task
 from complaints import selectors as complaint_selectors
 from complaints import services as complaint_services
 from complaints.models import ComplaintUserObjectPermission
@@ -365,3 +366,18 @@ def test_admin_revoke_action_goes_through_the_service(admin_client, owner, custo
     assert created.revoked_by == admin_client.user
     assert not CustomerUserObjectPermission.objects.exists()
     assert AuditEvent.objects.filter(action=account_services.AUDIT_RECORD_SHARE_REVOKE).exists()
+
+
+def test_the_nightly_purge_deletes_only_ended_guardian_rows(owner, customer, other_customer, specialist,
+                                                            time_machine):
+    """After the last day the guardian row goes (has_perm agrees with the scope); the share row stays."""
+    ending = share(customer, specialist, owner, ends_on=TODAY)
+    lasting = share(other_customer, specialist, owner, ends_on=TODAY + timedelta(days=3))
+    assert account_services.record_share_permissions_expired_purge() == 0  # today still counts
+    time_machine.move_to(datetime(2030, 3, 11, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
+
+    assert record_share_permissions_expired_purge_task() == 1
+    assert list(CustomerUserObjectPermission.objects.values_list("share_id", flat=True)) == [lasting.pk]
+    assert RecordShare.objects.filter(pk=ending.pk).exists()
+    assert not specialist.has_perm("customers.view_customer", customer)
+    assert specialist.has_perm("customers.view_customer", other_customer)
