@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0011_recordshare'),
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('customers', '0012_merge_chapters'),
+        ('customers', '0014_consent_method_reported'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
