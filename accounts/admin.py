@@ -1,4 +1,5 @@
-"""Admin for staff, branches, delegations and API keys. Delegations and keys change only through services."""
+"""Admin for staff, branches, delegations, record shares and API keys. Delegations, shares and keys change
+only through services."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import permissions, services
-from accounts.models import ApiKey, ApiScope, Branch, Delegation, RevealBudgetPolicy, Role, User
+from accounts.models import ApiKey, ApiScope, Branch, Delegation, RecordShare, RevealBudgetPolicy, Role, User
 from core.errors import ApplicationError
 
 _ROLE_LABELS = {role.value: role.label for role in Role}
@@ -112,6 +113,52 @@ class DelegationAdmin(admin.ModelAdmin):
             self, request, queryset,
             lambda delegation: services.delegation_revoke(delegation=delegation, by=request.user),
             lambda count: ngettext("%(count)d delegation revoked.", "%(count)d delegations revoked.", count),
+        )
+
+
+@admin.register(RecordShare)
+class RecordShareAdmin(admin.ModelAdmin):
+    """Read-only history of records shared with colleagues; an administrator can only revoke."""
+
+    list_display = ("record_label", "record_kind_label", "shared_with", "shared_by", "ends_on", "created_at",
+                    "revoked_at")
+    list_filter = ("content_type", ("revoked_at", admin.EmptyFieldListFilter), "ends_on")
+    list_select_related = ("content_type", "shared_with", "shared_by")
+    search_fields = ("shared_with__username", "shared_with__staff_number", "shared_with__last_name",
+                     "shared_by__username", "shared_by__staff_number", "shared_by__last_name")
+    date_hierarchy = "created_at"
+    fields = ("content_type", "object_id", "shared_with", "shared_by", "reason", "ends_on", "created_at",
+              "revoked_at", "revoked_by")
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    @admin.display(description=_("record"))
+    def record_label(self, obj: RecordShare) -> str:
+        return f"{obj.content_type.model} #{obj.object_id}"
+
+    @admin.display(description=_("record type"))
+    def record_kind_label(self, obj: RecordShare) -> str:
+        return str(obj.record_kind)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RecordShare | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RecordShare | None = None) -> bool:
+        return False  # who could see which record, and why, is kept; revoke instead
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return permissions.is_admin(request.user)
+
+    @admin.action(description=_("Revoke selected shares"), permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[RecordShare]) -> None:
+        _apply_to_each(
+            self, request, queryset,
+            lambda share: services.record_share_revoke(share=share, by=request.user,
+                                                       may_share_record=permissions.is_admin(request.user)),
+            lambda count: ngettext("%(count)d share revoked.", "%(count)d shares revoked.", count),
         )
 
 

@@ -14,3 +14,6 @@ class AccountsConfig(AppConfig):
         from accounts import reveal_budget
 
         reveal_budget.notification_kinds_register()
+        from core import navigation
+
+        navigation.nav_item_register(key="shared-with-me", order=95, template="accounts/partials/nav_shared.html")

@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from guardian.models import UserObjectPermissionBase
 
 
 class Role(models.TextChoices):
@@ -343,3 +345,91 @@ class RevealBudgetPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version}: {self.reveals_per_hour}/h"
+
+
+class RecordShareQuerySet(models.QuerySet):
+    def active(self, on: date | None = None) -> RecordShareQuerySet:
+        """Shares in force on ``on`` (default: today, local time): not revoked, last day not passed."""
+        on = on or timezone.localdate()
+        return self.filter(revoked_at__isnull=True, ends_on__gte=on)
+
+
+class RecordShare(models.Model):
+    """One record (a customer, a complaint) shared by its owner with a named colleague until a day.
+
+    The grant record: who shared what with whom, why, until when, and who ended it. Access itself
+    follows the record's direct-FK guardian table (``CustomerUserObjectPermission``,
+    ``ComplaintUserObjectPermission``), which holds one row per share in force and is what
+    ``accounts.scope`` reads; this row stays as the history after a revoke.
+    """
+
+    # Longest single share; longer help means reassigning the record, not sharing it.
+    MAX_DAYS = 30
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", verbose_name=_("record type"), on_delete=models.PROTECT, related_name="+",
+    )
+    object_id = models.BigIntegerField(_("record id"))
+    record = GenericForeignKey("content_type", "object_id")
+    shared_with = models.ForeignKey(
+        "accounts.User", verbose_name=_("shared with"), on_delete=models.PROTECT, related_name="shares_received",
+    )
+    shared_by = models.ForeignKey(
+        "accounts.User", verbose_name=_("shared by"), on_delete=models.PROTECT, related_name="shares_given",
+    )
+    reason = models.CharField(_("reason"), max_length=500)
+    ends_on = models.DateField(_("last day"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "accounts.User", verbose_name=_("revoked by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="shares_revoked",
+    )
+
+    objects = RecordShareQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("record share")
+        verbose_name_plural = _("record shares")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(shared_with=F("shared_by")), name="record_share_not_to_self"),
+            models.CheckConstraint(condition=~Q(reason=""), name="record_share_reason_required"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="record_share_revoked_at_and_by_together",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], condition=Q(revoked_at__isnull=True),
+                         name="record_share_open_by_record"),
+            models.Index(fields=["shared_with", "ends_on"], condition=Q(revoked_at__isnull=True),
+                         name="record_share_open_by_colleague"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} → {self.shared_with_id} (..{self.ends_on})"
+
+    @property
+    def record_kind(self) -> str:
+        """What was shared, in words ("customer", "complaint")."""
+        model = self.content_type.model_class()
+        return model._meta.verbose_name if model else self.content_type.model
+
+
+class SharedRecordPermissionBase(UserObjectPermissionBase):
+    """A guardian direct-FK user permission row that exists while one ``RecordShare`` is in force.
+
+    Subclasses add ``content_object = ForeignKey(<record>)`` (guardian's fast path: the grant is a
+    plain foreign key, no content-type join). ``ends_on`` copies the share's last day so the scope
+    subquery reads this one table; a revoke deletes the row.
+    """
+
+    share = models.OneToOneField(
+        "accounts.RecordShare", verbose_name=_("record share"), on_delete=models.CASCADE, related_name="+",
+    )
+    ends_on = models.DateField(_("last day"))
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = True

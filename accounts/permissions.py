@@ -71,6 +71,37 @@ def can_view_customers(user: User) -> bool:
     )
 
 
+
+# --- Record sharing (issue 10, point 8) -----------------------------------------------------
+
+
+def can_share_customer(user: User, customer) -> bool:
+    """The customer's own RM, a branch manager of the customer's branch, or an administrator."""
+    if is_admin(user):
+        return True
+    if is_relationship_manager(user) and customer.relationship_manager_id == user.pk:
+        return True
+    return is_branch_manager(user) and user.branch_id is not None and customer.branch_id == user.branch_id
+
+
+def can_share_complaint(user: User, complaint) -> bool:
+    """The complaint desk or branch manager of the complaint's branch, or an administrator."""
+    if is_admin(user):
+        return True
+    return ((is_complaint_desk(user) or is_branch_manager(user)) and user.branch_id is not None
+            and complaint.branch_id == user.branch_id)
+
+
+def can_view_shared_with_me(user: User) -> bool:
+    """Staff whose role opens customers or complaints can be named in a share, so they see the list."""
+    return can_view_customers(user) or can_view_complaints(user)
+
+
+def can_revoke_share(user: User, share, *, may_share_record: bool) -> bool:
+    """Whoever shared it, or anyone who may share the record now (its owner, their manager, an admin)."""
+    return user.is_authenticated and (share.shared_by_id == user.pk or may_share_record)
+
+
 def sees_all_branches(user: User) -> bool:
     """Head-office roles whose customer scope spans every branch."""
     return is_admin(user) or is_compliance_auditor(user)

@@ -6,10 +6,11 @@ import operator
 from datetime import date
 from functools import reduce
 
-from django.db.models import Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
 
 from accounts import permissions
-from accounts.models import Delegation, Role, User
+from accounts.models import Delegation, RecordShare, Role, User
 
 
 def delegation_list_visible_to(*, user: User) -> QuerySet[Delegation]:
@@ -61,3 +62,30 @@ def relationship_manager_ids_acting_for(*, user: User, on: date | None = None) -
         .distinct()
     )
     return [user.pk, *sorted(delegator_ids)]
+
+
+# --- Record sharing (issue 10, point 8) -----------------------------------------------------
+
+
+def record_shares_active_for(*, record: Model) -> QuerySet[RecordShare]:
+    """The shares of one record in force today, newest first (the caller has scoped the record)."""
+    return (RecordShare.objects.active()
+            .filter(content_type=ContentType.objects.get_for_model(record), object_id=record.pk)
+            .select_related("shared_with", "shared_by"))
+
+
+def record_shares_received(*, user: User) -> QuerySet[RecordShare]:
+    """The shares in force today with ``user``, soonest to end first, each with its record."""
+    if not getattr(user, "is_authenticated", False) or permissions.is_api_client(user):
+        return RecordShare.objects.none()
+    return (RecordShare.objects.active().filter(shared_with=user)
+            .select_related("shared_by", "content_type")
+            .prefetch_related("record")
+            .order_by("ends_on", "-id"))
+
+
+def share_colleague_candidates(*, user: User) -> QuerySet[User]:
+    """Active colleagues the user may name when sharing a record; the service checks their role."""
+    return (User.objects.filter(is_active=True).exclude(pk=user.pk)
+            .filter(groups__isnull=False).distinct()
+            .select_related("branch").order_by("first_name", "last_name", "username"))

@@ -5,22 +5,39 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.apps import apps
+from django.contrib.auth.models import AnonymousUser, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from guardian.utils import get_user_obj_perms_model
 
 from accounts import permissions
-from accounts.models import ApiKey, ApiScope, Branch, Delegation, DelegationReason, DelegationStatus, User
+from accounts.models import (
+    ApiKey,
+    ApiScope,
+    Branch,
+    Delegation,
+    DelegationReason,
+    DelegationStatus,
+    RecordShare,
+    SharedRecordPermissionBase,
+    User,
+)
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.security_events import SecurityEventKind, security_event_record
 
 AUDIT_DELEGATION_CREATE = "accounts.delegation_create"
 AUDIT_DELEGATION_REVOKE = "accounts.delegation_revoke"
+AUDIT_RECORD_SHARE_CREATE = "accounts.record_share_create"
+AUDIT_RECORD_SHARE_REVOKE = "accounts.record_share_revoke"
 AUDIT_API_KEY_CREATE = "accounts.api_key_create"
 AUDIT_API_KEY_REVOKE = "accounts.api_key_revoke"
 AUDIT_API_KEY_REJECTED = "auth.api_key_rejected"
@@ -121,6 +138,138 @@ def delegation_revoke(*, delegation: Delegation, by: User) -> Delegation:
         detail={"previous_status": status.value},
     )
     return delegation
+
+
+
+# --- Record sharing (issue 10, point 8) -----------------------------------------------------
+
+
+def _share_permission_model(record_type: type[models.Model]) -> type[SharedRecordPermissionBase]:
+    """The record's guardian direct-FK user table, found the way guardian finds it."""
+    permission_model = get_user_obj_perms_model(record_type)
+    if not issubclass(permission_model, SharedRecordPermissionBase):
+        raise ImproperlyConfigured(f"{record_type._meta.label} has no share permission table")
+    return permission_model
+
+
+def _view_permission(record: models.Model) -> Permission:
+    content_type = ContentType.objects.get_for_model(record)
+    return Permission.objects.get(content_type=content_type, codename=f"view_{content_type.model}")
+
+
+@transaction.atomic
+def record_share_create(
+    *,
+    record: models.Model,
+    shared_with: User,
+    reason: str,
+    ends_on: date,
+    by: User,
+    colleague_may_view: Callable[[User], bool],
+) -> RecordShare:
+    """Let ``shared_with`` see ``record`` (and only it) through its last day ``ends_on``.
+
+    The caller has checked that ``by`` may share this record (``permissions.can_share_*``);
+    ``colleague_may_view`` is the page predicate the colleague needs to open such a record. A
+    share to a colleague who already has one for this record replaces it.
+    """
+    reason = (reason or "").strip()
+    if shared_with.pk == by.pk:
+        raise ApplicationError.invalid(_("You cannot share a record with yourself."), field="shared_with")
+    if not shared_with.is_active or not colleague_may_view(shared_with):
+        raise ApplicationError.invalid(
+            _("Choose an active colleague whose role can open this kind of record."), field="shared_with"
+        )
+    if not reason:
+        raise ApplicationError.invalid(_("Say why you share this record."), field="reason")
+    today = timezone.localdate()
+    if ends_on < today:
+        raise ApplicationError.invalid(_("The last day cannot be in the past."), field="ends_on")
+    if (ends_on - today).days + 1 > RecordShare.MAX_DAYS:
+        raise ApplicationError.invalid(
+            _("A share can last at most %(days)d days.") % {"days": RecordShare.MAX_DAYS}, field="ends_on"
+        )
+
+    permission_model = _share_permission_model(type(record))
+    # Lock the colleague so two shares of one record to them cannot race past the replace below.
+    User.objects.select_for_update().filter(pk=shared_with.pk).first()
+    replaced_share_id = None
+    previous = (permission_model.objects.select_related("share")
+                .filter(user=shared_with, content_object=record).first())
+    if previous is not None:
+        replaced_share_id = previous.share_id
+        if previous.share.revoked_at is None:
+            previous.share.revoked_at = timezone.now()
+            previous.share.revoked_by = by
+            previous.share.save(update_fields=["revoked_at", "revoked_by"])
+        previous.delete()
+
+    share = RecordShare.objects.create(
+        content_type=ContentType.objects.get_for_model(record),
+        object_id=record.pk,
+        shared_with=shared_with,
+        shared_by=by,
+        reason=reason,
+        ends_on=ends_on,
+    )
+    permission_model.objects.create(
+        user=shared_with, permission=_view_permission(record), content_object=record, share=share, ends_on=ends_on,
+    )
+    audit_record(
+        actor=by,
+        action=AUDIT_RECORD_SHARE_CREATE,
+        target=share,
+        # The reason stays on the share row: free text may name people, and the audit detail holds ids only.
+        detail={
+            "record_type": record._meta.label_lower,
+            "record_id": record.pk,
+            "shared_with_id": shared_with.pk,
+            "ends_on": ends_on.isoformat(),
+            "replaces_share_id": replaced_share_id,
+        },
+    )
+    return share
+
+
+@transaction.atomic
+def record_share_revoke(*, share: RecordShare, by: User, may_share_record: bool) -> RecordShare:
+    """End a share now: the colleague loses the record on their next request.
+
+    ``may_share_record`` is the caller's ``permissions.can_share_*`` answer for ``by`` and the record.
+    """
+    share = RecordShare.objects.select_for_update().get(pk=share.pk)
+    if not permissions.can_revoke_share(by, share, may_share_record=may_share_record):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    if share.revoked_at is not None:
+        raise ApplicationError(ErrorCode.INVALID_TRANSITION, _("This share was already revoked."))
+
+    share.revoked_at = timezone.now()
+    share.revoked_by = by
+    share.save(update_fields=["revoked_at", "revoked_by"])
+    _share_permission_model(share.content_type.model_class()).objects.filter(share=share).delete()
+    audit_record(
+        actor=by,
+        action=AUDIT_RECORD_SHARE_REVOKE,
+        target=share,
+        detail={"record_type": share.content_type.app_label + "." + share.content_type.model,
+                "record_id": share.object_id, "shared_with_id": share.shared_with_id},
+    )
+    return share
+
+
+
+def record_share_permissions_expired_purge(*, today: date | None = None) -> int:
+    """Delete the guardian rows of shares whose last day has passed; return how many.
+
+    The scope already ignores them by date (accounts.scope); the purge keeps guardian's own
+    tables (``user.has_perm(perm, obj)``) equal to the shares in force. The share rows stay.
+    """
+    today = today or timezone.localdate()
+    deleted = 0
+    for model in apps.get_models():
+        if issubclass(model, SharedRecordPermissionBase):
+            deleted += model.objects.filter(ends_on__lt=today).delete()[0]
+    return deleted
 
 
 def api_key_hash(raw_key: str) -> str:

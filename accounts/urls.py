@@ -11,6 +11,7 @@ urlpatterns = [
     path("mfa/setup/", views.MfaSetupView.as_view(), name="mfa-setup"),
     path("mfa/verify/", views.MfaVerifyView.as_view(), name="mfa-verify"),
     path("delegations/", views.DelegationListView.as_view(), name="delegation-list"),
+    path("shared-with-me/", views.SharedWithMeView.as_view(), name="shared-with-me"),
     path(
         "delegations/<int:delegation_id>/revoke/",
         views.DelegationRevokeView.as_view(),

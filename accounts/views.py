@@ -23,6 +23,7 @@ from core.errors import ApplicationError
 from core.forms import form_add_application_error
 
 OVERVIEW_PAGE_SIZE = 50
+SHARED_WITH_ME_PAGE_SIZE = 50
 
 
 class DelegationListView(LoginRequiredMixin, View):
@@ -171,3 +172,15 @@ class MfaVerifyView(LoginRequiredMixin, View):
                 return redirect(_safe_next(request))
         return _no_store(render(request, self.template_name, {"form": form, "next": _safe_next(request)},
                                 status=400))
+
+
+class SharedWithMeView(LoginRequiredMixin, View):
+    """The customers and complaints colleagues shared with the user, in force today, soonest to end first."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not permissions.can_view_shared_with_me(request.user):
+            raise PermissionDenied
+        page = Paginator(selectors.record_shares_received(user=request.user), SHARED_WITH_ME_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        return render(request, "accounts/shared_with_me.html", {"page": page})

@@ -41,6 +41,7 @@ BENCH_MODULES = [
     "bench.segments_overview_bench",
     "bench.evaluation_bench",
     "bench.lifecycle_bench",
+    "bench.sharing_bench",
 ]
 SEED_AS_OF = "2026-11-27"
 SEED_RATE = "0.4167"  # 10 transactions per customer over 24 months: 10M at 1m customers

@@ -24,6 +24,7 @@ from complaints.models import (
     ComplaintChannel,
     ComplaintEvent,
     ComplaintSeverity,
+    ComplaintUserObjectPermission,
     RootCause,
 )
 from core import notifications
@@ -45,21 +46,40 @@ DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
 
 
-def _scope(user: Any) -> Q | None:
-    """The filter on complaint columns the viewer is limited to, Q() for all, None for none."""
-    return scope.principal_branch_q(user)
+def _scope(user: Any, *, shared: bool = False) -> Q | None:
+    """The filter on complaint columns the viewer is limited to, Q() for all, None for none.
+
+    ``shared`` adds the complaints shared with a staff user (accounts.RecordShare).
+    """
+    return scope.principal_branch_q(user, shared_via=ComplaintUserObjectPermission if shared else None)
 
 
-def complaint_list_visible_to(*, user: Any) -> QuerySet[Complaint]:
-    """Return the complaints the user may see, with what a list shows."""
-    complaints = Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
-                                                  "product")
-    return scope.scoped(complaints, _scope(user))
+def _complaints_with_list_relations() -> QuerySet[Complaint]:
+    return Complaint.objects.select_related("branch", "category", "category__parent", "customer", "sla_policy",
+                                            "product")
 
 
-def complaint_get_visible_to(*, user: Any, reference: str) -> Complaint:
-    """One complaint the user may see; Complaint.DoesNotExist otherwise (a 404)."""
-    return complaint_list_visible_to(user=user).get(reference=reference)
+def complaint_list_visible_to(*, user: Any, shared: bool = False) -> QuerySet[Complaint]:
+    """Return the complaints the user may see, with what a list shows.
+
+    ``shared`` adds the complaints shared with the user: only the queue and the detail page pass
+    it; actions, reports and the API keep to the user's own branch scope.
+    """
+    return scope.scoped(_complaints_with_list_relations(), _scope(user, shared=shared))
+
+
+def complaint_get_visible_to(*, user: Any, reference: str, shared: bool = False) -> Complaint:
+    """One complaint the user may see; Complaint.DoesNotExist otherwise (a 404).
+
+    With ``shared``, a complaint shared with the user is found too, and ``complaint.via_share``
+    is True when the user sees it only through a share (read only).
+    """
+    if not shared:
+        return complaint_list_visible_to(user=user).get(reference=reference)
+    own = _scope(user)
+    complaints = scope.scoped(_complaints_with_list_relations(),
+                              scope.with_shared(own, user, shared_via=ComplaintUserObjectPermission))
+    return complaints.annotate(via_share=scope.only_shared_expression(own)).get(reference=reference)
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,9 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
     ``category_id`` matches the category and its sub-categories; dates are local and inclusive.
     ``customer_id`` narrows the viewer's complaints, so a customer outside the scope shows none.
     """
-    complaints = complaint_list_visible_to(user=user)
+    # No share in force: keep the plain branch scope (an ordered index read per page).
+    shared = scope.principal_has_shares(user, shared_via=ComplaintUserObjectPermission)
+    complaints = complaint_list_visible_to(user=user, shared=shared)
     if filters.status == STATUS_OPEN:
         complaints = complaints.open()
     elif filters.status == STATUS_SURVEY_PENDING:

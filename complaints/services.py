@@ -12,7 +12,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts import permissions, scope
-from accounts.models import ApiScope, Branch, Role, User
+from accounts import services as account_services
+from accounts.models import ApiScope, Branch, RecordShare, Role, User
 from complaints.models import (
     TRANSITIONS,
     Complaint,
@@ -773,3 +774,27 @@ def _notify_branch_managers(*, complaint: Complaint, event: ComplaintEvent, now:
 def complaint_notifications_mark_read(*, complaint: Complaint, user: User) -> int:
     """Mark the user's inbox messages about this complaint read (they opened it); return how many."""
     return notifications.notification_mark_read(user=user, url=complaint_url(complaint.reference))
+
+
+# --- Sharing (issue 10, point 8) ------------------------------------------------------------
+
+
+@transaction.atomic
+def complaint_share(*, complaint: Complaint, shared_with: User, reason: str, ends_on: date, by: User) -> RecordShare:
+    """Let ``shared_with`` (e.g. a head-office handler) read this complaint through ``ends_on``.
+
+    The caller has fetched ``complaint`` through selectors.complaint_get_visible_to for ``by``.
+    """
+    if not permissions.can_share_complaint(by, complaint):
+        raise ApplicationError(ErrorCode.PERMISSION_DENIED)
+    return account_services.record_share_create(
+        record=complaint, shared_with=shared_with, reason=reason, ends_on=ends_on, by=by,
+        colleague_may_view=permissions.can_view_complaints,
+    )
+
+
+def complaint_share_revoke(*, complaint: Complaint, share: RecordShare, by: User) -> RecordShare:
+    """End one share of this complaint now; ``share`` came from record_shares_active_for(complaint)."""
+    return account_services.record_share_revoke(
+        share=share, by=by, may_share_record=permissions.can_share_complaint(by, complaint),
+    )

@@ -14,6 +14,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
@@ -22,6 +23,8 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import permissions
+from accounts import selectors as account_selectors
+from accounts.models import RecordShare
 from complaints import matching, selectors, services
 from complaints.forms import (
     ComplaintAttachmentForm,
@@ -34,7 +37,7 @@ from complaints.forms import (
 )
 from complaints.models import Complaint, ComplaintAction
 from core.errors import ApplicationError
-from core.forms import form_add_application_error
+from core.forms import RecordShareForm, form_add_application_error
 from core.pagination import UncountedPage, page_number
 from customers import selectors as customer_selectors
 from customers import services as customer_services
@@ -49,9 +52,9 @@ def _require(predicate, user) -> None:
         raise PermissionDenied
 
 
-def _complaint_or_404(user, reference: str) -> Complaint:
+def _complaint_or_404(user, reference: str, *, shared: bool = False) -> Complaint:
     try:
-        return selectors.complaint_get_visible_to(user=user, reference=reference)
+        return selectors.complaint_get_visible_to(user=user, reference=reference, shared=shared)
     except Complaint.DoesNotExist as error:
         raise Http404 from error
 
@@ -182,10 +185,12 @@ class ComplaintDetailView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, reference: str) -> HttpResponse:
         user = request.user
         _require(permissions.can_view_complaints, user)
-        complaint = _complaint_or_404(user, reference)
-        if permissions.is_branch_manager(user):
+        # A complaint shared with the user opens read only: no actions, attachments or matching.
+        complaint = _complaint_or_404(user, reference, shared=True)
+        serves = not complaint.via_share
+        if serves and permissions.is_branch_manager(user):
             services.complaint_notifications_mark_read(complaint=complaint, user=user)
-        can_handle = permissions.can_handle_complaints(user)
+        can_handle = serves and permissions.can_handle_complaints(user)
         actions = []
         if can_handle:
             actions = [
@@ -199,6 +204,8 @@ class ComplaintDetailView(LoginRequiredMixin, View):
             "attachments": list(complaint.attachments.all()),
             "actions": actions,
             "can_handle": can_handle,
+            "via_share": complaint.via_share,
+            "can_share": serves and permissions.can_share_complaint(user, complaint),
             "now": timezone.now(),
             "identifier_form": CustomerIdentifierForm(),
             "attachment_form": ComplaintAttachmentForm() if can_handle else None,
@@ -207,6 +214,71 @@ class ComplaintDetailView(LoginRequiredMixin, View):
         })
         add_never_cache_headers(response)
         return response
+
+
+class ComplaintShareView(LoginRequiredMixin, View):
+    """Share the complaint with a named colleague until a day, and see or end the shares in force."""
+
+    def get(self, request: HttpRequest, reference: str) -> HttpResponse:
+        complaint = self._authorized_complaint(request, reference)
+        return self._render(request, complaint=complaint, form=self._form(request))
+
+    def post(self, request: HttpRequest, reference: str) -> HttpResponse:
+        complaint = self._authorized_complaint(request, reference)
+        form = self._form(request, data=request.POST)
+        if form.is_valid():
+            try:
+                share = services.complaint_share(complaint=complaint, by=request.user, **form.cleaned_data)
+            except ApplicationError as error:
+                form_add_application_error(form, error)
+            else:
+                messages.success(request, _("%(name)s can open this complaint until %(ends_on)s.") % {
+                    "name": share.shared_with.get_full_name() or share.shared_with.username,
+                    "ends_on": share.ends_on.isoformat(),
+                })
+                return redirect("complaints:complaint-share", reference=complaint.reference)
+        return self._render(request, complaint=complaint, form=form, status=400)
+
+    @staticmethod
+    def _authorized_complaint(request: HttpRequest, reference: str) -> Complaint:
+        """A complaint of the user's own scope (a share is never passed on) they may share; 404 before 403."""
+        _require(permissions.can_view_complaints, request.user)
+        complaint = _complaint_or_404(request.user, reference)
+        _require(lambda user: permissions.can_share_complaint(user, complaint), request.user)
+        return complaint
+
+    @staticmethod
+    def _form(request: HttpRequest, data=None) -> RecordShareForm:
+        return RecordShareForm(data, colleague_queryset=account_selectors.share_colleague_candidates(user=request.user))
+
+    @staticmethod
+    def _render(request: HttpRequest, *, complaint: Complaint, form: RecordShareForm,
+                status: int = 200) -> HttpResponse:
+        shares = []
+        for share in account_selectors.record_shares_active_for(record=complaint):
+            share.revoke_url = reverse("complaints:complaint-share-revoke", args=[complaint.reference, share.pk])
+            shares.append(share)
+        context = {"complaint": complaint, "form": form, "shares": shares, "max_days": RecordShare.MAX_DAYS}
+        response = render(request, "complaints/complaint_share.html", context, status=status)
+        add_never_cache_headers(response)
+        return response
+
+
+class ComplaintShareRevokeView(LoginRequiredMixin, View):
+    """End one share of the complaint now (POST only)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, reference: str, share_id: int) -> HttpResponse:
+        _require(permissions.can_view_complaints, request.user)
+        complaint = _complaint_or_404(request.user, reference)
+        try:
+            share = account_selectors.record_shares_active_for(record=complaint).get(pk=share_id)
+        except RecordShare.DoesNotExist as error:
+            raise Http404 from error
+        services.complaint_share_revoke(complaint=complaint, share=share, by=request.user)
+        messages.success(request, _("The share was revoked."))
+        return redirect("complaints:complaint-share", reference=complaint.reference)
 
 
 class ComplaintTransitionView(LoginRequiredMixin, View):

@@ -11,9 +11,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from guardian.models import GroupObjectPermissionBase
 
+from accounts.models import SharedRecordPermissionBase
 from core import masking
 from core.fields import BlindIndexField, EncryptedCharField
 
@@ -223,6 +226,9 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} {masking.mask_name(self.name)}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer-detail", args=[self.pk])
 
     @property
     def masked_id_number(self) -> str:
@@ -701,3 +707,29 @@ class ConsentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.purpose}/{self.channel}: {self.from_state} -> {self.state}"
+
+
+class CustomerUserObjectPermission(SharedRecordPermissionBase):
+    """guardian's direct-FK table for customers: one row per share in force (accounts.RecordShare)."""
+
+    content_object = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                       related_name="user_object_permissions")
+
+    class Meta(SharedRecordPermissionBase.Meta):
+        verbose_name = _("customer share permission")
+        verbose_name_plural = _("customer share permissions")
+        indexes = [
+            # The scope subquery: "which customers are shared with me until at least today?"
+            models.Index(fields=["user", "ends_on", "content_object"], name="customer_share_perm_scope"),
+        ]
+
+
+class CustomerGroupObjectPermission(GroupObjectPermissionBase):
+    """guardian's direct-FK group table for customers (records are shared with people, so unused today)."""
+
+    content_object = models.ForeignKey("customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE,
+                                       related_name="group_object_permissions")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = _("customer group permission")
+        verbose_name_plural = _("customer group permissions")

@@ -25,6 +25,7 @@ from core.crypto import blind_index
 from core.errors import ApplicationError, ErrorCode
 from customers.models import (
     Customer,
+    CustomerUserObjectPermission,
     DataQualityIssue,
     DataQualityIssueStatus,
     DataQualityPolicy,
@@ -63,19 +64,79 @@ _ZERO_CNY = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal
 # --- Customers ------------------------------------------------------------------------------
 
 
-def customer_list_visible_to(*, user: User | Any) -> QuerySet[Customer]:
+def customer_list_visible_to(*, user: User | Any, shared: bool = False) -> QuerySet[Customer]:
     """Return the customers the principal (a staff user or an API key) may see (accounts.scope).
 
     RM: their own and those of RMs who delegated to them today; branch manager and complaint
-    desk: their branch; compliance auditor and admin: all; anyone else: none.
+    desk: their branch; compliance auditor and admin: all; anyone else: none. ``shared`` adds
+    the customers shared with a staff user (accounts.RecordShare): only the customer list and the
+    360 page pass it; edits, reveals and every other chapter keep to the customers the user serves.
     """
     return scope.scoped(Customer.objects.select_related("branch", "relationship_manager"),
-                        scope.principal_customer_q(user))
+                        scope.principal_customer_q(user, shared_via=CustomerUserObjectPermission if shared else None))
 
 
-def customer_get_visible_to(*, user: User, customer_id: int) -> Customer:
-    """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403)."""
+def _customer_list_with_shared(*, user: User) -> QuerySet[Customer]:
+    """The customers the user serves plus those shared with them, each with ``via_share``."""
+    own = scope.principal_customer_q(user)  # once: it reads today's delegations
+    customers = scope.scoped(Customer.objects.select_related("branch", "relationship_manager"),
+                             scope.with_shared(own, user, shared_via=CustomerUserObjectPermission))
+    return customers.annotate(via_share=scope.only_shared_expression(own))
+
+
+def customer_get_visible_to(*, user: User, customer_id: int, shared: bool = False) -> Customer:
+    """Return one customer the user may see; Customer.DoesNotExist otherwise (a 404, never a 403).
+
+    With ``shared``, a customer shared with the user is found too, and ``customer.via_share`` is
+    True when the user sees it only through a share (read only: no reveals, no edits).
+    """
+    if shared:
+        return _customer_list_with_shared(user=user).get(pk=customer_id)
     return customer_list_visible_to(user=user).get(pk=customer_id)
+
+
+class CustomerListWithShares:
+    """A customer list that includes customers shared with the viewer, paged without sorting the whole book.
+
+    With the share clause ORed into the scope, PostgreSQL can no longer read a page in order from
+    the owner-FK index (``customer_rm_name_idx``) and stop: it reads and sorts the whole book.
+    So a page ``[start:stop]`` is read in two steps: the first ``stop`` ids of the same list
+    without shares (an ordered index read), plus the shared ids; then the list itself narrowed to
+    those few ids, ordered and sliced. The top ``stop`` rows of the list are among them, so the
+    page is the same as slicing the list directly (bench/sharing_bench.py checks the rows).
+    Quacks like a queryset for Paginator and UncountedPage: ``count()``, slicing, ``ordered``.
+    """
+
+    ordered = True
+
+    def __init__(self, *, customers: QuerySet[Customer], own: QuerySet[Customer], shared_ids: list[int]):
+        self.customers = customers
+        self.own = own
+        self.shared_ids = shared_ids
+
+    def count(self) -> int:
+        return self.customers.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, item: slice) -> list[Customer]:
+        if not isinstance(item, slice) or item.stop is None or item.step is not None:
+            raise TypeError("CustomerListWithShares supports bounded slices only")
+        candidate_ids = [*self.own.values_list("pk", flat=True)[: item.stop], *self.shared_ids]
+        return list(self.customers.filter(pk__in=candidate_ids)[item])
+
+
+def customer_list_pages(*, user: User, build) -> QuerySet[Customer] | CustomerListWithShares:
+    """What a customer list pages through: ``build(shared=...)`` gives the filtered, ordered list.
+
+    With no customer shared with the user (one indexed lookup) it is the plain list, so the page
+    keeps the owner-FK plan; otherwise a CustomerListWithShares over both.
+    """
+    shared_ids = scope.principal_shared_ids(user, shared_via=CustomerUserObjectPermission)
+    if not shared_ids:
+        return build(shared=False)
+    return CustomerListWithShares(customers=build(shared=True), own=build(shared=False), shared_ids=shared_ids)
 
 
 def customer_search_visible_to(
@@ -88,6 +149,7 @@ def customer_search_visible_to(
     status: str | None = None,
     data_quality: str | None = None,
     order: str = CUSTOMER_SEARCH_DEFAULT_ORDER,
+    shared: bool = False,
 ) -> QuerySet[Customer]:
     """Search the customers the user may see; empty arguments do not filter.
 
@@ -96,8 +158,9 @@ def customer_search_visible_to(
     normaliser accepts finds the customer ("+86 138-1234-5678" finds 13812345678).
     ``data_quality`` is "with_issues", "clean" or a DataQualityRule value (open issues only);
     anything else raises ApplicationError(INVALID). An unknown ``order`` falls back to "name".
+    ``shared`` adds the customers shared with the user (the customer list page).
     """
-    customers = customer_list_visible_to(user=user)
+    customers = customer_list_visible_to(user=user, shared=shared)
 
     query = (query or "").strip()
     if query:

@@ -23,6 +23,9 @@ urlpatterns = [
         views.CustomerTransactionsView.as_view(),
         name="customer-transactions",
     ),
+    path("<int:customer_id>/share/", views.CustomerShareView.as_view(), name="customer-share"),
+    path("<int:customer_id>/share/<int:share_id>/revoke/", views.CustomerShareRevokeView.as_view(),
+         name="customer-share-revoke"),
     path(
         "<int:customer_id>/interactions/new/",
         views.InteractionCreateView.as_view(),

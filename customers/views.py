@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.decorators import method_decorator
@@ -24,9 +25,10 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import permissions
-from accounts.models import User
+from accounts import selectors as account_selectors
+from accounts.models import RecordShare, User
 from core.errors import ApplicationError
-from core.forms import form_add_application_error
+from core.forms import RecordShareForm, form_add_application_error
 from core.pagination import UncountedPage, page_number
 from customers import consent, selectors, services, stewardship
 from customers.forms import (
@@ -65,9 +67,9 @@ def _is_htmx(request: HttpRequest, *, target: str | None = None) -> bool:
     return target is None or request.headers.get("HX-Target") == target
 
 
-def _customer_or_404(user: User, customer_id: int) -> Customer:
+def _customer_or_404(user: User, customer_id: int, *, shared: bool = False) -> Customer:
     try:
-        return selectors.customer_get_visible_to(user=user, customer_id=customer_id)
+        return selectors.customer_get_visible_to(user=user, customer_id=customer_id, shared=shared)
     except Customer.DoesNotExist as error:
         services.customer_out_of_scope_record(user=user, customer_id=customer_id)
         raise Http404 from error
@@ -85,9 +87,15 @@ class CustomerListView(LoginRequiredMixin, View):
         filter_form = self._filter_form(request, data=request.GET)
         filter_form.is_valid()  # an invalid filter is dropped by filters(), the page still renders
         filters = filter_form.filters()
-        customers = selectors.customer_search_visible_to(user=user, **filters).for_listing()
-        if attribute_filter := filter_form.attribute_filter():
-            customers = selectors.customer_attribute_filter(customers, **attribute_filter)
+        attribute_filter = filter_form.attribute_filter()
+
+        def build(*, shared: bool) -> QuerySet:
+            customers = selectors.customer_search_visible_to(user=user, shared=shared, **filters).for_listing()
+            if attribute_filter:
+                customers = selectors.customer_attribute_filter(customers, **attribute_filter)
+            return customers
+
+        customers = selectors.customer_list_pages(user=user, build=build)
         page = self._paginate(request, user=user, customers=customers, branch_id=filters["branch_id"])
         context = self._context(request, filter_form=filter_form, page=page,
                                 identifier_form=IdentifierSearchForm())
@@ -111,8 +119,11 @@ class CustomerListView(LoginRequiredMixin, View):
         if not identifier_form.is_valid():
             # Say what is wrong next to the input, keep it to correct, and keep the usual list below.
             identifier_form.keep_input()
-            page = self._paginate(request, user=user, customers=selectors.customer_search_visible_to(
-                user=user, query="").for_listing(), branch_id=None)
+            page = self._paginate(request, user=user, customers=selectors.customer_list_pages(
+                user=user,
+                build=lambda shared: selectors.customer_search_visible_to(
+                    user=user, query="", shared=shared).for_listing(),
+            ), branch_id=None)
         else:
             identifier_results = services.customer_identifier_search(
                 user=user,
@@ -141,7 +152,8 @@ class CustomerListView(LoginRequiredMixin, View):
     def _filter_form(self, request: HttpRequest, data=None) -> CustomerFilterForm:
         return CustomerFilterForm(data, with_branch=permissions.sees_all_branches(request.user))
 
-    def _paginate(self, request: HttpRequest, *, user: User, customers: QuerySet, branch_id: int | None):
+    def _paginate(self, request: HttpRequest, *, user: User,
+                  customers: QuerySet | selectors.CustomerListWithShares, branch_id: int | None):
         """Count when the scope is bounded (own, one branch); head-office scope pages without counting."""
         if permissions.sees_all_branches(user) and branch_id is None:
             return UncountedPage(customers, number=page_number(request.GET.get("page")),
@@ -180,8 +192,10 @@ class CustomerDetailView(LoginRequiredMixin, View):
         user = request.user
         if not permissions.can_view_customers(user):
             raise PermissionDenied
-        customer = _customer_or_404(user, customer_id)
-        can_reveal = permissions.can_reveal_pii(user)
+        # A customer shared with the user opens read only: no reveals, edits or new contacts.
+        customer = _customer_or_404(user, customer_id, shared=True)
+        serves = not customer.via_share
+        can_reveal = serves and permissions.can_reveal_pii(user)
         pii_fields = [
             {"name": name, "label": label, "masked": getattr(customer, masked_attribute),
              "has_value": bool(getattr(customer, name)), "can_reveal": can_reveal}
@@ -204,8 +218,10 @@ class CustomerDetailView(LoginRequiredMixin, View):
             "interactions_shown": INTERACTIONS_SHOWN,
             "data_quality_issues": self._open_issues(user, customer),
             "show_data_quality": permissions.can_see_data_quality_issues(user),
-            "can_record_interaction": permissions.can_record_interaction(user),
-            "can_edit_customer": permissions.can_edit_customer(user),
+            "can_record_interaction": serves and permissions.can_record_interaction(user),
+            "can_edit_customer": serves and permissions.can_edit_customer(user),
+            "via_share": customer.via_share,
+            "can_share": serves and permissions.can_share_customer(user, customer),
             "consent_matrix": consent.consent_matrix_for(customer=customer),
             "attribute_values": selectors.customer_attribute_values(customer=customer),
         }
@@ -259,7 +275,7 @@ class CustomerTransactionsView(LoginRequiredMixin, View):
         user = request.user
         if not permissions.can_view_customers(user):
             raise PermissionDenied
-        customer = _customer_or_404(user, customer_id)
+        customer = _customer_or_404(user, customer_id, shared=True)
         page_form = TransactionPageForm(request.GET)
         number = (page_form.cleaned_data["page"] or 1) if page_form.is_valid() else 1
         page = UncountedPage(
@@ -307,6 +323,82 @@ class InteractionCreateView(LoginRequiredMixin, View):
     @staticmethod
     def _render(request: HttpRequest, *, customer: Customer, form: InteractionForm) -> HttpResponse:
         return render(request, "customers/interaction_form.html", {"customer": customer, "form": form})
+
+
+def _with_revoke_url(share: RecordShare, url: str) -> RecordShare:
+    share.revoke_url = url
+    return share
+
+
+class CustomerShareView(LoginRequiredMixin, View):
+    """Share the customer with a named colleague until a day, and see or end the shares in force."""
+
+    def get(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        customer = self._authorized_customer(request, customer_id)
+        return self._render(request, customer=customer, form=self._form(request))
+
+    def post(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        customer = self._authorized_customer(request, customer_id)
+        form = self._form(request, data=request.POST)
+        if form.is_valid():
+            try:
+                share = services.customer_share(customer=customer, by=request.user, **form.cleaned_data)
+            except ApplicationError as error:
+                form_add_application_error(form, error)
+            else:
+                messages.success(request, _("%(name)s can open this customer until %(ends_on)s.") % {
+                    "name": share.shared_with.get_full_name() or share.shared_with.username,
+                    "ends_on": share.ends_on.isoformat(),
+                })
+                return redirect("customers:customer-share", customer_id=customer.pk)
+        return self._render(request, customer=customer, form=form, status=400)
+
+    @staticmethod
+    def _authorized_customer(request: HttpRequest, customer_id: int) -> Customer:
+        """A customer the user serves (a share is never passed on) and may share; 404 before 403."""
+        if not permissions.can_view_customers(request.user):
+            raise PermissionDenied
+        customer = _customer_or_404(request.user, customer_id)
+        if not permissions.can_share_customer(request.user, customer):
+            raise PermissionDenied
+        return customer
+
+    @staticmethod
+    def _form(request: HttpRequest, data=None) -> RecordShareForm:
+        return RecordShareForm(data, colleague_queryset=account_selectors.share_colleague_candidates(user=request.user))
+
+    @staticmethod
+    def _render(request: HttpRequest, *, customer: Customer, form: RecordShareForm, status: int = 200) -> HttpResponse:
+        context = {
+            "customer": customer,
+            "form": form,
+            "shares": [
+                _with_revoke_url(share, reverse("customers:customer-share-revoke", args=[customer.pk, share.pk]))
+                for share in account_selectors.record_shares_active_for(record=customer)
+            ],
+            "max_days": RecordShare.MAX_DAYS,
+        }
+        response = render(request, "customers/customer_share.html", context, status=status)
+        add_never_cache_headers(response)
+        return response
+
+
+class CustomerShareRevokeView(LoginRequiredMixin, View):
+    """End one share of the customer now (POST only)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, customer_id: int, share_id: int) -> HttpResponse:
+        if not permissions.can_view_customers(request.user):
+            raise PermissionDenied
+        customer = _customer_or_404(request.user, customer_id)
+        try:
+            share = account_selectors.record_shares_active_for(record=customer).get(pk=share_id)
+        except RecordShare.DoesNotExist as error:
+            raise Http404 from error
+        services.customer_share_revoke(customer=customer, share=share, by=request.user)
+        messages.success(request, _("The share was revoked."))
+        return redirect("customers:customer-share", customer_id=customer.pk)
 
 
 class DataQualityQueueView(LoginRequiredMixin, View):

@@ -6,7 +6,8 @@
 - ``imports``: import runs and admin import jobs (the engine is ``customers.importing``);
 - ``assignment``: RMs for the customers an import left unassigned;
 - ``api``: the REST API's customer, holding and product upserts;
-- ``transactions``: bulk ingest of transactions, with its row validation.
+- ``transactions``: bulk ingest of transactions, with its row validation;
+- ``sharing``: sharing one customer with a named colleague until a day.
 
 The rules a customer's values must meet live in ``customers.rules``. Callers keep writing
 ``from customers import services; services.customer_pii_reveal(...)``: every public name is
@@ -72,6 +73,7 @@ from customers.services.pii import (
     customer_pii_read_record,
     customer_pii_reveal,
 )
+from customers.services.sharing import customer_share, customer_share_revoke
 from customers.services.transactions import (
     AUDIT_API_TRANSACTIONS_INGEST,
     TRANSACTION_AMOUNT_PATTERN,
@@ -124,6 +126,8 @@ __all__ = [
     "customer_pii_read_record",
     "customer_pii_reveal",
     "customer_relationship_manager_assign_bulk",
+    "customer_share",
+    "customer_share_revoke",
     "customer_update",
     "customer_upsert_by_external_id",
     "data_quality_policy_create",
