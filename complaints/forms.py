@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
 
 from django import forms
@@ -10,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch
-from complaints import selectors
+from complaints import selectors, services
 from complaints.models import (
     ComplaintAction,
     ComplaintCategory,
@@ -19,6 +21,8 @@ from complaints.models import (
     ComplaintStatus,
     RootCause,
 )
+from core import identifiers
+from core.crypto import normalize
 from core.widgets import IsoDateInput
 from customers.models import Product
 
@@ -112,6 +116,58 @@ class QueueFilterForm(forms.Form):
             received_to=cleaned.get("received_to"),
             order=cleaned.get("order") or selectors.QUEUE_DEFAULT_ORDER,
         )
+
+
+# What a typed phone number may contain besides digits: spaces, +, -, brackets and dots.
+_PHONE_PUNCTUATION = re.compile(r"[\s+\-().]")
+PHONE_MAX_DIGITS = 20
+
+
+class ComplaintSearchForm(forms.Form):
+    """The queue's search: POSTed, so a complainant's name or phone never lands in a URL or a log.
+
+    Any of the three terms, all of them matching; the input is kept on the page to refine it.
+    """
+
+    reference = forms.CharField(label=_("Reference number"), required=False, max_length=24,
+                                help_text=_("The whole number or its beginning."),
+                                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    name = forms.CharField(label=_("Complainant's name"), required=False, max_length=100,
+                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    phone = forms.CharField(label=_("Complainant's phone"), required=False, max_length=30,
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}))
+
+    def clean_reference(self) -> str:
+        reference = self.cleaned_data["reference"].strip().upper()
+        if reference and not re.fullmatch(r"[A-Z0-9-]+", reference):
+            raise forms.ValidationError(_("A reference number has only letters, digits and hyphens (TS20261128-000123)."))
+        return reference
+
+    def clean_phone(self) -> str:
+        """Format errors are told apart from "no match"; the message gives a count, never the number."""
+        raw = self.cleaned_data["phone"].strip()
+        if not raw:
+            return ""
+        if not _PHONE_PUNCTUATION.sub("", unicodedata.normalize("NFKC", raw)).isdigit():
+            raise forms.ValidationError(_("A phone number has only digits (spaces, + and - are allowed)."))
+        digits = normalize(kind="phone", value=raw)  # the customer search's normaliser (core.identifiers)
+        if digits.startswith("1") and not identifiers.phone_is_mainland_mobile(digits):
+            raise forms.ValidationError(
+                _("A mobile phone number has 11 digits and starts with 13-19 (you entered %(count)d digits)."),
+                params={"count": len(digits)},
+            )
+        if not services.CONTACT_PHONE_MIN_DIGITS <= len(digits) <= PHONE_MAX_DIGITS:
+            raise forms.ValidationError(
+                _("A phone number has %(min)d to %(max)d digits (you entered %(count)d digits)."),
+                params={"min": services.CONTACT_PHONE_MIN_DIGITS, "max": PHONE_MAX_DIGITS, "count": len(digits)},
+            )
+        return raw
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        if not self.errors and not any(cleaned_data.get(name) for name in ("reference", "name", "phone")):
+            raise forms.ValidationError(_("Enter a reference number, a name or a phone number to search for."))
+        return cleaned_data
 
 
 class CustomerNameSearchForm(forms.Form):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import scope
 from accounts.models import Branch
+from core.crypto import blind_index
 from complaints.models import (
     RESOLVED_ON_TIME,
     Complaint,
@@ -136,6 +137,38 @@ def complaint_queue_visible_to(*, user: Any, filters: QueueFilters) -> QuerySet[
             output_field=IntegerField(),
         ))
     return complaints.order_by(*order)
+
+
+def complaint_search_visible_to(*, user: Any, reference: str = "", name: str = "",
+                                phone: str = "") -> QuerySet[Complaint]:
+    """Complaints the user may see, of any status, matching every term given; newest first.
+
+    ``reference`` matches exactly or as a prefix ("TS20261128" finds that day's). ``name``
+    matches the walk-in's contact name or the linked customer's name (contains). ``phone``
+    matches the complainant's phone or the linked customer's exactly, through the blind indexes
+    (core.crypto normalises "+86 138-1234-5678" to 13812345678 as the customer search does);
+    no row is ever decrypted to compare. No term: no complaint.
+    """
+    complaints = complaint_list_visible_to(user=user)
+    reference, name, phone = (reference or "").strip().upper(), (name or "").strip(), (phone or "").strip()
+    if not (reference or name or phone):
+        return complaints.none()
+    if reference:
+        complaints = complaints.filter(reference__startswith=reference)
+    if name:
+        complaints = complaints.filter(Q(contact_name__icontains=name) | Q(customer__name__icontains=name))
+    if phone:
+        digest = blind_index(kind="phone", value=phone)
+        if not digest:
+            return complaints.none()
+        # The linked customers first (a handful of ids), so the OR stays two index scans.
+        customer_ids = list(Customer.objects.filter(phone_bidx=digest).values_list("pk", flat=True)[:100])
+        complaints = complaints.filter(Q(contact_phone_bidx=digest) | Q(customer_id__in=customer_ids))
+    # The list shows names only: no phone or ID number is decrypted for it.
+    return complaints.defer(*_SEARCH_DEFERRED).order_by("-received_at", "-id")
+
+
+_SEARCH_DEFERRED = ("contact_phone", "customer__id_number", "customer__phone", "customer__email", "customer__address")
 
 
 def _clamped(day: date) -> date:

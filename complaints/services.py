@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from accounts import permissions, scope
 from accounts import services as account_services
 from accounts.models import ApiScope, Branch, RecordShare, Role, User
+from complaints import selectors
 from complaints.models import (
     TRANSITIONS,
     Complaint,
@@ -43,6 +44,7 @@ from complaints.models import (
 from core import crypto, identifiers, notifications
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
+from core.pagination import UncountedPage
 from core.uploads import FileKind, upload_check, upload_rename
 from customers.models import Customer, Product
 from service import services as service_services
@@ -60,6 +62,9 @@ RECEIVED_AT_FUTURE_TOLERANCE = timedelta(minutes=5)
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
 ATTACHMENTS_MAX_PER_COMPLAINT = 20
 AUDIT_ATTACHMENT_ADD = "complaints.attachment_add"
+AUDIT_SEARCH = "complaints.search"
+# A complainant's phone (mobile or landline with area code) has at least this many digits.
+CONTACT_PHONE_MIN_DIGITS = 7
 _DIGITS = re.compile(r"\d")
 SURVEY_PENDING_NOTE = gettext_noop("complainant not identified: link the customer to send the survey")
 
@@ -273,7 +278,7 @@ def complaint_create(
         if not contact_name:
             raise ApplicationError.invalid(
                 _("Find the customer, or enter the complainant's name for a walk-in."), field="contact_name")
-        if len(contact_phone) < 7:
+        if len(contact_phone) < CONTACT_PHONE_MIN_DIGITS:
             raise ApplicationError.invalid(_("Enter the complainant's phone number."), field="contact_phone")
     attachment_kind = _check_attachment(attachment) if attachment is not None else None
 
@@ -309,6 +314,23 @@ def complaint_create(
     if attachment is not None:
         _attachment_store(complaint=complaint, upload=attachment, kind=attachment_kind, actor=actor, now=now)
     return complaint
+
+
+def complaint_search(*, user: User, reference: str = "", name: str = "", phone: str = "", page: int = 1,
+                     per_page: int = 50) -> UncountedPage:
+    """One page of the user's complaints matching the terms (selectors.complaint_search_visible_to).
+
+    A search by name or phone asks "did this person complain?", so it leaves an audit row naming
+    which kinds of term were given and how many complaints the page shows, never the terms.
+    """
+    result = UncountedPage(selectors.complaint_search_visible_to(user=user, reference=reference, name=name,
+                                                                 phone=phone),
+                           number=page, per_page=per_page)
+    if name.strip() or phone.strip():
+        terms = [kind for kind, value in (("reference", reference), ("name", name), ("phone", phone)) if value.strip()]
+        audit_record(actor=user, action=AUDIT_SEARCH, detail={"terms": terms, "page": page,
+                                                              "matches": len(result.object_list)})
+    return result
 
 
 def complaint_public_submit(

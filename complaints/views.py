@@ -29,6 +29,7 @@ from complaints import matching, selectors, services
 from complaints.forms import (
     ComplaintAttachmentForm,
     ComplaintCreateForm,
+    ComplaintSearchForm,
     ComplaintTransitionForm,
     CustomerIdentifierForm,
     CustomerNameSearchForm,
@@ -60,31 +61,65 @@ def _complaint_or_404(user, reference: str, *, shared: bool = False) -> Complain
 
 
 class ComplaintQueueView(LoginRequiredMixin, View):
-    """The desk queue with SLA timers, filters, sort and pages."""
+    """The desk queue with SLA timers, filters, sort and pages; the search by reference, name, phone by POST."""
+
+    RESULTS_TARGET = "complaint-results"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         _require(permissions.can_view_complaints, user)
-        with_branch = permissions.sees_all_branches(user)
         data = request.GET.copy()
         data.setdefault("status", selectors.STATUS_OPEN)  # the default queue: what still needs work
-        form = QueueFilterForm(data, with_branch=with_branch)
+        form = QueueFilterForm(data, with_branch=permissions.sees_all_branches(user))
         form.is_valid()
         filters = form.filters()
         page = UncountedPage(selectors.complaint_queue_visible_to(user=user, filters=filters),
-                         number=page_number(request.GET.get("page")), per_page=QUEUE_PAGE_SIZE)
-        context = {
-            "form": form,
-            "page": page,
+                             number=page_number(request.GET.get("page")), per_page=QUEUE_PAGE_SIZE)
+        return render(request, "complaints/complaint_list.html",
+                      self._context(request, form=form, page=page, search_form=ComplaintSearchForm()))
+
+    @method_decorator(sensitive_post_parameters("name", "phone"))
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """Search. POST keeps a complainant's name or phone out of URLs and access logs."""
+        user = request.user
+        _require(permissions.can_view_complaints, user)
+        search_form = ComplaintSearchForm(request.POST)
+        page = None
+        if search_form.is_valid():
+            page = services.complaint_search(
+                user=user, reference=search_form.cleaned_data["reference"], name=search_form.cleaned_data["name"],
+                phone=search_form.cleaned_data["phone"], page=page_number(request.POST.get("page")),
+                per_page=QUEUE_PAGE_SIZE)
+        context = self._context(request, form=QueueFilterForm(with_branch=permissions.sees_all_branches(user)),
+                                page=page, search_form=search_form, searching=True)
+        if _is_htmx(request, target=self.RESULTS_TARGET):
+            response = render(request, "complaints/partials/complaint_results.html", context)
+        else:
+            response = render(request, "complaints/complaint_list.html", context)
+        # The page holds what was typed (to refine it): never kept in a cache or the back-forward history.
+        add_never_cache_headers(response)
+        return response
+
+    @staticmethod
+    def _context(request: HttpRequest, **context) -> dict:
+        user = request.user
+        return {
+            **context,
             "now": timezone.now(),
-            "show_branch_column": with_branch,
+            "show_branch_column": permissions.sees_all_branches(user),
             "can_handle": permissions.can_handle_complaints(user),
             "can_view_hotspots": permissions.can_view_complaint_hotspots(user),
             # Escalations waiting for a branch manager (breaches and manual escalations).
             "unread_escalations": (selectors.notification_unread_count(user=user)
                                    if permissions.is_branch_manager(user) else 0),
         }
-        return render(request, "complaints/complaint_list.html", context)
+
+
+def _is_htmx(request: HttpRequest, *, target: str) -> bool:
+    """An htmx swap into ``target``; a history restore wants the whole page, so it is not one."""
+    if request.headers.get("HX-Request") != "true" or request.headers.get("HX-History-Restore-Request"):
+        return False
+    return request.headers.get("HX-Target") == target
 
 
 class ComplaintCreateView(LoginRequiredMixin, View):
