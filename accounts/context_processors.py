@@ -21,6 +21,7 @@ def roles(request: HttpRequest) -> dict:
             "can_view_customers": permissions.can_view_customers(user),
             "can_view_data_quality_queue": permissions.can_view_data_quality_queue(user),
             "can_record_interaction": permissions.can_record_interaction(user),
+            "can_view_next_steps": permissions.can_view_next_steps(user),
             "can_view_segments": permissions.can_view_segments(user),
             "can_record_service": permissions.can_record_service(user),
             "can_view_service_report": permissions.can_view_service_report(user),

@@ -116,6 +116,11 @@ def can_see_data_quality_issues(user: User) -> bool:
     return is_relationship_manager(user) or can_view_data_quality_queue(user)
 
 
+def can_view_next_steps(user: User) -> bool:
+    """"My next steps": an RM's own (and delegated) customers; a branch manager's whole branch."""
+    return is_relationship_manager(user) or is_branch_manager(user)
+
+
 def can_edit_customer(user: User) -> bool:
     """Correct a customer's information (the edit form); PII fields also need can_reveal_pii."""
     return is_relationship_manager(user) or is_branch_manager(user) or is_admin(user)

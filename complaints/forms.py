@@ -140,7 +140,8 @@ class ComplaintSearchForm(forms.Form):
     def clean_reference(self) -> str:
         reference = self.cleaned_data["reference"].strip().upper()
         if reference and not re.fullmatch(r"[A-Z0-9-]+", reference):
-            raise forms.ValidationError(_("A reference number has only letters, digits and hyphens (TS20261128-000123)."))
+            raise forms.ValidationError(
+                _("A reference number has only letters, digits and hyphens (TS20261128-000123)."))
         return reference
 
     def clean_phone(self) -> str:

@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from accounts import scope
 from accounts.models import Branch
-from core.crypto import blind_index
 from complaints.models import (
     RESOLVED_ON_TIME,
     Complaint,
@@ -29,6 +28,7 @@ from complaints.models import (
     RootCause,
 )
 from core import notifications
+from core.crypto import blind_index
 from customers.models import Customer, CustomerStatus, Product
 
 # The sort whitelist: input picks a key, never a column.

@@ -9,7 +9,7 @@ indexed WHERE clause.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,14 @@ CUSTOMER_SEARCH_ORDERS = {
     "completeness_score": (F("completeness_score").asc(), F("id").asc()),
 }
 CUSTOMER_SEARCH_DEFAULT_ORDER = "name"
+
+# "My next steps" (interactions' next-step due dates). A next step has no "done" mark: one due
+# longer ago than this window is treated as lapsed and no longer listed as overdue.
+NEXT_STEP_OVERDUE_WINDOW_DAYS = 30
+NEXT_STEP_OVERDUE = "overdue"
+NEXT_STEP_THIS_WEEK = "week"
+NEXT_STEP_ALL = "all"
+NEXT_STEP_FILTERS = (NEXT_STEP_OVERDUE, NEXT_STEP_THIS_WEEK, NEXT_STEP_ALL)
 
 _ZERO_CNY = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=2))
 
@@ -370,6 +378,38 @@ def product_list(*, category: str | None = None, is_active: bool | None = None) 
 def product_get(*, code: str) -> Product:
     """Return the product with this code; Product.DoesNotExist otherwise."""
     return Product.objects.get(code=code)
+
+
+def next_step_list_visible_to(*, user: User, when: str = NEXT_STEP_ALL, today: date | None = None,
+                              until: date | None = None) -> QuerySet[Interaction]:
+    """Interactions with a next step due, on customers the user may see (accounts.scope), earliest first.
+
+    Earliest due first puts the overdue ones first, then today's, then the upcoming ones. ``when``:
+    "overdue" (before today, within NEXT_STEP_OVERDUE_WINDOW_DAYS), "week" (Monday to Sunday of
+    this week), "all" (overdue within the window and everything from today on); anything else is
+    "all". ``until`` caps the due date (the dashboard tile shows a week ahead).
+    """
+    today = today or timezone.localdate()
+    interactions = scope.scoped(
+        Interaction.objects.select_related("customer", "staff").defer(*_CUSTOMER_PII_FIELDS),
+        scope.principal_customer_q(user, prefix="customer__"),
+    ).filter(next_step_due_on__isnull=False).exclude(next_step="")
+    if when == NEXT_STEP_OVERDUE:
+        interactions = interactions.filter(
+            next_step_due_on__gte=today - timedelta(days=NEXT_STEP_OVERDUE_WINDOW_DAYS), next_step_due_on__lt=today)
+    elif when == NEXT_STEP_THIS_WEEK:
+        monday = today - timedelta(days=today.weekday())
+        interactions = interactions.filter(next_step_due_on__gte=monday,
+                                           next_step_due_on__lte=monday + timedelta(days=6))
+    else:
+        interactions = interactions.filter(
+            next_step_due_on__gte=today - timedelta(days=NEXT_STEP_OVERDUE_WINDOW_DAYS))
+    if until is not None:
+        interactions = interactions.filter(next_step_due_on__lte=until)
+    return interactions.order_by("next_step_due_on", "id")
+
+
+_CUSTOMER_PII_FIELDS = ("customer__id_number", "customer__phone", "customer__email", "customer__address")
 
 
 def interaction_page_for(*, customer: Customer) -> QuerySet[Interaction]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.CustomerListView.as_view(), name="customer-list"),
     path("data-quality/", views.DataQualityQueueView.as_view(), name="data-quality-queue"),
     path("unassigned/", views.UnassignedCustomersView.as_view(), name="unassigned"),
+    path("next-steps/", views.NextStepListView.as_view(), name="next-step-list"),
     path("data-quality/<int:issue_id>/", edit_views.DataQualityIssueActionView.as_view(),
          name="data-quality-issue"),
     path("<int:customer_id>/", views.CustomerDetailView.as_view(), name="customer-detail"),

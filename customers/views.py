@@ -21,6 +21,7 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import lazy
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -42,6 +43,7 @@ from customers.forms import (
 from customers.models import Customer, ProductCategory
 
 CUSTOMER_PAGE_SIZE = 50
+NEXT_STEP_PAGE_SIZE = 50
 DATA_QUALITY_PAGE_SIZE = 50
 TRANSACTION_PAGE_SIZE = 20
 INTERACTIONS_SHOWN = 20
@@ -399,6 +401,46 @@ class CustomerShareRevokeView(LoginRequiredMixin, View):
         services.customer_share_revoke(customer=customer, share=share, by=request.user)
         messages.success(request, _("The share was revoked."))
         return redirect("customers:customer-share", customer_id=customer.pk)
+
+
+class NextStepListView(LoginRequiredMixin, View):
+    """"My next steps": the next steps recorded on interactions, overdue first, then today, then upcoming.
+
+    An RM sees those of the customers they serve (accounts.scope: their own and delegated to them);
+    a branch manager their branch's.
+    """
+
+    FILTER_LABELS = {
+        selectors.NEXT_STEP_OVERDUE: _lazy("Overdue"),
+        selectors.NEXT_STEP_THIS_WEEK: _lazy("This week"),
+        selectors.NEXT_STEP_ALL: _lazy("All"),
+    }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not permissions.can_view_next_steps(user):
+            raise PermissionDenied
+        when = request.GET.get("when")
+        if when not in selectors.NEXT_STEP_FILTERS:
+            when = selectors.NEXT_STEP_ALL
+        today = timezone.localdate()
+        page = Paginator(selectors.next_step_list_visible_to(user=user, when=when, today=today),
+                         NEXT_STEP_PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = []
+        for interaction in page.object_list:
+            due_on = interaction.next_step_due_on
+            group = "overdue" if due_on < today else "today" if due_on == today else "upcoming"
+            rows.append((group, interaction))
+        return render(request, "customers/next_step_list.html", {
+            "page": page,
+            "rows": rows,
+            "when": when,
+            "filters": [(key, label) for key, label in self.FILTER_LABELS.items()],
+            "today": today,
+            "heading": (_("Next steps in my branch") if permissions.is_branch_manager(user)
+                        else _("My next steps")),
+            "overdue_window_days": selectors.NEXT_STEP_OVERDUE_WINDOW_DAYS,
+        })
 
 
 class DataQualityQueueView(LoginRequiredMixin, View):

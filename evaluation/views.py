@@ -28,8 +28,7 @@ from complaints.selectors import complaint_list_visible_to
 from core import dashboard as dashboard_registry
 from core import notifications
 from core.errors import ApplicationError
-from customers.models import Interaction
-from customers.selectors import customer_list_visible_to
+from customers.selectors import customer_list_visible_to, next_step_list_visible_to
 from evaluation import exports, selectors, services
 from evaluation.models import KpiDefinition, PeriodKind, Report, ReportKind, ScopeKind
 from evaluation.periods import Period, period_parse
@@ -194,11 +193,8 @@ def _rm_work(user: User) -> dict:
     today = timezone.localdate()
     my_customers = customer_list_visible_to(user=user)
     follow_ups = follow_up_list_visible_to(user=user).filter(due_on__lte=today + timedelta(days=7))
-    next_steps = (Interaction.objects.filter(customer__in=my_customers.order_by().values("pk"),
-                                             next_step_due_on__isnull=False,
-                                             next_step_due_on__lte=today + timedelta(days=7),
-                                             next_step_due_on__gte=today - timedelta(days=30))
-                  .exclude(next_step="").select_related("customer").order_by("next_step_due_on", "id"))
+    # The same rule as the "My next steps" page (customers.selectors), capped at a week ahead.
+    next_steps = next_step_list_visible_to(user=user, today=today, until=today + timedelta(days=7))
     # An RM does not see the complaint queue; they see which of their customers have one open.
     with_open_complaints = my_customers.filter(
         pk__in=Complaint.objects.open().filter(customer__isnull=False).values("customer_id")).order_by("name", "id")
