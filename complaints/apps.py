@@ -22,3 +22,13 @@ class ComplaintsConfig(AppConfig):
             ("resolution_breached", _("Complaint %(reference)s: the resolution is overdue.")),
         ):
             notifications.notification_kind_register(kind=f"complaints.{kind}", message=message)
+
+        from complaints import services
+        from core import audit
+
+        audit.audit_action_labels_register({
+            services.AUDIT_LINK_CUSTOMER: _("customer linked to a complaint"),
+            services.AUDIT_SLA_POLICY_CREATE: _("complaint SLA version created"),
+            services.AUDIT_ATTACHMENT_ADD: _("complaint attachment added"),
+            services.AUDIT_SEARCH: _("complaints searched by name or phone"),
+        })

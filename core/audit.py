@@ -28,6 +28,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core import context
 from core.models import GENESIS_HASH, ApiReadTally, AuditEvent
@@ -51,6 +52,45 @@ class AuditAction:
     ACCESS_DENIED = "access.denied"
     PII_REVEAL = "pii.reveal"
     EXPORT = "data.export"
+
+
+# --- Readable labels of actions (the admin's audit log) --------------------------------------
+# Each app names its own actions (AppConfig.ready() -> audit_action_labels_register), as chapters
+# register menu entries and notification kinds; tests/core/test_audit_admin.py fails when an
+# action written anywhere in the code has no label.
+
+_ACTION_LABELS: dict[str, Any] = {}
+
+
+def audit_action_labels_register(labels: dict[str, Any]) -> None:
+    """Name actions with (lazily translated) labels; registering an action again replaces its label."""
+    _ACTION_LABELS.update(labels)
+
+
+def audit_action_label(action: str) -> str:
+    """The action in the reader's language; an action nobody registered reads as its code."""
+    label = _ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def audit_action_choices() -> list[tuple[str, str]]:
+    """(action, label) of every registered action, by label in the reader's language."""
+    return sorted(((action, str(label)) for action, label in _ACTION_LABELS.items()), key=lambda pair: pair[1])
+
+
+audit_action_labels_register({
+    AuditAction.LOGIN: _("signed in"),
+    AuditAction.LOGIN_FAILED: _("sign-in failed"),
+    AuditAction.LOGOUT: _("signed out"),
+    AuditAction.LOCKED_OUT: _("account locked after failed sign-ins"),
+    AuditAction.SESSION_EXPIRED: _("session expired"),
+    AuditAction.ACCESS_DENIED: _("access denied"),
+    AuditAction.PII_REVEAL: _("personal data revealed"),
+    AuditAction.EXPORT: _("data exported"),
+    "calendar.day_saved": _("working-day calendar: day saved"),
+    "calendar.day_deleted": _("working-day calendar: day deleted"),
+    "calendar.import": _("working-day calendar imported"),
+})
 
 
 @dataclass(frozen=True)

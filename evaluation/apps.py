@@ -15,3 +15,12 @@ class EvaluationConfig(AppConfig):
             kind="evaluation.report_ready",
             message=_("Report %(period)s (%(scope)s) is ready to download."),
         )
+
+        from core import audit
+
+        audit.audit_action_labels_register({
+            "evaluation.kpi_target_set": _("KPI target set"),
+            "evaluation.list_export": _("list exported"),
+            "evaluation.report_download": _("report downloaded"),
+            "evaluation.report_regenerate": _("report regenerated"),
+        })

@@ -10,3 +10,10 @@ class ImprovementConfig(AppConfig):
     def ready(self) -> None:
         from core import navigation
         navigation.nav_item_register(key="improvement", order=90, template="improvement/partials/nav_item.html")
+
+        from core import audit
+
+        audit.audit_action_labels_register({
+            "improvement.review_export": _("management review exported"),
+            "improvement.scorecards_compute": _("scorecards computed"),
+        })

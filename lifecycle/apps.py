@@ -23,3 +23,14 @@ class LifecycleConfig(AppConfig):
             message=_("%(count)s new retention tasks: customers at high risk of leaving, with reasons and a "
                       "suggested action."),
         )
+
+        from core import audit
+        from lifecycle import services
+
+        audit.audit_action_labels_register({
+            services.AUDIT_POLICY_CREATE: _("lifecycle policy version created"),
+            services.AUDIT_MODEL_TRAIN: _("churn model trained"),
+            services.AUDIT_MODEL_ACTIVATE: _("churn model activated"),
+            services.AUDIT_SCORING_REQUEST: _("churn scoring requested"),
+            services.AUDIT_RETENTION_RECORD: _("retention action recorded"),
+        })

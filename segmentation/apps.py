@@ -15,3 +15,15 @@ class SegmentationConfig(AppConfig):
         panels.customer_panel_register(key="segmentation", order=10, context=segmentation_customer_panel,
                                        template="segmentation/partials/customer_panel.html")
         navigation.nav_item_register(key="segmentation", order=30, template="segmentation/partials/nav_item.html")
+
+        from core import audit
+        from segmentation import services
+
+        audit.audit_action_labels_register({
+            services.AUDIT_POLICY_CREATE: _("classification policy version created"),
+            services.AUDIT_RUN_REQUEST: _("classification run requested"),
+            services.AUDIT_OVERRIDE_PROPOSE: _("tier override proposed"),
+            services.AUDIT_OVERRIDE_APPROVE: _("tier override approved"),
+            services.AUDIT_OVERRIDE_REJECT: _("tier override rejected"),
+            services.AUDIT_FEEDBACK: _("recommendation feedback recorded"),
+        })

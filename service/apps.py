@@ -15,3 +15,12 @@ class ServiceConfig(AppConfig):
         panels.customer_panel_register(key="service", order=20, context=service_customer_panel,
                                        template="service/partials/customer_panel.html")
         navigation.nav_item_register(key="service", order=40, template="service/partials/nav_item.html")
+
+        from core import audit
+        from service import services
+
+        audit.audit_action_labels_register({
+            "service.policy_create": _("service policy version created"),
+            services.TOUCHPOINT_CREATE_ACTION: _("touchpoint created"),
+            services.TOUCHPOINT_UPDATE_ACTION: _("touchpoint service standard changed"),
+        })

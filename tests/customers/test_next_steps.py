@@ -84,7 +84,7 @@ def test_anonymous_goes_to_login(client):
 def test_the_menu_entry_shows_for_the_roles_that_may_open_it(client_as, role, shown):
     from core import navigation
 
-    assert "next-steps" in navigation.NAV_ITEMS.keys()
+    assert "next-steps" in navigation.NAV_ITEMS
     content = client_as(role).get(reverse("home")).content.decode()
     assert (reverse(PAGE) in content) is shown
 
