@@ -21,7 +21,7 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import lazy
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext_lazy
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -411,9 +411,9 @@ class NextStepListView(LoginRequiredMixin, View):
     """
 
     FILTER_LABELS = {
-        selectors.NEXT_STEP_OVERDUE: _lazy("Overdue"),
-        selectors.NEXT_STEP_THIS_WEEK: _lazy("This week"),
-        selectors.NEXT_STEP_ALL: _lazy("All"),
+        selectors.NEXT_STEP_OVERDUE: pgettext_lazy("next step", "Overdue"),
+        selectors.NEXT_STEP_THIS_WEEK: pgettext_lazy("next step", "This week"),
+        selectors.NEXT_STEP_ALL: pgettext_lazy("next step", "All"),
     }
 
     def get(self, request: HttpRequest) -> HttpResponse:
