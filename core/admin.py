@@ -135,7 +135,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[:AUDIT_LIST_COUNT_CAP].count()
+        # Unordered: the count needs no sort, so the filter's own index answers it (measured 269 -> 65 ms
+        # for one action at 1M rows, bench/audit_admin_bench.py).
+        return self.object_list.order_by()[:AUDIT_LIST_COUNT_CAP].count()
 
 
 class AuditEventChangeList(ChangeList):
