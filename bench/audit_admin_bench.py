@@ -87,7 +87,8 @@ def main() -> None:
         "list, no filter": timed(client, {}, args.repeat),
         "filtered by action": timed(client, {"action": audit.audit_action_choices()[3][0]}, args.repeat),
         "filtered by actor": timed(client, {"actor": str(one_actor)}, args.repeat),
-        "filtered by date (since 2000-01-01)": timed(client, {"occurred_at__gte": "2000-01-01T00:00:00+08:00"}, args.repeat),
+        "filtered by date (since 2000-01-01)": timed(client, {"occurred_at__gte": "2000-01-01T00:00:00+08:00"},
+                                                     args.repeat),
     }
     start = time.perf_counter()
     AuditEvent.objects.count()
