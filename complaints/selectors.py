@@ -45,6 +45,7 @@ STATUS_SURVEY_PENDING = "survey_pending"  # resolved or closed, no customer link
 # helpers clamp to them too, so no date arithmetic can leave Python's date range.
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
+NAME_SEARCH_CUSTOMER_IDS_MAX = 500
 
 
 def _scope(user: Any, *, shared: bool = False) -> Q | None:
@@ -156,7 +157,13 @@ def complaint_search_visible_to(*, user: Any, reference: str = "", name: str = "
     if reference:
         complaints = complaints.filter(reference__startswith=reference)
     if name:
-        complaints = complaints.filter(Q(contact_name__icontains=name) | Q(customer__name__icontains=name))
+        # Customers by name first (their trigram index), so the OR is two index scans; a name as
+        # common as one surname matches too many customers for a list and is joined instead.
+        customer_ids = list(Customer.objects.filter(name__icontains=name)
+                            .values_list("pk", flat=True)[:NAME_SEARCH_CUSTOMER_IDS_MAX + 1])
+        linked = (Q(customer_id__in=customer_ids) if len(customer_ids) <= NAME_SEARCH_CUSTOMER_IDS_MAX
+                  else Q(customer__name__icontains=name))
+        complaints = complaints.filter(Q(contact_name__icontains=name) | linked)
     if phone:
         digest = blind_index(kind="phone", value=phone)
         if not digest:
