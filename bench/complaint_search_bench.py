@@ -14,18 +14,24 @@ phone (walk-in or linked customer), name (contains), reference prefix.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings.local")
 
-from bench import complaints_bench  # noqa: E402  (sets up Django)
+import django
+
+django.setup()
+
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bench import complaints_bench  # noqa: E402
 from complaints.models import Complaint  # noqa: E402
 from core import crypto  # noqa: E402
 from customers.models import Customer  # noqa: E402
