@@ -263,6 +263,31 @@ def test_every_write_path_sets_the_blind_index(client, branch):
     assert linked.contact_phone_bidx is None  # no contact phone: the customer's own index is searched
 
 
+def test_the_api_write_path_sets_the_blind_index(client, branch):
+    from accounts import services as account_services
+    from accounts.models import ApiScope
+
+    _key, raw_key = account_services.api_key_create(name="core-banking", scopes=[ApiScope.COMPLAINTS_WRITE],
+                                                    branch=None, by=None)
+    response = client.post("/api/v1/complaints/", {
+        "contact_name": "赵先生", "contact_phone": "+86 136 0000 1111", "branch": branch.code, "channel": "phone",
+        "category": "B0302", "severity": "high", "description": "信用卡盗刷"},
+        content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    assert response.status_code == 201
+    complaint = Complaint.objects.get(reference=response.json()["reference"])
+    assert complaint.contact_phone_bidx == crypto.blind_index(kind="phone", value="13600001111")
+
+
+def test_demo_complaints_are_linked_customers_without_a_contact_phone(branch):
+    """The demo seed inserts with SQL: its complaints have no contact phone, so no index is missing."""
+    from complaints.demo import demo_seed_complaints
+
+    CustomerFactory.create_batch(5, branch=branch)
+    demo_seed_complaints(seed=1, as_of=timezone.now(), count=10)
+    assert Complaint.objects.filter(contact_phone__isnull=False, contact_phone_bidx__isnull=True).count() == 0
+    assert Complaint.objects.filter(customer__isnull=True).count() == 0
+
+
 def test_the_backfill_fills_rows_written_without_the_index_in_batches(branch):
     """Given rows from before migration 0007 (index NULL), the backfill sets each from the decrypted phone."""
     complaints = [make_complaint(branch=branch, contact_name=f"郑{i}", contact_phone=f"1361234567{i}")
