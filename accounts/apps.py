@@ -27,6 +27,8 @@ class AccountsConfig(AppConfig):
             services.AUDIT_API_KEY_CREATE: _("API key created"),
             services.AUDIT_API_KEY_REVOKE: _("API key revoked"),
             services.AUDIT_API_KEY_REJECTED: _("API key refused"),
+            services.AUDIT_RECORD_SHARE_CREATE: _("record shared with a colleague"),
+            services.AUDIT_RECORD_SHARE_REVOKE: _("record share revoked"),
             mfa.AUDIT_MFA_ENROLLED: _("authenticator app set up"),
             mfa.AUDIT_MFA_VERIFIED: _("second sign-in step passed"),
             mfa.AUDIT_MFA_FAILED: _("second sign-in step failed"),

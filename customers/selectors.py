@@ -381,19 +381,24 @@ def product_get(*, code: str) -> Product:
 
 
 def next_step_list_visible_to(*, user: User, when: str = NEXT_STEP_ALL, today: date | None = None,
-                              until: date | None = None) -> QuerySet[Interaction]:
+                              until: date | None = None,
+                              visible_customers: QuerySet[Customer] | None = None) -> QuerySet[Interaction]:
     """Interactions with a next step due, on customers the user may see (accounts.scope), earliest first.
 
     Earliest due first puts the overdue ones first, then today's, then the upcoming ones. ``when``:
     "overdue" (before today, within NEXT_STEP_OVERDUE_WINDOW_DAYS), "week" (Monday to Sunday of
     this week), "all" (overdue within the window and everything from today on); anything else is
     "all". ``until`` caps the due date (the dashboard tile shows a week ahead).
+    ``visible_customers``: customer_list_visible_to(user=user) when the caller holds it already (the
+    dashboard), which saves the scope's delegation lookup; never any other queryset.
     """
     today = today or timezone.localdate()
-    interactions = scope.scoped(
-        Interaction.objects.select_related("customer", "staff").defer(*_CUSTOMER_PII_FIELDS),
-        scope.principal_customer_q(user, prefix="customer__"),
-    ).filter(next_step_due_on__isnull=False).exclude(next_step="")
+    interactions = Interaction.objects.select_related("customer", "staff").defer(*_CUSTOMER_PII_FIELDS)
+    if visible_customers is not None:
+        interactions = interactions.filter(customer__in=visible_customers.order_by().values("pk"))
+    else:
+        interactions = scope.scoped(interactions, scope.principal_customer_q(user, prefix="customer__"))
+    interactions = interactions.filter(next_step_due_on__isnull=False).exclude(next_step="")
     if when == NEXT_STEP_OVERDUE:
         interactions = interactions.filter(
             next_step_due_on__gte=today - timedelta(days=NEXT_STEP_OVERDUE_WINDOW_DAYS), next_step_due_on__lt=today)

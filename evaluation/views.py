@@ -194,7 +194,8 @@ def _rm_work(user: User) -> dict:
     my_customers = customer_list_visible_to(user=user)
     follow_ups = follow_up_list_visible_to(user=user).filter(due_on__lte=today + timedelta(days=7))
     # The same rule as the "My next steps" page (customers.selectors), capped at a week ahead.
-    next_steps = next_step_list_visible_to(user=user, today=today, until=today + timedelta(days=7))
+    next_steps = next_step_list_visible_to(user=user, today=today, until=today + timedelta(days=7),
+                                           visible_customers=my_customers)
     # An RM does not see the complaint queue; they see which of their customers have one open.
     with_open_complaints = my_customers.filter(
         pk__in=Complaint.objects.open().filter(customer__isnull=False).values("customer_id")).order_by("name", "id")

@@ -126,6 +126,17 @@ def test_this_week_is_monday_to_sunday(make_user, branch):
     assert found == inside
 
 
+def test_the_dashboard_shortcut_gives_the_same_rows(make_user, branch, today, another_rms):
+    """visible_customers (the dashboard's own customer list) scopes exactly as accounts.scope does."""
+    rm = make_user(Role.RELATIONSHIP_MANAGER, username="rm_dash")
+    customer = CustomerFactory(branch=branch, relationship_manager=rm)
+    _step(customer, due_on=today, text="x")
+    direct = list(selectors.next_step_list_visible_to(user=rm, today=today))
+    shortcut = list(selectors.next_step_list_visible_to(
+        user=rm, today=today, visible_customers=selectors.customer_list_visible_to(user=rm)))
+    assert direct == shortcut and len(direct) == 1
+
+
 def test_empty_states_per_filter(rm_client):
     assert "Nothing is overdue." in rm_client.get(reverse(PAGE), {"when": "overdue"}).content.decode()
     assert "No next step is due this week." in rm_client.get(reverse(PAGE), {"when": "week"}).content.decode()
