@@ -120,10 +120,7 @@ def main() -> int:
     url = bench_database_url(base_url, args.scale)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "crm_project.settings.local",
            "ALLOWED_HOSTS": "testserver", "DEBUG": "false", "API_THROTTLE_RATE": "1000000/min",
-           "MFA_REQUIRED_ROLES": "",  # pages are measured, not the second factor (managers would get a 302)
-           # One model directory per benchmark database: each seed trains its own churn model, version 1 in
-           # both, and a shared directory let the 1m seed overwrite the file the 100k scoring run was reading.
-           "MODEL_DIR": os.environ.get("BENCH_MODEL_DIR") or str(ROOT / "var" / f"bench-models-{args.scale}")}
+           "MFA_REQUIRED_ROLES": ""}  # pages are measured, not the second factor (managers would get a 302)
     customers = SCALES[args.scale]
     dataset = ensure_database(url, customers, env)
     os.environ.update(env)
