@@ -124,7 +124,9 @@ def generate(total: int = TOTAL, open_count: int = OPEN) -> None:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM core_notification WHERE kind LIKE 'complaints.%%'")
-        cursor.execute("TRUNCATE complaints_complaintevent, complaints_complaintattachment, complaints_complaint")
+        cursor.execute("TRUNCATE complaints_complaintevent, complaints_complaintattachment, "
+                       "complaints_complaintuserobjectpermission, complaints_complaintgroupobjectpermission, "
+                       "complaints_complaint")
         cursor.execute("SELECT setseed(0.42)")
         cursor.execute(GENERATE_SQL, {"total": total, "closed": total - open_count, "now": now, "policy": policy.pk,
                                       "fr": policy.first_response_minutes, "res": policy.resolution_minutes})
