@@ -105,3 +105,22 @@ def pytest_collection_modifyitems(config, items):
             getattr(item, "fixturenames", ()))
         if transactional and not kwargs.get("available_apps") and not kwargs.get("serialized_rollback"):
             item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}))
+
+
+@pytest.fixture
+def database_as_migrated(transactional_db):
+    """Empty the test database and put back exactly what the migrations left (groups, SLA policy, KPI
+    definitions, ...), whatever earlier tests on this worker did to it.
+
+    For transactional tests that build a whole site (the walk's demo seed, the real-worker report):
+    serialized rollback should already give them this, yet in the whole parallel suite they have found
+    the migrations' rows missing; this makes their starting point explicit.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents is None:
+        pytest.fail("the test database was not serialized (a serialized_rollback test must be collected)")
+    call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+    connection.creation.deserialize_db_from_string(contents)

@@ -176,7 +176,8 @@ def test_two_generators_at_once_make_exactly_one_report_per_scope(branch):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_report_end_to_end_through_a_real_worker(branch, celery_app, broker, monkeypatch):  # noqa: F811
+def test_a_report_end_to_end_through_a_real_worker(database_as_migrated, branch, celery_app, broker,  # noqa: F811
+                                                  monkeypatch):
     """The command queues through the outbox; a real Celery worker (own thread, own connection) builds it."""
     celery_app.conf.task_default_queue = "reports"  # the worker consumes the queue reports go to
     # The KPI definitions come from a data migration, restored by serialized rollback: without them the
