@@ -21,14 +21,26 @@ ROLE_FIXTURE_NAMES = {
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Let Django flush the test database after transactional and live-server tests.
+    """Let Django flush the test database after transactional and live-server tests, and restore it.
 
     The audit table refuses TRUNCATE (a production guarantee, tested in tests/core/test_audit.py,
     which re-enables the trigger); Django's flush truncates every table, so the test database
     turns that one trigger off.
+
+    Django keeps the serialized database (for serialized rollback) on the connection object of the
+    thread that created it. The browser tests run their body in Playwright's greenlet, whose context
+    has its own ``connections`` objects: there Django found no serialized contents and silently
+    restored nothing, so a browser test after a transactional one started with the migrations' rows
+    missing (KeyError 'admin' in the walk). Set on the wrapper class, every connection object has them.
     """
+    from django.db import connections
+
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_no_truncate")
+    for alias in connections:
+        contents = getattr(connections[alias], "_test_serialized_contents", None)
+        if contents is not None:
+            type(connections[alias])._test_serialized_contents = contents
 
 
 @pytest.fixture(autouse=True)
@@ -105,22 +117,3 @@ def pytest_collection_modifyitems(config, items):
             getattr(item, "fixturenames", ()))
         if transactional and not kwargs.get("available_apps") and not kwargs.get("serialized_rollback"):
             item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}))
-
-
-@pytest.fixture
-def database_as_migrated(transactional_db):
-    """Empty the test database and put back exactly what the migrations left (groups, SLA policy, KPI
-    definitions, ...), whatever earlier tests on this worker did to it.
-
-    For transactional tests that build a whole site (the walk's demo seed, the real-worker report):
-    serialized rollback should already give them this, yet in the whole parallel suite they have found
-    the migrations' rows missing; this makes their starting point explicit.
-    """
-    from django.core.management import call_command
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents is None:
-        pytest.fail("the test database was not serialized (a serialized_rollback test must be collected)")
-    call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
-    connection.creation.deserialize_db_from_string(contents)

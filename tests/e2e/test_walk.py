@@ -35,7 +35,7 @@ FORM_PATH_ENDINGS = ("/new/", "/override/", "/edit/", "/interactions/new/")
 
 
 @pytest.fixture
-def demo_site(database_as_migrated, monkeypatch):
+def demo_site(transactional_db, monkeypatch):
     """The demo data of `seed_demo`, small: six logins, 40 customers and their history."""
     from django.apps import apps
 

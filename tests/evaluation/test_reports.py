@@ -176,12 +176,11 @@ def test_two_generators_at_once_make_exactly_one_report_per_scope(branch):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_report_end_to_end_through_a_real_worker(database_as_migrated, branch, celery_app, broker,  # noqa: F811
-                                                  monkeypatch):
+def test_a_report_end_to_end_through_a_real_worker(branch, celery_app, broker, monkeypatch):  # noqa: F811
     """The command queues through the outbox; a real Celery worker (own thread, own connection) builds it."""
     celery_app.conf.task_default_queue = "reports"  # the worker consumes the queue reports go to
     # The KPI definitions come from a data migration, restored by serialized rollback: without them the
-    # reports are built empty and no snapshot exists (the suspected cause of tests/known_failures.py's entry).
+    # reports are built empty and no snapshot exists (what happened after a browser test; tests/conftest.py).
     assert KpiDefinition.objects.filter(code="retention_rate").exists(), "KPI definitions missing at setup"
     CustomerFactory.create_batch(3, branch=branch)
     call_command("generate_reports", "--kind", "monthly", "--period", "2026-11")
