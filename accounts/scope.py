@@ -98,6 +98,11 @@ class _InArray(Func):
         return f"{column_sql} = ANY(ARRAY{subquery_sql})", (*column_params, *subquery_params)
 
 
+def in_subquery(field: str, queryset: QuerySet) -> Q:
+    """``field = ANY(ARRAY(queryset))``: the planner answers it from ``field``'s index, the subquery run once."""
+    return Q(_InArray(F(field), Subquery(queryset)))
+
+
 def with_shared(own: Q | None, principal, *, shared_via: type[SharedRecordPermissionBase],
                 field: str = "pk") -> Q | None:
     """``own`` (a scope from this module) plus the rows shared with the principal."""

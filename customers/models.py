@@ -381,6 +381,10 @@ class Interaction(models.Model):
             # without it that read scans every interaction.
             models.Index(fields=["next_step_due_on"], name="interaction_next_step_due_idx",
                          condition=Q(next_step_due_on__isnull=False) & ~Q(next_step="")),
+            # One RM's next steps: their customers' rows by due day, not the whole bank's window filtered
+            # down (428 ms for rm1's dashboard at 1M customers before, bench/evaluation_bench.py).
+            models.Index(fields=["customer", "next_step_due_on"], name="interaction_customer_next_idx",
+                         condition=Q(next_step_due_on__isnull=False) & ~Q(next_step="")),
         ]
 
     def __str__(self) -> str:

@@ -394,10 +394,15 @@ def next_step_list_visible_to(*, user: User, when: str = NEXT_STEP_ALL, today: d
     """
     today = today or timezone.localdate()
     interactions = Interaction.objects.select_related("customer", "staff").defer(*_CUSTOMER_PII_FIELDS)
+    if visible_customers is None:
+        customer_q = scope.principal_customer_q(user)
+        visible_customers = None if customer_q is not None and not customer_q else scope.scoped(
+            Customer.objects.all(), customer_q)  # None: every customer (head office), no filter at all
     if visible_customers is not None:
-        interactions = interactions.filter(customer__in=visible_customers.order_by().values("pk"))
-    else:
-        interactions = scope.scoped(interactions, scope.principal_customer_q(user, prefix="customer__"))
+        # The user's customers first, then their next steps by (customer, due day): with a join, PostgreSQL
+        # walked the whole bank's window of due days and filtered it down (6x slower at 1M customers).
+        interactions = interactions.filter(
+            scope.in_subquery("customer_id", visible_customers.order_by().values("pk")))
     interactions = interactions.filter(next_step_due_on__isnull=False).exclude(next_step="")
     if when == NEXT_STEP_OVERDUE:
         interactions = interactions.filter(
