@@ -14,7 +14,7 @@ _ISO_DATE_WIDGET = {"format": "%Y-%m-%d", "attrs": {"type": "date"}}
 
 def staff_label(user: User) -> str:
     """How a colleague is named in every staff picker: full name and staff number, never a bare login."""
-    name = user.get_full_name() or user.username
+    name = user.display_name
     return f"{name} ({user.staff_number})" if user.staff_number else name
 
 

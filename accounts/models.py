@@ -68,6 +68,11 @@ class User(AbstractUser):
             return f"{family}{given}"
         return super().get_full_name()
 
+    @property
+    def display_name(self) -> str:
+        """How staff are named on every page and export: the full name, the login when none is recorded."""
+        return self.get_full_name() or self.username
+
     def role_names(self) -> frozenset[str]:
         """Names of this user's role groups, cached on the instance for the request."""
         cached = getattr(self, "_role_names", None)

@@ -51,7 +51,7 @@ class DelegationListView(LoginRequiredMixin, View):
                     request,
                     _("%(name)s will look after your customers from %(starts_on)s to %(ends_on)s.")
                     % {
-                        "name": delegation.delegate.get_full_name() or delegation.delegate.username,
+                        "name": delegation.delegate.display_name,
                         "starts_on": delegation.starts_on.isoformat(),
                         "ends_on": delegation.ends_on.isoformat(),
                     },

@@ -456,7 +456,7 @@ def actor_display(user, label: str) -> str:
     """A staff member's full name (username when none is recorded); the stored label rendered in the
     reader's language for the customer and the system; an API key's label as stored."""
     if user is not None:
-        return user.get_full_name() or user.get_username()
+        return user.display_name
     return str(_ACTOR_LABELS[label]) if label in _ACTOR_LABELS else label
 
 

@@ -176,7 +176,7 @@ class AuditActorFilter(admin.SimpleListFilter):
         if (self.value() or "").isdigit():
             user = get_user_model().objects.filter(pk=int(self.value())).first()
             if user is not None:
-                choices.append((self.value(), user.get_full_name() or user.get_username()))
+                choices.append((self.value(), user.display_name))
         return choices
 
     def queryset(self, request, queryset):
@@ -238,7 +238,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         user = getattr(event, "actor_user", None)
         if user is None and not hasattr(event, "actor_user"):  # the detail page: one row, one query
             user = get_user_model().objects.filter(pk=event.actor_id).first()
-        name = (user.get_full_name() or user.get_username()) if user is not None else event.actor_label
+        name = (user.display_name) if user is not None else event.actor_label
         username = user.get_username() if user is not None else event.actor_label
         text = name if name == username else f"{name} ({username})"
         return format_html('<a href="?actor={}">{}</a>', event.actor_id, text)

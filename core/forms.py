@@ -22,7 +22,7 @@ def form_add_application_error(form: forms.Form, error: ApplicationError) -> Non
 
 class ColleagueChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        name = obj.get_full_name() or obj.username
+        name = obj.display_name
         return f"{name} · {obj.branch.name}" if obj.branch_id else name
 
 

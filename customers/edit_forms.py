@@ -78,7 +78,7 @@ class IssueAssignForm(forms.Form):
     def __init__(self, *args, stewards, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [("", _("nobody"))] + [
-            (user.pk, user.get_full_name() or user.username) for user in stewards]
+            (user.pk, user.display_name) for user in stewards]
 
 
 class IssueWaiveForm(forms.Form):

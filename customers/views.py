@@ -349,7 +349,7 @@ class CustomerShareView(LoginRequiredMixin, View):
                 form_add_application_error(form, error)
             else:
                 messages.success(request, _("%(name)s can open this customer until %(ends_on)s.") % {
-                    "name": share.shared_with.get_full_name() or share.shared_with.username,
+                    "name": share.shared_with.display_name,
                     "ends_on": share.ends_on.isoformat(),
                 })
                 return redirect("customers:customer-share", customer_id=customer.pk)

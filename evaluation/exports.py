@@ -72,7 +72,7 @@ def _customer_rows(request: HttpRequest, *, reveal: bool) -> tuple[list[str], It
         for customer in customers[:EXPORT_MAX_ROWS]:
             rm = customer.relationship_manager
             yield [customer.external_id, customer.name, customer.branch.name,
-                   (rm.get_full_name() or rm.username) if rm else "", customer.get_status_display(),
+                   (rm.display_name) if rm else "", customer.get_status_display(),
                    customer.customer_since, customer.phone if reveal else customer.masked_phone,
                    customer.id_number if reveal else customer.masked_id_number, customer.total_assets,
                    customer.completeness_score]
@@ -130,7 +130,7 @@ def _at_risk_rows(request: HttpRequest, *, reveal: bool) -> tuple[list[str], Ite
             rm = customer.relationship_manager
             action = score.task_action
             yield [customer.external_id, customer.name, customer.branch.name,
-                   (rm.get_full_name() or rm.username) if rm else "", round(score.probability * 100, 1),
+                   (rm.display_name) if rm else "", round(score.probability * 100, 1),
                    "; ".join(lifecycle_selectors.reasons_text(score.reasons)), score.task_due_on,
                    str(SuggestedAction(action).label) if action in SuggestedAction.values else "",
                    customer.phone if reveal else customer.masked_phone, as_of]

@@ -91,9 +91,9 @@ def scope_label(scope: selectors.KpiScope, *, viewer: User | None = None) -> str
         return branch.name if branch else _("branch")
     if scope.scope == ScopeKind.RM:
         if viewer is not None and viewer.pk == scope.relationship_manager_id:
-            return viewer.get_full_name() or viewer.username
+            return viewer.display_name
         rm = User.objects.filter(pk=scope.relationship_manager_id).first()
-        return (rm.get_full_name() or rm.username) if rm else _("relationship manager")
+        return (rm.display_name) if rm else _("relationship manager")
     return _("whole bank")
 
 

@@ -397,7 +397,7 @@ class ReviewListView(LoginRequiredMixin, View):
                          _("Opened"), _("Closed")])
         for i in initiatives:
             writer.writerow([_cell(value) for value in (
-                i.title, i.branch.name if i.branch else _("Whole bank"), i.owner.get_full_name() or i.owner.username,
+                i.title, i.branch.name if i.branch else _("Whole bank"), i.owner.display_name,
                 i.get_phase_display(), i.kpi_name, i.check_period_label, i.baseline_value, i.target_value,
                 "" if i.measured_value is None else i.measured_value, i.get_verdict_display(),
                 i.suggestion.title if i.suggestion else "", i.created_at.date().isoformat(),

@@ -56,7 +56,7 @@ def _course_row(row: TrainingKpiRow) -> list:
 
 def _usage_row(change: UsageChange) -> list:
     enrolment = change.enrolment
-    return [enrolment.user.get_full_name() or enrolment.user.username, str(enrolment.course.label),
+    return [enrolment.user.display_name, str(enrolment.course.label),
             timezone.localtime(enrolment.completed_at).date().isoformat(),
             _num(change.interactions_per_week_before), _num(change.interactions_per_week_after),
             _num(change.dq_issues_per_week_before), _num(change.dq_issues_per_week_after),

@@ -189,7 +189,7 @@ class TrainingKpiRow:
 
 
 GROUPS = {
-    "person": ("user_id", lambda e: e.user.get_full_name() or e.user.username),
+    "person": ("user_id", lambda e: e.user.display_name),
     "branch": ("branch_id", lambda e: e.branch.name if e.branch else "—"),
     "course": ("course_id", lambda e: e.course.label),
 }

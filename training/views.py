@@ -348,7 +348,7 @@ class SessionDetailView(LoginRequiredMixin, View):
                                            instructor_score=data["instructor_score"], note=data["note"],
                                            by=request.user)
             except ApplicationError as error:
-                messages.error(request, f"{learner.get_full_name() or learner.username}: {error.message}")
+                messages.error(request, f"{learner.display_name}: {error.message}")
             else:
                 saved += 1
         if saved:
