@@ -425,7 +425,7 @@ def _transition(
 ) -> Complaint:
     """Lock the row, check version and status machine, apply, record the event. Must run in a transaction."""
     now = now or timezone.now()
-    locked = Complaint.objects.select_for_update().select_related("sla_policy").get(pk=complaint.pk)
+    locked = Complaint.objects.select_for_update(of=("self",)).select_related("sla_policy").get(pk=complaint.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ApplicationError(
             ErrorCode.CONFLICT,

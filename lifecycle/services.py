@@ -553,8 +553,11 @@ def scoring_chunk_score(*, chunk_id: int) -> int:
     if not claimed:
         return 0
     with transaction.atomic():
-        chunk = (ScoringChunk.objects.select_for_update(skip_locked=True).select_related("run", "run__model",
-                                                                                         "run__policy")
+        # of=("self",): lock the chunk only. Without it PostgreSQL locks the joined run row too, and
+        # SKIP LOCKED then skipped every chunk whose run another worker was updating (its run counters,
+        # held to its commit): with two workers most chunks were claimed, skipped and left running.
+        chunk = (ScoringChunk.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("run", "run__model", "run__policy")
                  .filter(pk=chunk_id).first())
         if chunk is None or chunk.status == ChunkStatus.DONE:
             return 0  # another worker holds it, or finished it meanwhile
@@ -630,7 +633,7 @@ def scoring_chunks_sweep(*, stale_after_seconds: int = SWEEP_AFTER_SECONDS) -> i
 def retention_tasks_create(*, run_id: int) -> int:
     """Open a retention task for each high-risk customer of a finished run who has none open."""
     with transaction.atomic():
-        run = ScoringRun.objects.select_for_update().select_related("policy").get(pk=run_id)
+        run = ScoringRun.objects.select_for_update(of=("self",)).select_related("policy").get(pk=run_id)
         if run.status != RunStatus.DONE or run.tasks_created:
             return 0
         threshold = float(run.policy.high_risk_probability_pct) / 100

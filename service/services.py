@@ -387,7 +387,8 @@ def survey_response_submit(
     answer (the one-to-one constraint decides a race between two submissions).
     """
     now = timezone.now()
-    invitation = SurveyInvitation.objects.select_for_update().select_related("customer").get(pk=invitation.pk)
+    invitation = (SurveyInvitation.objects.select_for_update(of=("self",)).select_related("customer")
+                  .get(pk=invitation.pk))
     if invitation.expires_at <= now:
         raise SurveyUnavailable()
     if SurveyResponse.objects.filter(invitation=invitation).exists():

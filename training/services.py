@@ -109,7 +109,7 @@ def enrolment_self_enrol(*, course: Course, user: User) -> Enrolment:
 
 
 def _lock(enrolment: Enrolment) -> Enrolment:
-    return Enrolment.objects.select_for_update().select_related("course").get(pk=enrolment.pk)
+    return Enrolment.objects.select_for_update(of=("self",)).select_related("course").get(pk=enrolment.pk)
 
 
 @transaction.atomic

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 
+import psycopg2
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Role
@@ -22,6 +25,7 @@ from lifecycle.models import (
     RetentionTask,
     RunStatus,
     ScoringChunk,
+    ScoringRun,
     Stage,
     StageRule,
     StageTransition,
@@ -186,3 +190,41 @@ def test_training_without_enough_history_is_refused(branch):
         services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180)
     with pytest.raises(ApplicationError):
         services.churn_model_train(as_of=TODAY, horizon_days=180)  # the outcome is not known yet
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_waits_for_another_workers_run_update_instead_of_skipping_itself(book):
+    """Found by the benchmark with two workers: while one worker held its run's row (the run's counters,
+    updated at the end of its chunk, locked until its commit), the other's chunk query, which joins the
+    run, skipped the chunk as if another worker held it, and left it running until the sweeper. Here a
+    second connection holds the run's row the same way: the chunk must wait and then score, not skip."""
+    services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180)
+    run = services.scoring_run_queue(as_of=TODAY)
+    services.scoring_run_plan(run_id=run.pk)
+    chunk = ScoringChunk.objects.filter(run=run).first()
+    settings_dict = connection.settings_dict
+    other = psycopg2.connect(dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"],
+                             port=settings_dict["PORT"])
+    outcome: dict[str, int] = {}
+
+    def score() -> None:
+        try:
+            outcome["scored"] = services.scoring_chunk_score(chunk_id=chunk.pk)
+        finally:
+            connection.close()
+
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {ScoringRun._meta.db_table} WHERE id = %s FOR UPDATE", [run.pk])
+        worker = threading.Thread(target=score)
+        worker.start()
+        worker.join(timeout=3)
+        assert worker.is_alive(), f"the chunk did not wait for the run's row (returned {outcome})"
+        other.commit()
+        worker.join(timeout=60)
+    finally:
+        other.close()
+    chunk.refresh_from_db()
+    assert outcome["scored"] == len(chunk.customer_ids) > 0
+    assert chunk.status == ChunkStatus.DONE
+    assert ChurnScore.objects.filter(run=run).count() == len(chunk.customer_ids)
