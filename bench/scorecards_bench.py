@@ -17,13 +17,20 @@ answers (30 % of customers, half in the period), complaints (5 % of customers, i
     .venv/bin/python manage.py migrate && .venv/bin/python manage.py seed_demo --customers 100000 --seed 1 \
         --months 1 --transactions-per-month 0.1 --customers-only --skip-data-quality --as-of 2026-10-31
     .venv/bin/python bench/scorecards_bench.py --generate --rms 200 --repeat 5
+
+In ``make bench`` (100k and 1m) it runs on a copy of the seeded database (``CREATE DATABASE ...
+TEMPLATE crm_bench_<scale> STRATEGY FILE_COPY``), since generating reassigns every customer, with one
+RM per 500 customers (2,000 RMs at 1m), and drops the copy afterwards. The run fails when any RM's
+figures differ between the hand-written statement and the ORM.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import date, datetime
@@ -37,11 +44,13 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+
+from bench.suite import Figure, Run, benchmark  # noqa: E402
 from improvement import services  # noqa: E402
-from improvement.models import Scorecard  # noqa: E402
 
 PERIOD_START, PERIOD_END = date(2026, 10, 1), date(2026, 11, 1)
 PREVIOUS = date(2026, 9, 1)
@@ -192,7 +201,7 @@ def generate(rms: int) -> None:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM accounts_user WHERE username LIKE 'bench_rm_%%' LIMIT 1")
-        if cursor.fetchone() or Scorecard.objects.exists():
+        if cursor.fetchone():
             sys.exit("already generated: use a fresh database")
         for statement in GENERATE_SQL:
             cursor.execute(statement, {"rms": rms})
@@ -247,11 +256,55 @@ def compute():
     return services.scorecards_compute(period_kind="month", period_start=PERIOD_START)
 
 
+CUSTOMERS_PER_RM = 500
+
+
+@benchmark("scorecards", scales=("100k", "1m"))
+def run_benchmark(run: Run) -> list[Figure]:
+    """Scorecards of one RM per 500 customers (2,000 at 1m) against the hand-written statement, on a
+    copy of the seeded database (generating reassigns every customer)."""
+    import psycopg2
+
+    parts = urlsplit(run.database_url)
+    source, copy = parts.path.lstrip("/"), f"{parts.path.lstrip('/')}_scorecards"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    rms = run.customers // CUSTOMERS_PER_RM
+    connections.close_all()  # a template database must have no other connection
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+            started = time.perf_counter()
+            cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}" STRATEGY FILE_COPY')
+            print(f"[scorecards] copied {source} in {time.perf_counter() - started:.0f} s", flush=True)
+        out = Path(f"/tmp/{copy}.json")
+        env = {**os.environ, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{copy}"))}
+        subprocess.run([sys.executable, __file__, "--generate", "--rms", str(rms), "--repeat", "3",
+                        "--json", str(out)], env=env, check=True, cwd=Path(__file__).resolve().parent.parent)
+        result = json.loads(out.read_text())
+        out.unlink()
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        admin.close()
+    if result["figures_differing"]:
+        raise AssertionError(f"{result['figures_differing']} RMs' figures differ from the hand-written statement")
+    label = f"{result['counts']['RMs']:,} RMs, {result['counts']['customers']:,} customers"
+    return [
+        Figure(job=f"RM scorecards, figures ({label})", figure=result["orm_ms"], unit="ms",
+               baseline=result["hand_ms"], baseline_label="one hand-written statement", target=("ratio<=", 2)),
+        Figure(job="RM scorecards, whole computation with upsert", figure=result["compute_ms"], unit="ms",
+               baseline=result["hand_ms"], baseline_label="one hand-written statement", target=("ratio<=", 2)),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--generate", action="store_true")
     parser.add_argument("--rms", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", default="", help="also write the figures to this file")
     options = parser.parse_args()
     if options.generate:
         generate(options.rms)
@@ -270,6 +323,10 @@ def main() -> None:
     print(f"ORM figures query:                  {orm_seconds * 1000:,.0f} ms  ({orm_seconds / hand_seconds:.2f}x)")
     print(f"whole computation with upsert:      {compute_seconds * 1000:,.0f} ms  "
           f"({compute_seconds / hand_seconds:.2f}x)")
+    if options.json:
+        Path(options.json).write_text(json.dumps({
+            "counts": counts(), "hand_ms": hand_seconds * 1000, "orm_ms": orm_seconds * 1000,
+            "compute_ms": compute_seconds * 1000, "figures_differing": len(mismatches), "cards": cards}))
 
 
 if __name__ == "__main__":

@@ -350,6 +350,10 @@ class Complaint(models.Model):
                          name="complaint_open_due_idx"),
             models.Index(fields=["branch", "resolution_due_at", "id"], condition=Q(status__in=_OPEN_STATUS_VALUES),
                          name="complaint_open_branch_due_idx"),
+            # "Which of my customers have a complaint open" (the RM's dashboard, the 360 page): a probe
+            # per customer into the open complaints only, answered from the index.
+            models.Index(fields=["customer"], condition=Q(status__in=_OPEN_STATUS_VALUES, customer__isnull=False),
+                         name="complaint_open_customer_idx"),
             # The breach scan: only rows whose clock still runs unflagged.
             models.Index(fields=["first_response_due_at"],
                          condition=Q(first_response_at__isnull=True, first_response_breached_at__isnull=True),

@@ -636,6 +636,11 @@ def retention_tasks_create(*, run_id: int) -> int:
         run = ScoringRun.objects.select_for_update(of=("self",)).select_related("policy").get(pk=run_id)
         if run.status != RunStatus.DONE or run.tasks_created:
             return 0
+        # A run adds a score per open customer at once: give the planner their statistics now, not
+        # when autovacuum gets round to it, or the high-risk counts of every dashboard scan the whole
+        # run instead of using the (run, probability) index.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {ChurnScore._meta.db_table}")
         threshold = float(run.policy.high_risk_probability_pct) / 100
         due_on = run.as_of + timedelta(days=run.policy.retention_due_days)
         strategies = {(s.stage, s.tier): s.action for s in StageStrategy.objects.all()}
