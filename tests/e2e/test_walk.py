@@ -1,6 +1,7 @@
 """Every page of every role, in Chinese and English, on a laptop and a phone: one walk, several checks.
 
-For each role (and the public, signed out), each language and each screen size, the walk follows the
+For each role (and the public, signed out), in each language and on each screen size (each role in both
+languages and on both sizes, the four pairs spread over the roles; CRM_WALK_FULL=1 for all), the walk follows the
 menu and the links it finds (tests/e2e/walk.py) and fails on
 - any 4xx/5xx answer (the page or anything it loads, the favicon included) and any console error;
 - a page wider than the screen (tables scroll inside their box);
@@ -137,19 +138,30 @@ def _walk_combos(combos: list[tuple], base_url: str, report: WalkReport) -> None
             browser.close()
 
 
+def _language_sizes(role_index: int) -> list[tuple[str, str]]:
+    """Each role in both languages and on both sizes; the four language x size pairs across the roles.
+
+    Every pair for every role (24 combinations) doubles the suite's longest test for little: what breaks
+    on a phone or in one language shows on any page of that kind. CRM_WALK_FULL=1 walks all of them.
+    """
+    if os.environ.get("CRM_WALK_FULL"):
+        return [(language, size) for language in LANGUAGES for size in SIZES]
+    sizes = list(SIZES) if role_index % 2 == 0 else list(reversed(SIZES))
+    return list(zip(LANGUAGES, sizes, strict=True))
+
+
 def test_every_page_of_every_role_in_both_languages_and_sizes(live_server, browser, demo_site):
     report = WalkReport()
     started = time.monotonic()
     combos = []
-    for role in ROLES:
+    for role_index, role in enumerate(ROLES):
         session = _session_cookie(role, live_server.url) if role else None
-        for language in LANGUAGES:
-            for size, viewport in SIZES.items():
-                cookies = [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
-                if session:
-                    cookies.append(session)
-                combos.append((f"{role or 'public'}-{language}-{size}", language, size, viewport, cookies,
-                               ["/"] if role else PUBLIC_START + _survey_links()))
+        for language, size in _language_sizes(role_index):
+            cookies = [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+            if session:
+                cookies.append(session)
+            combos.append((f"{role or 'public'}-{language}-{size}", language, size, SIZES[size], cookies,
+                           ["/"] if role else PUBLIC_START + _survey_links()))
     # Spread the combinations over a few browsers: the live server answers requests in threads.
     workers = max(1, int(os.environ.get("CRM_WALK_WORKERS", "3")))
     threads = [threading.Thread(target=_walk_combos, args=(combos[index::workers], live_server.url, report))
