@@ -116,4 +116,7 @@ def pytest_collection_modifyitems(config, items):
         transactional = kwargs.get("transaction") or {"transactional_db", "live_server"} & set(
             getattr(item, "fixturenames", ()))
         if transactional and not kwargs.get("available_apps") and not kwargs.get("serialized_rollback"):
-            item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}))
+            # append=False: the closest marker is the first one; appended after a test's own
+            # @pytest.mark.django_db(transaction=True) it would be ignored.
+            item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}),
+                            append=False)
