@@ -11,6 +11,7 @@ from django.db.models import Model, Q, QuerySet
 
 from accounts import permissions
 from accounts.models import Delegation, RecordShare, Role, User
+from core.context import request_cached
 
 
 def delegation_list_visible_to(*, user: User) -> QuerySet[Delegation]:
@@ -55,13 +56,19 @@ def relationship_manager_ids_acting_for(*, user: User, on: date | None = None) -
     """
     if not permissions.is_relationship_manager(user):
         return []
-    delegator_ids = (
-        Delegation.objects.active(on)
-        .filter(delegate=user)
-        .values_list("delegator_id", flat=True)
-        .distinct()
-    )
-    return [user.pk, *sorted(delegator_ids)]
+
+    def lookup() -> tuple[int, ...]:
+        delegator_ids = (
+            Delegation.objects.active(on)
+            .filter(delegate=user)
+            .order_by()  # DISTINCT on the delegator alone, not on the model's ordering columns too
+            .values_list("delegator_id", flat=True)
+            .distinct()
+        )
+        return (user.pk, *sorted(delegator_ids))
+
+    # Once per request: a page's list, counts and panels each scope by it (the RM dashboard asked four times).
+    return list(request_cached(("relationship_manager_ids_acting_for", user.pk, on), lookup))
 
 
 # --- Record sharing (issue 10, point 8) -----------------------------------------------------

@@ -52,11 +52,14 @@ django.setup()
 from django.contrib.auth.models import Group, Permission  # noqa: E402
 from django.contrib.contenttypes.models import ContentType  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from accounts import scope  # noqa: E402
 from accounts.models import Branch, RecordShare, Role, User  # noqa: E402
 from accounts.selectors import relationship_manager_ids_acting_for  # noqa: E402
 from bench.suite import Figure, Run, benchmark  # noqa: E402
+from core import context as request_context  # noqa: E402
 from crm_project.demo.generate import CUSTOMERS_PER_RM  # noqa: E402
 from customers import selectors  # noqa: E402
 from customers.models import Customer, CustomerUserObjectPermission  # noqa: E402
@@ -238,9 +241,21 @@ def _page_steps(rm: User) -> list[tuple[str, tuple]]:
     shared_ids = list(shares.values_list("content_object_id", flat=True))
     if not shared_ids:
         return [*steps, build(shared=False)[:PAGE_SIZE].query.sql_with_params()]
-    own_ids = list(build(shared=False).values_list("pk", flat=True)[:PAGE_SIZE])
-    return [*steps, build(shared=False).values_list("pk")[:PAGE_SIZE].query.sql_with_params(),
-            build(shared=True).filter(pk__in=own_ids + shared_ids)[:PAGE_SIZE].query.sql_with_params()]
+    candidates = scope.in_subquery("pk", build(shared=False).values("pk")[:PAGE_SIZE]) | Q(pk__in=shared_ids)
+    return [*steps, build(shared=True).filter(candidates)[:PAGE_SIZE].query.sql_with_params()]
+
+
+def _count_steps(rm: User) -> list[tuple[str, tuple]]:
+    """The SQL statements "My customers" runs for its count (CustomerListWithShares.count), in order."""
+    build = _listing(rm)
+    shares = CustomerUserObjectPermission.objects.filter(user_id=rm.pk, ends_on__gte=timezone.localdate())
+    shared_ids = list(shares.values_list("content_object_id", flat=True))
+    own_count = build(shared=False).order_by().values("id").query.sql_with_params()
+    if not shared_ids:
+        return [own_count]
+    shared_and_own = build(shared=False).filter(pk__in=shared_ids).order_by().values("pk")
+    only_shared = build(shared=True).filter(pk__in=shared_ids).exclude(pk__in=shared_and_own)
+    return [own_count, only_shared.order_by().values("id").query.sql_with_params()]
 
 
 def time_queries(rm: User, repeats: int) -> dict:
@@ -260,8 +275,7 @@ def time_queries(rm: User, repeats: int) -> dict:
     plain_page = plain().for_listing().order_by("name", "id")[:PAGE_SIZE].query.sql_with_params()
     pairs = {
         "page": (page_steps, [plain_page]),
-        "count": ([scoped().order_by().values("id").query.sql_with_params()],
-                  [plain().order_by().values("id").query.sql_with_params()]),
+        "count": (_count_steps(rm), [plain().order_by().values("id").query.sql_with_params()]),
         "ids": ([scoped().order_by().values_list("id").query.sql_with_params()],
                 [plain().order_by().values_list("id").query.sql_with_params()]),
     }
@@ -287,7 +301,37 @@ def time_queries(rm: User, repeats: int) -> dict:
                          "ratio": round(statistics.median(scoped_samples) / statistics.median(plain_samples), 2)}
         if name == "page":
             timings["page_plan"] = "\n\n".join(plan_text(sql, params) for sql, params in scoped_steps)
+    timings["page_end_to_end"] = time_page_end_to_end(rm, repeats)
     return timings
+
+
+def time_page_end_to_end(rm: User, repeats: int) -> dict:
+    """Python time of what the paginator does for the first page (count, then the 50 rows as model instances),
+    through customer_list_pages, against the same with the plain owner-FK list; each read in a request's
+    context (lookups the page repeats are read once, core.context.request_cached)."""
+    build = _listing(rm)
+
+    def shared_page():
+        pages = selectors.customer_list_pages(user=rm, build=build)
+        return pages.count(), list(pages[0:PAGE_SIZE])
+
+    def plain_page():
+        plain = (Customer.objects.select_related("branch", "relationship_manager").for_listing()
+                 .filter(relationship_manager_id=rm.pk).order_by("name", "id"))
+        return plain.count(), list(plain[:PAGE_SIZE])
+
+    samples: dict[str, list[float]] = {"shared": [], "plain": []}
+    for round_number in range(repeats + 3):  # three warm-up rounds, then alternate
+        for name, read in (("shared", shared_page), ("plain", plain_page)):
+            token = request_context.bind(request_context.RequestContext(cache={}))  # as in a request
+            started = time.perf_counter()
+            read()
+            request_context.reset(token)
+            if round_number >= 3:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    shared_ms, plain_ms = statistics.median(samples["shared"]), statistics.median(samples["plain"])
+    return {"selector_ms": round(shared_ms, 3), "owner_fk_ms": round(plain_ms, 3),
+            "ratio": round(shared_ms / plain_ms, 2)}
 
 
 def measure(*, grants: int, repeats: int) -> dict:
@@ -313,9 +357,16 @@ def run_benchmark(run: Run) -> list[Figure]:
         report = measure(grants=count, repeats=repeats)
         note = f"{report['owner_rows']:,} own + {count} shared (of {report['customers_total']:,})"
         figures += [
-            Figure(job=f"shared scope, list page ({count} shares)", figure=report["page"]["selector_ms"],
-                   unit="ms", baseline=report["page"]["owner_fk_ms"], baseline_label="owner-FK WHERE",
-                   target=("ratio<=", 2), note=note),
+            # Reported without a target: with shares the page is read in three statements (the shares in
+            # force, the first own ids, the page among those and the shared ids) against one index range.
+            # The scope's targets are the count in the database and the page end to end (issue 17).
+            Figure(job=f"shared scope, list page in the database ({count} shares)",
+                   figure=report["page"]["selector_ms"], unit="ms", baseline=report["page"]["owner_fk_ms"],
+                   baseline_label="owner-FK WHERE", target=None, note=note),
+            Figure(job=f"shared scope, first page end to end: count + 50 rows ({count} shares)",
+                   figure=report["page_end_to_end"]["selector_ms"], unit="ms",
+                   baseline=report["page_end_to_end"]["owner_fk_ms"], baseline_label="owner-FK list",
+                   target=("ratio<=", 2)),
             Figure(job=f"shared scope, count ({count} shares)", figure=report["count"]["selector_ms"], unit="ms",
                    baseline=report["count"]["owner_fk_ms"], baseline_label="owner-FK WHERE", target=("ratio<=", 2)),
         ]

@@ -79,7 +79,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request.id = incoming if _REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
-        token = context.bind(context.RequestContext(request_id=request.id, ip_address=client_ip(request)))
+        token = context.bind(context.RequestContext(request_id=request.id, ip_address=client_ip(request),
+                                                    cache={}))
         try:
             response = self.get_response(request)
         finally:

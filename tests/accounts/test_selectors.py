@@ -137,3 +137,24 @@ def test_delegate_candidates_are_active_rms_of_the_same_branch(rm, backup, make_
     make_user(Role.RELATIONSHIP_MANAGER, username="rm_far", branch=BranchFactory(code="B0999"))
     # then
     assert list(selectors.delegate_candidates_for(user=rm)) == [backup]
+
+
+def test_the_delegation_lookup_runs_once_per_request_and_afresh_outside_one(delegation, rm, backup,
+                                                                            django_assert_num_queries):
+    """A page scopes its list, counts and panels by the same lookup: within one request it is read once
+    (core.context.request_cached); a task or a test outside a request reads it every time."""
+    from core import context
+
+    backup.role_names()  # the role lookup is cached on the user anyway
+    with django_assert_num_queries(2):
+        for _ in range(2):
+            assert selectors.relationship_manager_ids_acting_for(user=backup, on=STARTS_ON) == [backup.pk, rm.pk]
+    token = context.bind(context.RequestContext(request_id="r1", cache={}))
+    try:
+        with django_assert_num_queries(1):
+            for _ in range(3):
+                ids = selectors.relationship_manager_ids_acting_for(user=backup, on=STARTS_ON)
+                ids.append(0)  # a caller changing its list does not change the next caller's
+        assert selectors.relationship_manager_ids_acting_for(user=backup, on=STARTS_ON) == [backup.pk, rm.pk]
+    finally:
+        context.reset(token)

@@ -23,7 +23,7 @@ from core.errors import ApplicationError, ErrorCode
 from core.models import AuditEvent
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from customers.models import CustomerUserObjectPermission
+from customers.models import Customer, CustomerUserObjectPermission
 from tests.accounts.factories import BranchFactory, UserFactory
 from tests.complaints.factories import make_complaint
 from tests.customers.factories import CustomerFactory
@@ -228,6 +228,30 @@ def test_the_colleague_sees_exactly_the_shared_customer(owner, customer, other_c
     assert other_customer.pk not in visible_ids(specialist)
     # Other chapters (and edits, reveals) keep to the customers the colleague serves.
     assert visible_ids(specialist, shared=False) == {own.pk}
+
+
+def test_the_paged_list_counts_what_it_lists(owner, customer, other_customer, specialist, branch):
+    """The list page counts own + shared-not-own without the OR: the same count as the list itself, with a
+    shared customer that has since become the colleague's own, one the search filters out, and one in force."""
+    for _ in range(3):
+        CustomerFactory(branch=specialist.branch, relationship_manager=specialist, name="陈自有")
+    share(customer, specialist, owner)
+    share(other_customer, specialist, owner)
+    reassigned = CustomerFactory(branch=branch, relationship_manager=owner, name="陈转来")
+    share(reassigned, specialist, owner)
+    Customer.objects.filter(pk=reassigned.pk).update(relationship_manager=specialist)
+
+    def build(*, shared: bool, query: str = ""):
+        return customer_selectors.customer_search_visible_to(user=specialist, query=query, shared=shared)
+
+    pages = customer_selectors.customer_list_pages(user=specialist, build=build)
+    assert pages.count() == build(shared=True).count() == 6  # 3 own + reassigned + 2 shared
+    assert [c.pk for c in pages[0:50]] == list(build(shared=True).values_list("pk", flat=True))
+    Customer.objects.filter(pk=customer.pk).update(name="陈共享")
+    Customer.objects.filter(pk=other_customer.pk).update(name="王共享")
+    searched = customer_selectors.customer_list_pages(user=specialist,
+                                                      build=lambda shared: build(shared=shared, query="陈"))
+    assert searched.count() == build(shared=True, query="陈").count() == 5  # the shared 王 is filtered out
 
 
 def test_a_share_ends_after_its_last_day(owner, customer, specialist, time_machine):
