@@ -89,7 +89,10 @@ def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool, com
                    {dim} AS dim,
                    SUM(g.num) AS num, SUM(g.den) AS den,
                    ROUND(SUM(g.num) * %(scale)s / NULLIF(SUM(g.den), 0), 4) AS value
-            FROM ({computation.sql}) g
+            -- Summed per (branch, RM, dimension) first: the grouping sets then hash a few hundred rows
+            -- three (or six) times instead of every customer.
+            FROM (SELECT g0.branch_id, g0.rm_id, g0.dim, SUM(g0.num) AS num, SUM(g0.den) AS den
+                  FROM ({computation.sql}) g0 GROUP BY 1, 2, 3) g
             GROUP BY GROUPING SETS ({grouping_sets})
             HAVING SUM(g.den) <> 0
                AND NOT (GROUPING(g.rm_id) = 0 AND g.rm_id IS NULL)

@@ -468,6 +468,10 @@ def segmentation_run(*, as_of: datetime | None = None, customer_ids: list[int] |
         with transaction.atomic(), connection.cursor() as cursor:
             # The per-customer hash aggregates and joins fit in memory instead of spilling to disk.
             cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+            # Serial: the parallel plan PostgreSQL picks splits only the customer scan, and every worker
+            # builds each per-customer aggregate (transactions, holdings, services) again for its own
+            # hash join: three times the work on two cores (2.7 s against 2.0 s serial at 100k).
+            cursor.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
             cursor.execute("DROP TABLE IF EXISTS seg_new")
             cursor.execute(_seg_new_sql(scoped=scoped), {**params, "policy_id": policy.pk})
             cursor.execute("ANALYZE seg_new")
