@@ -123,9 +123,9 @@ def synthetic_seed(customers: int) -> float:
             INSERT INTO customers_customer (
                 external_id, name, gender, occupation, status, closed_reason, credit_rating, risk_tolerance,
                 consent_data_processing, consent_marketing, consent_channel, preferred_channel,
-                completeness_score, created_at, updated_at, branch_id, relationship_manager_id, region)
+                created_at, updated_at, branch_id, relationship_manager_id, region)
             SELECT 'BS' || lpad((%(start)s + n)::text, 10, '0'), substr(md5(n::text), 1, 12), 'unknown', '',
-                   'active', '', '', '', 'unknown', 'unknown', 'unknown', '', 0, now(), now(),
+                   'active', '', '', '', 'unknown', 'unknown', 'unknown', '', now(), now(),
                    (%(branch_ids)s::bigint[])[1 + (n %% %(rms)s)],
                    (%(rm_ids)s::bigint[])[1 + (n %% %(rms)s)], ''
             FROM generate_series(1, %(missing)s) AS n

@@ -749,7 +749,7 @@ class _CopyInserter:
         self.columns: list[str] = []
         self.getters: list[Callable[[dict[str, Any], str], str]] = []
         for model_field in model._meta.concrete_fields:
-            if model_field.primary_key:
+            if model_field.primary_key or model_field.generated:  # PostgreSQL computes generated columns
                 continue
             self.columns.append(model_field.column)
             self.getters.append(self._getter(model_field, stored_by_attname, extra_now))

@@ -10,6 +10,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,7 @@ from guardian.models import GroupObjectPermissionBase
 from accounts.models import SharedRecordPermissionBase
 from core import masking
 from core.fields import BlindIndexField, EncryptedCharField
+from customers.completeness import completeness_score_sql
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -182,8 +184,12 @@ class Customer(models.Model):
                                          blank=True)
 
     info_updated_at = models.DateTimeField(_("information last updated"), null=True, blank=True)
-    completeness_score = models.PositiveSmallIntegerField(
-        _("completeness score"), default=0, validators=[MaxValueValidator(100)]
+    # Computed by PostgreSQL on every insert and update from the completeness rule (customers.completeness):
+    # always current, and the data-quality pass never rewrites a customer row to store it.
+    completeness_score = models.GeneratedField(
+        expression=RawSQL(completeness_score_sql(), []),  # noqa: S611 (the rule's constant SQL, no input)
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True, verbose_name=_("completeness score"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

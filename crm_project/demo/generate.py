@@ -303,7 +303,6 @@ class CustomerProfile:
     consent_channel: str
     preferred_channel: str
     info_updated_at: str
-    completeness_score: int
     holdings: list[HoldingPlan]
     defects: frozenset[str]
     # Activity: transactions fall on window days [active_from, active_to] (indexes).
@@ -564,8 +563,6 @@ def _profile(rng: random.Random, plan: SeedPlan, window: _Window, index: int) ->
         preferred_channel = ""
     elif missing == DataQualityRule.MISSING_RISK:
         credit_rating, risk_tolerance = "", ""
-    # The score is the data-quality pass's to compute (seed_demo runs it after loading).
-    completeness = 0
 
     return CustomerProfile(
         index=index, external_id=external_id_for(seed=plan.seed, index=index), segment=segment, name=name,
@@ -580,7 +577,7 @@ def _profile(rng: random.Random, plan: SeedPlan, window: _Window, index: int) ->
         consent_marketing_at=None if marketing_consent == ConsentState.UNKNOWN else consent_at,
         consent_channel="" if data_consent == marketing_consent == ConsentState.UNKNOWN else consent_channel,
         preferred_channel=preferred_channel, info_updated_at=_timestamp(rng, info_updated),
-        completeness_score=completeness, holdings=holdings, defects=frozenset(defects),
+        holdings=holdings, defects=frozenset(defects),
         active_from=active_from, active_to=active_to,
         transaction_weight=profile.txn_weight * (active_to - active_from + 1) / window.length,
         turnover_yuan=turnover_yuan, interactions_until=interactions_until,
@@ -655,7 +652,7 @@ def _customer_row(profile: CustomerProfile, customer_id: int, loaded_at: str) ->
         profile.consent_data_processing, _optional(profile.consent_data_processing_at),
         profile.consent_marketing, _optional(profile.consent_marketing_at),
         _text(profile.consent_channel), _text(profile.preferred_channel), profile.info_updated_at,
-        str(profile.completeness_score), loaded_at, loaded_at, _text(""),
+        loaded_at, loaded_at, _text(""),
     ]
     return ",".join(fields) + "\n"
 
@@ -665,7 +662,7 @@ CUSTOMER_COLUMNS = (
     "phone_bidx", "email", "address", "branch_id", "relationship_manager_id", "customer_since", "status",
     "closed_on", "closed_reason", "total_assets", "liabilities", "annual_income", "credit_rating",
     "risk_tolerance", "consent_data_processing", "consent_data_processing_at", "consent_marketing",
-    "consent_marketing_at", "consent_channel", "preferred_channel", "info_updated_at", "completeness_score",
+    "consent_marketing_at", "consent_channel", "preferred_channel", "info_updated_at",
     "created_at", "updated_at", "region",
 )
 HOLDING_COLUMNS = ("external_ref", "customer_id", "product_id", "balance", "opened_on", "closed_on")

@@ -16,6 +16,7 @@ re-exported here. ``customers.importing`` never imports this package (no cycle).
 
 from __future__ import annotations
 
+from customers.completeness import COMPLETENESS_FIELD_COUNT
 from customers.services.api import (
     AUDIT_API_CUSTOMER_CREATE,
     AUDIT_API_CUSTOMER_UPDATE,
@@ -35,7 +36,6 @@ from customers.services.assignment import (
 )
 from customers.services.data_quality import (
     AUDIT_DATA_QUALITY_POLICY_CREATE,
-    COMPLETENESS_FIELD_COUNT,
     DATA_QUALITY_BATCH_SIZE,
     DATA_QUALITY_POLICY_LOCK_KEY,
     DATA_QUALITY_RUN_LOCK_KEY,

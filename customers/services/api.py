@@ -136,20 +136,20 @@ def _customer_insert_unless_taken(*, customer: Customer) -> bool:
     nothing, so the caller can update the row the other one created instead of failing.
     """
     meta = Customer._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    fields = [field for field in meta.concrete_fields if not (field.primary_key or field.generated)]
     values = [field.get_db_prep_save(field.pre_save(customer, add=True), connection) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-            "ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            "ON CONFLICT (external_id) DO NOTHING RETURNING id, completeness_score",
             values,
         )
         row = cursor.fetchone()
     if row is None:
         return False
-    customer.pk = row[0]
+    customer.pk, customer.completeness_score = row  # the score is computed by the database
     customer._state.adding = False
     return True
 

@@ -19,8 +19,8 @@ from core import identifiers
 from core.audit import audit_record
 from core.errors import ApplicationError, ErrorCode
 from core.outbox import outbox_enqueue
+from customers import completeness, rules, selectors
 from customers import data_quality_details as details
-from customers import rules, selectors
 from customers.models import (
     Customer,
     CustomerStatus,
@@ -28,7 +28,6 @@ from customers.models import (
     DataQualityIssueStatus,
     DataQualityPolicy,
     DataQualityRule,
-    Gender,
 )
 
 logger = logging.getLogger(__name__)
@@ -92,17 +91,8 @@ def data_quality_policy_create(
 # Rules (MANUAL 2.2), all evaluated for active customers; a closed customer is no longer
 # maintained, so the pass resolves any issue still open for one.
 #
-# Completeness: one issue per kind of information with a key field missing. The key fields
-# (12) are:
-#   basic      name, gender (not "unknown"), birth_date (gives the age), occupation,
-#              phone (the contact detail the bank relies on), id_number
-#   financial  total_assets, liabilities, annual_income (0 is a value; NULL is missing)
-#   behaviour  preferred_channel. Transaction frequency and product usage are derived from
-#              the transaction and holding tables, not collected, so they cannot be missing;
-#              a customer without recent transactions is a behaviour class (MANUAL 2.1,
-#              "churned"), not a data defect.
-#   risk       credit_rating, risk_tolerance
-# completeness_score = floor(100 * present key fields / 12): 100 only when all are present.
+# Completeness: one issue per kind of information with a key field missing (customers.completeness,
+# which also gives the stored completeness score: PostgreSQL computes it on every write).
 #
 # Timeliness: stale when info_updated_at is NULL or strictly older than stale_after_days
 # (as_of - info_updated_at > stale_after_days x 24 h). Exactly stale_after_days old is not
@@ -135,31 +125,6 @@ def data_quality_policy_create(
 
 DATA_QUALITY_BATCH_SIZE = 2000
 
-# Present-conditions of the key fields, as SQL on customers_customer aliased "c". Empty
-# encrypted values are stored as '' unencrypted, so presence is visible without decrypting.
-COMPLETENESS_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    DataQualityRule.MISSING_BASIC: (
-        ("name", "btrim(c.name) <> ''"),
-        ("gender", "c.gender <> %(gender_unknown)s"),
-        ("birth_date", "c.birth_date IS NOT NULL"),
-        ("occupation", "btrim(c.occupation) <> ''"),
-        ("phone", "coalesce(c.phone, '') <> ''"),
-        ("id_number", "coalesce(c.id_number, '') <> ''"),
-    ),
-    DataQualityRule.MISSING_FINANCIAL: (
-        ("total_assets", "c.total_assets IS NOT NULL"),
-        ("liabilities", "c.liabilities IS NOT NULL"),
-        ("annual_income", "c.annual_income IS NOT NULL"),
-    ),
-    DataQualityRule.MISSING_BEHAVIOUR: (("preferred_channel", "c.preferred_channel <> ''"),),
-    DataQualityRule.MISSING_RISK: (
-        ("credit_rating", "c.credit_rating <> ''"),
-        ("risk_tolerance", "c.risk_tolerance <> ''"),
-    ),
-}
-COMPLETENESS_FIELD_COUNT = sum(len(fields) for fields in COMPLETENESS_FIELDS.values())
-
-
 @dataclass(frozen=True)
 class DataQualityRunResult:
     """Counts of one data-quality pass, stamped with the policy version it used."""
@@ -167,9 +132,8 @@ class DataQualityRunResult:
     opened: int
     resolved: int
     still_open: int
-    customers_scored: int
+    customers_scored: int  # active customers checked (their completeness scores the database keeps)
     policy_version: int
-    scores_changed: int = 0
     opened_by_rule: dict[str, int] = field(default_factory=dict)
     resolved_by_rule: dict[str, int] = field(default_factory=dict)
     open_by_rule: dict[str, int] = field(default_factory=dict)
@@ -242,10 +206,7 @@ def data_quality_run(
         cursor.execute("ANALYZE dq_findings")
         opened_by_rule = _open_found_issues(cursor=cursor, policy=policy, as_of=as_of)
         resolved_by_rule = _resolve_issues_not_found(cursor=cursor, as_of=as_of, customer_ids=customer_ids)
-        # Last, so the customer rows are locked only for the moment before commit.
-        customers_scored, scores_changed = _write_completeness_scores(
-            cursor=cursor, customer_ids=customer_ids
-        )
+        customers_scored = _count_checked(cursor=cursor, customer_ids=customer_ids)
 
     open_issues = DataQualityIssue.objects.filter(status=DataQualityIssueStatus.OPEN)
     if customer_ids is not None:
@@ -258,7 +219,6 @@ def data_quality_run(
         still_open=sum(open_by_rule.values()),
         customers_scored=customers_scored,
         policy_version=policy.version,
-        scores_changed=scores_changed,
         opened_by_rule=opened_by_rule,
         resolved_by_rule=resolved_by_rule,
         open_by_rule=open_by_rule,
@@ -312,7 +272,7 @@ def _find_sql_defects(*, cursor, policy: DataQualityPolicy, as_of: datetime,
                       customer_ids: list[int] | None) -> None:
     """Insert completeness, timeliness and assets findings with one INSERT ... SELECT."""
     completeness_rows = []
-    for rule, fields in COMPLETENESS_FIELDS.items():
+    for rule, fields in completeness.COMPLETENESS_FIELDS.items():
         # The cheap boolean test runs for every customer; the detail text only for the incomplete.
         complete = " AND ".join(f"({condition})" for _name, condition in fields)
         missing = ", ".join(f"CASE WHEN NOT ({condition}) THEN '{name}' END" for name, condition in fields)
@@ -365,7 +325,6 @@ def _find_sql_defects(*, cursor, policy: DataQualityPolicy, as_of: datetime,
         "time_zone": settings.TIME_ZONE,
         "tolerance_pct": policy.assets_tolerance_pct,
         "active": CustomerStatus.ACTIVE.value,
-        "gender_unknown": Gender.UNKNOWN.value,
         "customer_ids": customer_ids,
     })
 
@@ -414,34 +373,14 @@ def _resolve_issues_not_found(*, cursor, as_of: datetime, customer_ids: list[int
     return dict(cursor.fetchall())
 
 
-def _write_completeness_scores(*, cursor, customer_ids: list[int] | None) -> tuple[int, int]:
-    """Write every active customer's completeness score in one UPDATE ... FROM; return (scored, changed)."""
-    present = " + ".join(
-        f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-        for fields in COMPLETENESS_FIELDS.values()
-        for _name, condition in fields
-    )
+def _count_checked(*, cursor, customer_ids: list[int] | None) -> int:
+    """The active customers in the pass's scope. Their completeness scores need no write: the column is
+    generated (customers.completeness), so a first pass over a million imported customers writes issues
+    only, not a new version of every customer row."""
     customer_scope = "AND c.id = ANY(%(customer_ids)s)" if customer_ids is not None else ""
     cursor.execute(
-        f"""
-        WITH scores AS (
-            SELECT c.id, ({present}) * 100 / {COMPLETENESS_FIELD_COUNT} AS score
-            FROM customers_customer c
-            WHERE c.status = %(active)s {customer_scope}
-        ), changed AS (
-            UPDATE customers_customer c SET completeness_score = scores.score
-            FROM scores
-            WHERE c.id = scores.id AND c.completeness_score IS DISTINCT FROM scores.score
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM scores), (SELECT count(*) FROM changed)
-        """,  # noqa: S608
-        {
-            "active": CustomerStatus.ACTIVE.value,
-            "gender_unknown": Gender.UNKNOWN.value,
-            "customer_ids": customer_ids,
-        },
+        f"SELECT count(*) FROM customers_customer c WHERE c.status = %(active)s {customer_scope}",  # noqa: S608
+        {"active": CustomerStatus.ACTIVE.value, "customer_ids": customer_ids},
     )
-    customers_scored, scores_changed = cursor.fetchone()
-    return customers_scored, scores_changed
+    return cursor.fetchone()[0]
 

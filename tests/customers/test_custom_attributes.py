@@ -74,7 +74,7 @@ def test_the_filter_is_answered_by_the_attribute_value_index(salary, branch):
     """20,000 customers with a salary each: a narrow range is an index scan on the side table's
     (attribute, value_number, customer) index, not a scan of every value (bench figures: README)."""
     template = CustomerFactory(branch=branch)
-    columns = [f.column for f in Customer._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in Customer._meta.concrete_fields if not (f.primary_key or f.generated)]
     copied = ", ".join("'S' || g" if column == "external_id" else column for column in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO customers_customer ({', '.join(columns)}) "

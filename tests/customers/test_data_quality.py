@@ -105,20 +105,30 @@ def test_missing_key_field_opens_issue_of_its_kind(as_of, changes, rule, missing
           "credit_rating": "", "risk_tolerance": ""}, 8),  # only the name: 1/12
     ],
 )
-def test_completeness_score_is_floor_of_share_of_key_fields(as_of, changes, score):
-    customer = CustomerFactory(completeness_score=0, **changes)
-    services.data_quality_run(as_of=as_of)
+def test_completeness_score_is_floor_of_share_of_key_fields(changes, score):
+    """The database computes the score on insert (no pass needed) and returns it with the new row."""
+    customer = CustomerFactory(**changes)
+    assert customer.completeness_score == score
     customer.refresh_from_db()
     assert customer.completeness_score == score
 
 
-def test_score_rewrite_touches_only_changed_rows(as_of):
-    """Re-scoring writes nothing when no score changed (no needless row locks or WAL)."""
-    CustomerFactory.create_batch(3)
-    first = services.data_quality_run(as_of=as_of)
-    second = services.data_quality_run(as_of=as_of)
-    assert (first.scores_changed, second.scores_changed) == (3, 0)
-    assert second.customers_scored == 3
+def test_the_score_follows_every_write_and_the_pass_rewrites_no_customer_row(as_of):
+    """The score is a generated column: an update changes it at once, and the data-quality pass (which
+    used to store every changed score, one new version of each customer row) writes no customer row."""
+    customers = CustomerFactory.create_batch(3)
+    Customer.objects.filter(pk=customers[0].pk).update(occupation="")
+    assert Customer.objects.get(pk=customers[0].pk).completeness_score == 91
+
+    def row_versions() -> list:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT xmin::text FROM customers_customer ORDER BY id")
+            return cursor.fetchall()
+
+    before = row_versions()
+    result = services.data_quality_run(as_of=as_of)
+    assert row_versions() == before
+    assert (result.customers_scored, result.opened) == (3, 1)
 
 
 # --- Timeliness -------------------------------------------------------------------------------
@@ -367,7 +377,7 @@ def test_customer_ids_restricts_the_run(as_of):
     assert (result.opened, result.resolved, result.still_open, result.customers_scored) == (1, 1, 1, 1)
     other.refresh_from_db()
     listed.refresh_from_db()
-    assert (listed.completeness_score, other.completeness_score) == (91, 91)  # other keeps its old score
+    assert (listed.completeness_score, other.completeness_score) == (91, 91)  # the database keeps both current
 
 
 def test_closed_customer_is_not_checked_and_its_issues_are_resolved(as_of):

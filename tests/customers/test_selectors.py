@@ -233,12 +233,13 @@ def test_sort_whitelist(branch, user_for_role, order, expected):
     """Only whitelisted sorts apply; an unknown one falls back to name."""
     admin = user_for_role("admin")
     customers = {
-        "a": CustomerFactory(branch=branch, name="A客户", external_id="C2", total_assets=None,
-                             completeness_score=50, customer_since=date(2012, 1, 1)),
+        # completeness (a generated column): a 10 of 12 key fields (83), b all (100), c 9 of 12 (75)
+        "a": CustomerFactory(branch=branch, name="A客户", external_id="C2", total_assets=None, occupation="",
+                             customer_since=date(2012, 1, 1)),
         "b": CustomerFactory(branch=branch, name="B客户", external_id="C3", total_assets=Decimal("900"),
-                             completeness_score=90, customer_since=date(2010, 1, 1)),
+                             customer_since=date(2010, 1, 1)),
         "c": CustomerFactory(branch=branch, name="C客户", external_id="C1", total_assets=Decimal("100"),
-                             completeness_score=10, customer_since=None),
+                             occupation="", credit_rating="", risk_tolerance="", customer_since=None),
     }
     found = list(selectors.customer_search_visible_to(user=admin, query=None, order=order))
     assert found == [customers[key] for key in expected]

@@ -40,8 +40,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
         self.stdout.write(
-            f"Policy v{result.policy_version}: {result.customers_scored} customers scored "
-            f"({result.scores_changed} scores changed); opened {result.opened}, "
+            f"Policy v{result.policy_version}: {result.customers_scored} customers checked; opened {result.opened}, "
             f"resolved {result.resolved}, open {result.still_open}."
         )
         self.stdout.write(f"{'rule':<20} {'opened':>8} {'resolved':>8} {'open':>8}")
