@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -117,19 +118,29 @@ class CustomerListWithShares:
 
     ordered = True
 
-    def __init__(self, *, customers: QuerySet[Customer], own: QuerySet[Customer], shared_ids: list[int]):
+    def __init__(self, *, customers: QuerySet[Customer], own: QuerySet[Customer], shared_ids: list[int],
+                 own_scope: Q | None):
         self.customers = customers
         self.own = own
         self.shared_ids = shared_ids
+        self.own_scope = own_scope  # the viewer's own scope (accounts.scope), None when they serve none
 
     def count(self) -> int:
         """The list's size without counting through the OR: PostgreSQL answers that with a scan of the
         whole owner index (27 ms at 100k customers against 0.6 ms for the owner-FK count). The list is
-        the viewer's own customers plus the shared ones that are not also their own: an index-only
-        count, and one statement reading at most the shared ids, by primary key."""
-        shared_and_own = self.own.filter(pk__in=self.shared_ids).order_by().values("pk")
-        only_shared = self.customers.filter(pk__in=self.shared_ids).exclude(pk__in=shared_and_own)
-        return self.own.count() + only_shared.count()
+        the viewer's own customers plus the shared ones outside their own scope: an index-only count
+        and a count of at most the shared ids (by primary key), in one statement."""
+        if self.own_scope is not None and not self.own_scope:  # Q(): they see everything, nothing is only shared
+            return self.own.count()
+        only_shared = self.customers.filter(pk__in=self.shared_ids)
+        if self.own_scope is not None:
+            only_shared = only_shared.exclude(self.own_scope)
+        own_sql, own_params = self.own.order_by().values("pk").query.sql_with_params()
+        shared_sql, shared_params = only_shared.order_by().values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT (SELECT count(*) FROM ({own_sql}) AS own) "  # noqa: S608 (ORM-built SQL)
+                           f"+ (SELECT count(*) FROM ({shared_sql}) AS shared)", (*own_params, *shared_params))
+            return cursor.fetchone()[0]
 
     def __len__(self) -> int:
         return self.count()
@@ -151,7 +162,8 @@ def customer_list_pages(*, user: User, build) -> QuerySet[Customer] | CustomerLi
     shared_ids = scope.principal_shared_ids(user, shared_via=CustomerUserObjectPermission)
     if not shared_ids:
         return build(shared=False)
-    return CustomerListWithShares(customers=build(shared=True), own=build(shared=False), shared_ids=shared_ids)
+    return CustomerListWithShares(customers=build(shared=True), own=build(shared=False), shared_ids=shared_ids,
+                                  own_scope=scope.principal_customer_q(user))
 
 
 def customer_search_visible_to(
