@@ -471,3 +471,13 @@ def test_the_nightly_task_runs_in_autocommit_like_a_worker(branch):
     result = data_quality_run_task()
     assert result["opened"] == 1
     assert DataQualityIssue.objects.filter(rule=DataQualityRule.MISSING_BASIC).count() == 1
+
+
+def test_the_completeness_rule_names_the_models_own_codes():
+    """customers.completeness sits below the models and writes their codes as SQL literals: the unknown
+    gender and the data-quality rules it keys on must stay the models' values."""
+    from customers import completeness
+
+    assert set(completeness.COMPLETENESS_FIELDS) <= set(DataQualityRule.values)
+    conditions = dict(completeness.COMPLETENESS_FIELDS["missing_basic"])
+    assert conditions["gender"] == f"gender <> '{Gender.UNKNOWN.value}'"
