@@ -1,4 +1,4 @@
-"""How each KPI is computed: one set-based SQL statement per KPI code (the registry).
+"""How each KPI is computed: set-based SQL per KPI code (the registry).
 
 Each computation is a *row-level* SELECT that yields, for every row that counts, the scope
 columns ``branch_id`` and ``rm_id`` (the customer's branch and relationship manager, or the
@@ -6,6 +6,12 @@ complaint's branch), a ``dim`` (a tier code, or '' when the KPI is not broken do
 row's share of the numerator ``num`` and of the denominator ``den``. ``services`` aggregates
 those rows for the bank, every branch and every RM in one GROUPING SETS pass and writes
 ``value = sum(num) * scale / sum(den)``.
+
+Most KPIs count rows of one of two sources (customers; survey answers of the period): they are
+declared as a ``SharedPart`` (numerator, denominator, which rows, which joins) rather than a
+statement, and ``services`` computes all the KPIs of one source in one scan of it, each part a
+pair of ``SUM(CASE WHEN where THEN ...)``. The same part also gives its KPI's row-level SELECT
+(``row_sql``), so computed alone or together a KPI reads the same expressions.
 
 Parameters every statement may use (the period in the bank's time zone, Asia/Shanghai):
 ``%(start_at)s`` / ``%(end_at)s`` aware datetimes, [start, end); ``%(start_day)s`` /
@@ -35,16 +41,61 @@ _AT_END = ("(c.customer_since IS NULL OR c.customer_since < %(end_day)s) "
 
 
 @dataclass(frozen=True)
+class RowSource:
+    """Rows several KPIs count, read once for all of them: each row's customer gives branch and RM."""
+    key: str
+    from_sql: str
+    where: str = "TRUE"
+
+
+CUSTOMERS = RowSource("customers", "customers_customer c")
+# Survey answers given in the period, under the answering customer's branch and RM.
+RESPONSES = RowSource("responses", "service_surveyresponse r JOIN customers_customer c ON c.id = r.customer_id",
+                      "r.submitted_at >= %(start_at)s AND r.submitted_at < %(end_at)s")
+
+
+@dataclass(frozen=True)
+class SharedPart:
+    """A KPI as sums over a RowSource: of ``num`` and ``den`` over the rows matching ``where``.
+
+    ``joins`` are LEFT JOINs onto the source (constants of this module, so KPIs sharing a pass
+    share each join once). KPIs with a part are computed together, one scan of their source.
+    """
+    source: RowSource
+    num: str
+    where: str = "TRUE"
+    den: str = "1"
+    joins: tuple[str, ...] = ()
+
+    def row_sql(self) -> str:
+        return (f"SELECT c.branch_id, c.relationship_manager_id AS rm_id, '' AS dim, "  # noqa: S608 (constants)
+                f"({self.num})::numeric AS num, ({self.den})::numeric AS den "
+                f"FROM {self.source.from_sql} {' '.join(self.joins)} "
+                f"WHERE ({self.source.where}) AND ({self.where})")
+
+
+@dataclass(frozen=True)
 class KpiComputation:
+    """Either a row-level statement of its own (``sql``) or a ``part`` of its source's shared pass."""
     code: str
-    sql: str
+    sql: str = ""
     scale: Decimal = Decimal("1")
+    part: SharedPart | None = None
+
+    def row_sql(self) -> str:
+        """The row-level SELECT (branch_id, rm_id, dim, num, den) this KPI sums."""
+        return self.part.row_sql() if self.part is not None else self.sql
 
 
 def _customers(num: str, where: str, *, den: str = "1", dim: str = "''", joins: str = "") -> str:
     return (f"SELECT c.branch_id, c.relationship_manager_id AS rm_id, {dim} AS dim, "  # noqa: S608 (code constants only)
             f"({num})::numeric AS num, ({den})::numeric AS den "
             f"FROM customers_customer c {joins} WHERE {where}")
+
+
+def _shared(code: str, source: RowSource, num: str, where: str = "TRUE", *, den: str = "1",
+            joins: tuple[str, ...] = (), scale: Decimal = Decimal("1")) -> KpiComputation:
+    return KpiComputation(code, scale=scale, part=SharedPart(source, num, where, den, joins))
 
 
 def _customers_at_end_as_denominator() -> str:
@@ -63,13 +114,6 @@ def _complaints_per_row(num: str, where: str) -> str:
     return (f"SELECT k.branch_id, c.relationship_manager_id AS rm_id, '' AS dim, ({num})::numeric AS num, "  # noqa: S608
             f"1::numeric AS den FROM complaints_complaint k "
             f"LEFT JOIN customers_customer c ON c.id = k.customer_id WHERE {where}")
-
-
-def _responses(num: str, where: str = "TRUE") -> str:
-    """Survey answers given in the period, under the answering customer's branch and RM."""
-    return (f"SELECT c.branch_id, c.relationship_manager_id AS rm_id, '' AS dim, ({num})::numeric AS num, "  # noqa: S608
-            f"1::numeric AS den FROM service_surveyresponse r JOIN customers_customer c ON c.id = r.customer_id "
-            f"WHERE r.submitted_at >= %(start_at)s AND r.submitted_at < %(end_at)s AND {where}")
 
 
 _RECEIVED_IN_PERIOD = "k.received_at >= %(start_at)s AND k.received_at < %(end_at)s"
@@ -99,6 +143,14 @@ _ACTIVE_IN_PERIOD = """
     ) act ON act.customer_id = c.id
 """
 
+_INTERACTIONS_IN_PERIOD = """
+    LEFT JOIN (
+        SELECT i.customer_id, COUNT(*) AS n FROM customers_interaction i
+        WHERE i.occurred_at >= %(start_at)s AND i.occurred_at < %(end_at)s
+        GROUP BY i.customer_id
+    ) inter ON inter.customer_id = c.id
+"""
+
 _HOLDINGS_AT_END = """
     LEFT JOIN (
         SELECT h.customer_id, COUNT(DISTINCT h.product_id) AS products FROM customers_holding h
@@ -122,29 +174,27 @@ HUNDRED = Decimal("100")
 COMPUTATIONS: dict[str, KpiComputation] = {
     computation.code: computation
     for computation in (
-        KpiComputation("retention_rate", _customers(
-            "CASE WHEN c.closed_on IS NULL OR c.closed_on >= %(end_day)s THEN 1 ELSE 0 END", _AT_START), HUNDRED),
-        KpiComputation("churn_rate", _customers(
-            "CASE WHEN c.closed_on >= %(start_day)s AND c.closed_on < %(end_day)s THEN 1 ELSE 0 END", _AT_START),
-            HUNDRED),
+        _shared("retention_rate", CUSTOMERS,
+                "CASE WHEN c.closed_on IS NULL OR c.closed_on >= %(end_day)s THEN 1 ELSE 0 END", _AT_START,
+                scale=HUNDRED),
+        _shared("churn_rate", CUSTOMERS,
+                "CASE WHEN c.closed_on >= %(start_day)s AND c.closed_on < %(end_day)s THEN 1 ELSE 0 END", _AT_START,
+                scale=HUNDRED),
         KpiComputation("clv_average", _customers(
             "s.clv_cny", _AT_END, dim="s.tier", joins="JOIN segmentation_customersegment s ON s.customer_id = c.id")),
-        KpiComputation("active_rate", _customers(
-            "CASE WHEN act.customer_id IS NULL THEN 0 ELSE 1 END", _AT_END, joins=_ACTIVE_IN_PERIOD), HUNDRED),
-        KpiComputation("contacts_per_customer", (
-            "SELECT c.branch_id, c.relationship_manager_id AS rm_id, '' AS dim, 1::numeric AS num, 0::numeric AS den "
-            "FROM customers_interaction i JOIN customers_customer c ON c.id = i.customer_id "
-            "WHERE i.occurred_at >= %(start_at)s AND i.occurred_at < %(end_at)s "
-            "UNION ALL " + _customers("0", _AT_END))),
-        KpiComputation("acquisition_rate", _customers(
-            "CASE WHEN c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s THEN 1 ELSE 0 END",
-            f"(({_AT_START}) OR (c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s))",
-            den=f"CASE WHEN {_AT_START} THEN 1 ELSE 0 END"), HUNDRED),
-        KpiComputation("tier_conversion_rate", _customers(
-            "CASE WHEN up.customer_id IS NULL THEN 0 ELSE 1 END",
-            f"{_AT_START} AND ts.to_tier_rank < 3", joins=_TIER_AT_START), HUNDRED),
-        KpiComputation("product_usage_rate", _customers(
-            "CASE WHEN COALESCE(hold.products, 0) >= 2 THEN 1 ELSE 0 END", _AT_END, joins=_HOLDINGS_AT_END), HUNDRED),
+        _shared("active_rate", CUSTOMERS, "CASE WHEN act.customer_id IS NULL THEN 0 ELSE 1 END", _AT_END,
+                joins=(_ACTIVE_IN_PERIOD,), scale=HUNDRED),
+        # Every interaction of the period (of any customer) over the customers on the books at its end.
+        _shared("contacts_per_customer", CUSTOMERS, "COALESCE(inter.n, 0)",
+                den=f"CASE WHEN {_AT_END} THEN 1 ELSE 0 END", joins=(_INTERACTIONS_IN_PERIOD,)),
+        _shared("acquisition_rate", CUSTOMERS,
+                "CASE WHEN c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s THEN 1 ELSE 0 END",
+                f"(({_AT_START}) OR (c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s))",
+                den=f"CASE WHEN {_AT_START} THEN 1 ELSE 0 END", scale=HUNDRED),
+        _shared("tier_conversion_rate", CUSTOMERS, "CASE WHEN up.customer_id IS NULL THEN 0 ELSE 1 END",
+                f"{_AT_START} AND ts.to_tier_rank < 3", joins=(_TIER_AT_START,), scale=HUNDRED),
+        _shared("product_usage_rate", CUSTOMERS, "CASE WHEN COALESCE(hold.products, 0) >= 2 THEN 1 ELSE 0 END",
+                _AT_END, joins=(_HOLDINGS_AT_END,), scale=HUNDRED),
         KpiComputation("complaint_rate",
                        _complaints("1", _RECEIVED_IN_PERIOD) + " UNION ALL " + _customers_at_end_as_denominator(),
                        HUNDRED),
@@ -161,18 +211,17 @@ COMPUTATIONS: dict[str, KpiComputation] = {
         KpiComputation("sla_compliance_rate", _complaints_per_row(
             f"CASE WHEN {_RESOLVED_ON_TIME} THEN 1 ELSE 0 END",
             "k.resolved_at >= %(start_at)s AND k.resolved_at < %(end_at)s"), HUNDRED),
-        KpiComputation("satisfaction_rate", _responses(
-            f"CASE WHEN r.csat >= {CSAT_SATISFIED_MIN} THEN 1 ELSE 0 END"), HUNDRED),
-        KpiComputation("csat_average", _responses("r.csat")),
-        KpiComputation("nps", _responses(
-            "CASE WHEN r.nps >= 9 THEN 1 WHEN r.nps <= 6 THEN -1 ELSE 0 END"), HUNDRED),
-        KpiComputation("satisfaction_index", _responses(
-            "(COALESCE(r.score_service, 0) + COALESCE(r.score_product, 0) + COALESCE(r.score_ease, 0))::numeric"
-            " / ((r.score_service IS NOT NULL)::int + (r.score_product IS NOT NULL)::int"
-            " + (r.score_ease IS NOT NULL)::int)",
-            "COALESCE(r.score_service, r.score_product, r.score_ease) IS NOT NULL")),
-        KpiComputation("churn_warning_rate", _customers(
-            "CASE WHEN cw.customer_id IS NULL THEN 0 ELSE 1 END", _AT_END, joins=_CHURN_WARNED_IN_PERIOD), HUNDRED),
+        _shared("satisfaction_rate", RESPONSES, f"CASE WHEN r.csat >= {CSAT_SATISFIED_MIN} THEN 1 ELSE 0 END",
+                scale=HUNDRED),
+        _shared("csat_average", RESPONSES, "r.csat"),
+        _shared("nps", RESPONSES, "CASE WHEN r.nps >= 9 THEN 1 WHEN r.nps <= 6 THEN -1 ELSE 0 END", scale=HUNDRED),
+        _shared("satisfaction_index", RESPONSES,
+                "(COALESCE(r.score_service, 0) + COALESCE(r.score_product, 0) + COALESCE(r.score_ease, 0))::numeric"
+                " / ((r.score_service IS NOT NULL)::int + (r.score_product IS NOT NULL)::int"
+                " + (r.score_ease IS NOT NULL)::int)",
+                "COALESCE(r.score_service, r.score_product, r.score_ease) IS NOT NULL"),
+        _shared("churn_warning_rate", CUSTOMERS, "CASE WHEN cw.customer_id IS NULL THEN 0 ELSE 1 END", _AT_END,
+                joins=(_CHURN_WARNED_IN_PERIOD,), scale=HUNDRED),
     )
 }
 

@@ -66,39 +66,97 @@ def kpi_target_in_force(*, kpi: KpiDefinition, period: Period) -> KpiTarget | No
 # --- Snapshots --------------------------------------------------------------------------------
 
 
-def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool, comparison: str | None) -> str:
+# Red / amber / green of a value against its target: green when the comparison holds, amber within
+# the target's margin, red beyond it; '' without a value or a target.
+_RAG_SQL = ("CASE WHEN {value} IS NULL OR {cmp} IS NULL THEN '' WHEN CASE {cmp} "
+            + " ".join(f"WHEN '{code}' THEN {{value}} {op} {{tv}}" for code, op in _COMPARISON_SQL.items())
+            + " END THEN 'green' WHEN ABS({value} - {tv}) <= {amber} THEN 'amber' ELSE 'red' END")
+
+# The scope of a grouping-sets row, and the rows to leave out: an RM group of customers without
+# an RM, a branch group of rows without a branch.
+_SCOPE_COLUMNS = """CASE WHEN GROUPING(g.branch_id) = 0 THEN 'branch'
+                        WHEN GROUPING(g.rm_id) = 0 THEN 'rm' ELSE 'bank' END AS scope,
+                   CASE WHEN GROUPING(g.branch_id) = 0 THEN g.branch_id END AS branch_id,
+                   CASE WHEN GROUPING(g.rm_id) = 0 THEN g.rm_id END AS rm_id"""
+_SCOPE_HAVING = """NOT (GROUPING(g.rm_id) = 0 AND g.rm_id IS NULL)
+               AND NOT (GROUPING(g.branch_id) = 0 AND g.branch_id IS NULL)"""
+
+_INSERT_INTO = """INSERT INTO evaluation_kpisnapshot (kpi_id, period_kind, period_start, period_end, scope, branch_id,
+            relationship_manager_id, dimension, numerator, denominator, value, target_id, rag, data_as_of,
+            computed_at)"""
+
+
+def _target_params(target: KpiTarget | None) -> dict:
+    return {
+        "target_id": target.pk if target else None,
+        "cmp": target.comparison if target else None,
+        "target_value": target.value if target else None,
+        "amber": (abs(target.value) * target.amber_margin_pct / 100) if target else None,
+    }
+
+
+def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool) -> str:
+    """One KPI's snapshot rows from its own row-level statement (KPIs outside a shared pass, tier splits)."""
     grouping_sets = "(), (g.branch_id), (g.rm_id)"
     dim = "''"
     if by_tier:
         grouping_sets += ", (g.dim), (g.branch_id, g.dim), (g.rm_id, g.dim)"
         dim = "CASE WHEN GROUPING(g.dim) = 0 THEN g.dim ELSE '' END"
-    rag = "''"
-    if comparison is not None:
-        rag = (f"CASE WHEN a.value IS NULL THEN '' WHEN a.value {_COMPARISON_SQL[comparison]} %(target_value)s "
-               "THEN 'green' WHEN ABS(a.value - %(target_value)s) <= %(amber)s THEN 'amber' ELSE 'red' END")
+    rag = _RAG_SQL.format(value="a.value", cmp="%(cmp)s::text", tv="%(target_value)s", amber="%(amber)s")
     return f"""
-        INSERT INTO evaluation_kpisnapshot (kpi_id, period_kind, period_start, period_end, scope, branch_id,
-            relationship_manager_id, dimension, numerator, denominator, value, target_id, rag, data_as_of, computed_at)
+        {_INSERT_INTO}
         SELECT %(kpi_id)s, %(period_kind)s, %(period_start)s, %(period_end)s, a.scope, a.branch_id, a.rm_id, a.dim,
                a.num, a.den, a.value, %(target_id)s, {rag}, %(data_as_of)s, %(computed_at)s
         FROM (
-            SELECT CASE WHEN GROUPING(g.branch_id) = 0 THEN 'branch'
-                        WHEN GROUPING(g.rm_id) = 0 THEN 'rm' ELSE 'bank' END AS scope,
-                   CASE WHEN GROUPING(g.branch_id) = 0 THEN g.branch_id END AS branch_id,
-                   CASE WHEN GROUPING(g.rm_id) = 0 THEN g.rm_id END AS rm_id,
+            SELECT {_SCOPE_COLUMNS},
                    {dim} AS dim,
                    SUM(g.num) AS num, SUM(g.den) AS den,
                    ROUND(SUM(g.num) * %(scale)s / NULLIF(SUM(g.den), 0), 4) AS value
             -- Summed per (branch, RM, dimension) first: the grouping sets then hash a few hundred rows
             -- three (or six) times instead of every customer.
             FROM (SELECT g0.branch_id, g0.rm_id, g0.dim, SUM(g0.num) AS num, SUM(g0.den) AS den
-                  FROM ({computation.sql}) g0 GROUP BY 1, 2, 3) g
+                  FROM ({computation.row_sql()}) g0 GROUP BY 1, 2, 3) g
             GROUP BY GROUPING SETS ({grouping_sets})
-            HAVING SUM(g.den) <> 0
-               AND NOT (GROUPING(g.rm_id) = 0 AND g.rm_id IS NULL)
-               AND NOT (GROUPING(g.branch_id) = 0 AND g.branch_id IS NULL)
+            HAVING SUM(g.den) <> 0 AND {_SCOPE_HAVING}
         ) a
     """  # noqa: S608 (SQL from evaluation.kpis constants; values are parameters)
+
+
+def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPart]) -> tuple[str, list[str]]:
+    """The snapshot rows of several KPIs of one source from one scan of it; and the parameter names per KPI.
+
+    Each KPI ``n`` is a pair of conditional sums per (branch, RM); a LATERAL VALUES turns the pairs
+    into one row per KPI, and the grouping sets run per KPI. Per KPI, parameters ``k<n>_kpi_id``,
+    ``k<n>_scale``, ``k<n>_target_id``, ``k<n>_cmp``, ``k<n>_target_value``, ``k<n>_amber``.
+    """
+    joins = " ".join(dict.fromkeys(join for part in parts for join in part.joins))
+    sums = ",\n".join(
+        f"SUM(CASE WHEN {part.where} THEN ({part.num})::numeric END) AS n{n}, "
+        f"SUM(CASE WHEN {part.where} THEN ({part.den})::numeric END) AS d{n}"
+        for n, part in enumerate(parts))
+    pairs = ", ".join(f"({n}, g.n{n}, g.d{n})" for n in range(len(parts)))
+    members = ", ".join(
+        f"({n}, %(k{n}_kpi_id)s::bigint, %(k{n}_scale)s::numeric, %(k{n}_target_id)s::bigint, %(k{n}_cmp)s::text, "
+        f"%(k{n}_target_value)s::numeric, %(k{n}_amber)s::numeric)" for n in range(len(parts)))
+    rag = _RAG_SQL.format(value="x.value", cmp="k.cmp", tv="k.target_value", amber="k.amber")
+    sql = f"""
+        {_INSERT_INTO}
+        SELECT k.kpi_id, %(period_kind)s, %(period_start)s, %(period_end)s, a.scope, a.branch_id, a.rm_id, '',
+               a.num, a.den, x.value, k.target_id, {rag}, %(data_as_of)s, %(computed_at)s
+        FROM (
+            SELECT v.member, {_SCOPE_COLUMNS}, SUM(v.num) AS num, SUM(v.den) AS den
+            FROM (SELECT c.branch_id, c.relationship_manager_id AS rm_id,
+                         {sums}
+                  FROM {source.from_sql} {joins} WHERE {source.where}
+                  GROUP BY 1, 2) g
+            CROSS JOIN LATERAL (VALUES {pairs}) v(member, num, den)
+            GROUP BY GROUPING SETS ((v.member), (v.member, g.branch_id), (v.member, g.rm_id))
+            HAVING SUM(v.den) <> 0 AND {_SCOPE_HAVING}
+        ) a
+        JOIN (VALUES {members}) k(member, kpi_id, scale, target_id, cmp, target_value, amber) ON k.member = a.member
+        CROSS JOIN LATERAL (SELECT ROUND(a.num * k.scale / NULLIF(a.den, 0), 4) AS value) x
+    """  # noqa: S608 (SQL from evaluation.kpis constants; values are parameters)
+    return sql, [f"k{n}_" for n in range(len(parts))]
 
 
 def _lock_period(period: Period) -> None:
@@ -113,34 +171,43 @@ def kpi_snapshots_compute(*, period: Period, kpi_codes: list[str] | None = None,
     """Recompute the snapshots of one period for the bank, every branch and every RM; return rows written.
 
     Replaces the period's rows (of the KPIs asked for, default all) in this one transaction, so
-    readers see the old figures or the new, never a mix. Each KPI is one INSERT ... SELECT.
+    readers see the old figures or the new, never a mix. The KPIs of one row source
+    (``kpis.SharedPart``) are one INSERT ... SELECT over one scan of it; every other KPI (and a
+    KPI broken down by tier) is one INSERT ... SELECT of its own.
     """
     now = now or timezone.now()
     _lock_period(period)
     definitions = KpiDefinition.objects.filter(is_active=True)
     if kpi_codes is not None:
         definitions = definitions.filter(code__in=kpi_codes)
-    written = 0
     params_common = {
         "period_kind": period.kind, "period_start": period.start, "period_end": period.end,
         "start_at": period.starts_at, "end_at": period.ends_at, "start_day": period.start,
         "end_day": period.next_start, "data_as_of": now, "computed_at": timezone.now(),
     }
+    computed = [(definition, kpis.computation_for(definition.code)) for definition in definitions]
+    computed = [(definition, computation) for definition, computation in computed if computation is not None]
+    KpiSnapshot.objects.filter(kpi__in=[definition for definition, _ in computed], period_kind=period.kind,
+                               period_start=period.start).delete()
+    shared: dict[kpis.RowSource, list[tuple[KpiDefinition, kpis.KpiComputation, KpiTarget | None]]] = {}
+    written = 0
     with connection.cursor() as cursor:
-        for definition in definitions:
-            computation = kpis.computation_for(definition.code)
-            if computation is None:
-                continue
-            KpiSnapshot.objects.filter(kpi=definition, period_kind=period.kind, period_start=period.start).delete()
+        for definition, computation in computed:
             target = kpi_target_in_force(kpi=definition, period=period)
-            params = {
-                **params_common, "kpi_id": definition.pk, "scale": computation.scale,
-                "target_id": target.pk if target else None,
-                "target_value": target.value if target else None,
-                "amber": (abs(target.value) * target.amber_margin_pct / 100) if target else None,
-            }
-            cursor.execute(_snapshot_insert_sql(computation=computation, by_tier=definition.by_tier,
-                                                comparison=target.comparison if target else None), params)
+            if computation.part is not None and not definition.by_tier:
+                shared.setdefault(computation.part.source, []).append((definition, computation, target))
+                continue
+            cursor.execute(_snapshot_insert_sql(computation=computation, by_tier=definition.by_tier), {
+                **params_common, **_target_params(target), "kpi_id": definition.pk, "scale": computation.scale,
+            })
+            written += cursor.rowcount
+        for source, members in shared.items():
+            sql, prefixes = _shared_pass_insert_sql(source=source, parts=[c.part for _, c, _ in members])
+            params = dict(params_common)
+            for prefix, (definition, computation, target) in zip(prefixes, members, strict=True):
+                params.update({f"{prefix}{key}": value for key, value in {
+                    **_target_params(target), "kpi_id": definition.pk, "scale": computation.scale}.items()})
+            cursor.execute(sql, params)
             written += cursor.rowcount
     return written
 

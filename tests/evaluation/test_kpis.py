@@ -251,3 +251,64 @@ def test_quarter_and_year_cover_their_months(branch):
     assert value("churn_rate", period=year) == Decimal("66.6667")
     assert quarter.end == date(2026, 12, 31) and quarter.ends_at == local(2027, 1, 1)
     assert timedelta(0) == quarter.starts_at.utcoffset() - timedelta(hours=8)
+
+
+def test_kpis_computed_in_one_shared_pass_equal_each_computed_from_its_own_statement(branch, rm):
+    """The shared pass (one scan per row source) writes what each KPI's own row-level statement writes."""
+    from django.db import connection
+
+    from evaluation import kpis, services
+    from evaluation.models import KpiDefinition
+
+    # given customers of two RMs and none, some closed or new in November, with transactions,
+    # interactions, holdings and survey answers, and one answer of a customer without an RM
+    other_rm = UserFactory(roles=[Role.RELATIONSHIP_MANAGER], branch=branch, username="rm_kpi_2")
+    people = [CustomerFactory(branch=branch, relationship_manager=owner) for owner in (rm, rm, other_rm, None)]
+    people.append(closed(date(2026, 11, 12), branch=branch, relationship_manager=other_rm))
+    people.append(CustomerFactory(branch=branch, relationship_manager=rm, customer_since=date(2026, 11, 3)))
+    TransactionFactory(customer=people[0], occurred_at=local(2026, 11, 5, 9))
+    TransactionFactory(customer=people[2], occurred_at=local(2026, 11, 6, 9))
+    InteractionFactory(customer=people[1], occurred_at=local(2026, 11, 7, 9))
+    InteractionFactory(customer=people[4], occurred_at=local(2026, 11, 8, 9))
+    HoldingFactory(customer=people[0], product=ProductFactory(code="DEP"))
+    HoldingFactory(customer=people[0], product=ProductFactory(code="FUND"))
+    for customer, csat, nps in ((people[0], 5, 10), (people[2], 2, 4), (people[3], 4, 8)):
+        SurveyResponseFactory(invitation__customer=customer, csat=csat, nps=nps, submitted_at=local(2026, 11, 9, 9))
+    for customer, moves in ((people[0], ((0, 1), (1, 2))), (people[2], ((0, 1),))):
+        for step, (from_rank, to_rank) in enumerate(moves):
+            SegmentHistory.objects.create(
+                customer=customer, policy_id=1, changed_at=local(2026, 1 + 10 * step, 5), from_tier="",
+                to_tier="general", from_tier_rank=from_rank, to_tier_rank=to_rank, to_value_class="general",
+                to_behaviour_class="active", to_risk_class="low")
+    churn_warning(people[2], created_at=local(2026, 11, 10, 3))
+    shared_codes = [code for code, computation in kpis.COMPUTATIONS.items() if computation.part is not None]
+    assert {kpis.CUSTOMERS, kpis.RESPONSES} == {kpis.COMPUTATIONS[code].part.source for code in shared_codes}
+
+    def rows():
+        return sorted(KpiSnapshot.objects.filter(kpi__code__in=shared_codes).values_list(
+            "kpi__code", "scope", "branch_id", "relationship_manager_id", "numerator", "denominator", "value", "rag"),
+            key=str)
+
+    # when: all of them together (one statement per source) ...
+    compute(codes=shared_codes)
+    together = rows()
+    # ... and each from its own row-level statement
+    KpiSnapshot.objects.all().delete()
+    period = NOVEMBER
+    with connection.cursor() as cursor:
+        for code in shared_codes:
+            definition = KpiDefinition.objects.get(code=code)
+            target = services.kpi_target_in_force(kpi=definition, period=period)
+            cursor.execute(services._snapshot_insert_sql(computation=kpis.COMPUTATIONS[code], by_tier=False), {
+                "period_kind": period.kind, "period_start": period.start, "period_end": period.end,
+                "start_at": period.starts_at, "end_at": period.ends_at, "start_day": period.start,
+                "end_day": period.next_start, "data_as_of": local(2026, 12, 1), "computed_at": local(2026, 12, 1),
+                **services._target_params(target), "kpi_id": definition.pk,
+                "scale": kpis.COMPUTATIONS[code].scale,
+            })
+    alone = rows()
+    # then: the same rows, for every scope (bank, the branch, both RMs)
+    assert together == alone
+    assert {(code, scope) for code, scope, *_ in together} >= {(code, "rm") for code in shared_codes}
+    assert {code for code, *_, value, _rag in together if value} == set(shared_codes)
+    assert any(rag for *_, rag in together)
