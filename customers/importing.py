@@ -26,13 +26,13 @@ Row rules, documented:
 
 Writes: each batch is one transaction (``transaction.atomic``): COPY for new keys (values
 converted and PII encrypted here, column by column, instead of through ``bulk_create``'s
-per-value field machinery, which cost about twice the encryption itself), UPDATE
-only for rows where a mapped value differs from the stored one (PII compared decrypted), so
-re-running a file reports every row "unchanged". If the database still refuses a batch (a
-constraint no row check covers), the batch is retried row by row, each in a savepoint, so one
-bad row never blocks the others. A crash mid-file leaves the batches committed so far; running
-the same file again is idempotent and completes it. Counters always satisfy
-read = created + updated + unchanged + rejected.
+per-value field machinery, which cost about twice the encryption itself), UPDATE only for rows
+where a mapped value differs from the stored one (PII compared by blind index, or decrypted where
+it has none; ``_CopyUpdater``), so re-running a file reports every row "unchanged". If the
+database still refuses a batch (a constraint no row check covers), the batch is retried row by
+row, each in a savepoint, so one bad row never blocks the others. A crash mid-file leaves the
+batches committed so far; running the same file again is idempotent and completes it. Counters
+always satisfy read = created + updated + unchanged + rejected.
 
 Nothing here logs a value from the file: logs carry counts and row numbers only.
 """
@@ -61,7 +61,6 @@ from django.utils import timezone
 
 from accounts.models import Branch, User
 from core import crypto, masking
-from core.bulk import bulk_update_by_pk
 from core.exports import safe_row
 from core.fields import BlindIndexField, EncryptedTextField
 from customers import consent, rules
@@ -790,6 +789,118 @@ class _CopyInserter:
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
 
 
+def _differs(stored: Any, new: Any) -> bool:
+    """Whether an import changes a stored value (empty and NULL are the same: nothing)."""
+    if stored in ("", None) and new in ("", None):
+        return False
+    return stored != new
+
+
+class _CopyUpdater:
+    """UPDATE the existing rows of a batch: read them raw, compare, one COPY into a temporary table and
+    one ``UPDATE ... FROM`` it.
+
+    Stored values are read as they are in the database, ciphertext included: a PII value with a
+    blind index has changed when its blind index has (the normalised value, what search and
+    duplicates go by); one without is decrypted to compare. Each changed row writes the batch's
+    changed columns (their union); in the columns a row did not change it writes back what it
+    read (the same ciphertext), so nothing unchanged is re-encrypted. auto_now fields (and
+    ``extra_now``) are set to now on every row written, as ``save()`` would.
+    """
+
+    def __init__(self, *, model: type[models.Model], stored: list[TargetField], key: str,
+                 extra_now: tuple[str, ...] = ()):
+        self.model = model
+        meta = model._meta
+        blind_indexes = {f.source: f for f in meta.concrete_fields if isinstance(f, BlindIndexField)}
+        # (target, model field, its blind index field or None); the key never changes.
+        self.fields = [(target, meta.get_field(target.name), blind_indexes.get(target.name))
+                       for target in stored if target.name != key]
+        self.key_column = meta.get_field(key).column
+        self.now_columns = [f.column for f in meta.concrete_fields
+                            if getattr(f, "auto_now", False) or f.name in extra_now]
+        self.read_columns = [meta.pk.column, self.key_column]
+        self.positions = []  # per field: where a read row holds its stored value (its blind index next)
+        for _target, model_field, bidx in self.fields:
+            self.positions.append(len(self.read_columns))
+            self.read_columns.append(model_field.column)
+            if bidx is not None:
+                self.read_columns.append(bidx.column)
+
+    def read(self, keys: list[str], *, lock: bool) -> dict[str, tuple]:
+        """The stored rows of these keys (locked FOR UPDATE unless ``lock`` is false), raw, by key."""
+        quote = connection.ops.quote_name
+        statement = (f"SELECT {', '.join(quote(column) for column in self.read_columns)} "  # noqa: S608
+                     f"FROM {quote(self.model._meta.db_table)} WHERE {quote(self.key_column)} = ANY(%s)"
+                     + (" FOR UPDATE" if lock else ""))
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [keys])
+            return {row[1]: row for row in cursor.fetchall()}
+
+    def changes(self, stored: tuple, values: dict[str, Any]) -> list[int]:
+        """Indexes (into ``self.fields``) of the fields whose new value differs from the stored one."""
+        changed = []
+        for index, (target, model_field, bidx) in enumerate(self.fields):
+            old, new = stored[self.positions[index]], values.get(target.name)
+            if bidx is not None:
+                differs = _differs(stored[self.positions[index] + 1], crypto.blind_index(kind=bidx.normalizer,
+                                                                                        value=new))
+            elif isinstance(model_field, EncryptedTextField):
+                differs = _differs(crypto.decrypt(stored=old) if old else old, new)
+            else:
+                differs = _differs(old, new)
+            if differs:
+                changed.append(index)
+        return changed
+
+    def update(self, changed_rows: list[tuple[tuple, dict[str, Any], list[int]]]) -> None:
+        """Write ``(stored, values, changed field indexes)`` rows: the union of their changed columns."""
+        written = sorted({index for _stored, _values, indexes in changed_rows for index in indexes})
+        columns = [self.model._meta.pk.column]
+        for index in written:
+            _target, model_field, bidx = self.fields[index]
+            columns.append(model_field.column)
+            if bidx is not None:
+                columns.append(bidx.column)
+        columns += self.now_columns
+        now = timezone.now().isoformat()
+        buffer = io.StringIO()
+        for stored, values, indexes in changed_rows:
+            cells = [str(stored[0])]
+            changed = set(indexes)
+            for index in written:
+                target, model_field, bidx = self.fields[index]
+                at = self.positions[index]
+                if index not in changed:
+                    cells.append(_copy_text(stored[at]))
+                    if bidx is not None:
+                        cells.append(_copy_text(stored[at + 1]))
+                    continue
+                new = values.get(target.name)
+                if isinstance(model_field, EncryptedTextField):
+                    cells.append(_COPY_NULL if new is None else (new if new == "" else crypto.encrypt(plaintext=new)))
+                else:
+                    cells.append(_copy_text(new))
+                if bidx is not None:
+                    cells.append(_copy_text(crypto.blind_index(kind=bidx.normalizer, value=new)))
+            cells += [now] * len(self.now_columns)
+            buffer.write("\t".join(cells))
+            buffer.write("\n")
+        buffer.seek(0)
+        quote = connection.ops.quote_name
+        table, pk = quote(self.model._meta.db_table), quote(self.model._meta.pk.column)
+        column_list = ", ".join(quote(column) for column in columns)
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            # Dropped at commit; dropped first as well, for a caller that batches inside one transaction.
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.import_update")
+            cursor.execute(f"CREATE TEMPORARY TABLE import_update ON COMMIT DROP AS "  # noqa: S608
+                           f"SELECT {column_list} FROM {table} WITH NO DATA")
+            cursor.copy_expert(f"COPY import_update ({column_list}) FROM STDIN", buffer)
+            assignments = ", ".join(f"{quote(column)} = s.{quote(column)}" for column in columns[1:])
+            cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM import_update s "  # noqa: S608
+                           f"WHERE t.{pk} = s.{pk}")
+
+
 class _BatchWriter:
     """Write batches in a second thread while the caller parses the next one.
 
@@ -858,9 +969,6 @@ class _Importer:
         self.result = ImportResult(dry_run=dry_run)
         self.first_row_by_key: dict[str, int] = {}
         self._fk_cache: dict[str, dict[str, Any]] = {}
-        # update()/bulk_update() skip BlindIndexField.pre_save: these are set by hand.
-        self.blind_index_fields = {f.name for f in self.spec.model._meta.get_fields()
-                                   if f.__class__.__name__ == "BlindIndexField"}
         self.grade_policy = None
         self.today = timezone.localdate()  # once per file: birth dates up to the day the import started
         if self.spec.model is Customer and "credit_score" in self.by_field and "credit_rating" not in self.by_field:
@@ -898,8 +1006,10 @@ class _Importer:
                                    TargetField(name="credit_grade_policy", type="fk", derived=True)]
         self.attribute_fields = [c.target for c in self.present_columns if c.target.attribute_id is not None]
         self.attribute_fields += [c.target for c in self.mapping.constants if c.target.attribute_id is not None]
-        self.inserter = _CopyInserter(model=self.spec.model, stored=self.stored_fields,
-                                      extra_now=("info_updated_at",) if self.spec.model is Customer else ())
+        extra_now = ("info_updated_at",) if self.spec.model is Customer else ()
+        self.inserter = _CopyInserter(model=self.spec.model, stored=self.stored_fields, extra_now=extra_now)
+        self.updater = _CopyUpdater(model=self.spec.model, stored=self.stored_fields, key=self.spec.key,
+                                    extra_now=extra_now)
         batch: list[_Row] = []
         with _BatchWriter(self._flush, inline=self.dry_run) as writer:
             for row in self._rows(reader, header, positions):
@@ -1099,44 +1209,27 @@ class _Importer:
         if not rows:
             return
         model, key = self.spec.model, self.spec.key
-        keys = [row.values[key] for row in rows]
-        existing_rows = model.objects.filter(**{f"{key}__in": keys})
-        if not self.dry_run:
-            existing_rows = existing_rows.select_for_update()
-        existing = {getattr(obj, key): obj for obj in existing_rows}
-        now = timezone.now()
-        to_create, to_update, changed_fields = [], [], set()
+        existing = self.updater.read([row.values[key] for row in rows], lock=not self.dry_run)
+        to_create, to_update = [], []
         consent_reported: list[tuple[str, str]] = []  # (customer number, legacy consent field) written
         for row in rows:
-            obj = existing.get(row.values[key])
-            if obj is None:
+            stored = existing.get(row.values[key])
+            if stored is None:
                 to_create.append(row.values)
                 consent_reported += [(row.values[key], name) for name in consent.LEGACY_FIELD_PURPOSE
                                      if row.values.get(name)]
                 continue
-            changed = [t for t in self.stored_fields if self._differs(getattr(obj, self._attname(t)),
-                                                                       row.values.get(t.name))]
+            changed = self.updater.changes(stored, row.values)
             if not changed:
                 continue
-            consent_reported += [(row.values[key], t.name) for t in changed if t.name in consent.LEGACY_FIELD_PURPOSE]
-            for target in changed:
-                setattr(obj, self._attname(target), row.values.get(target.name))
-                changed_fields.add(self._attname(target))
-                bidx = f"{target.name}_bidx"
-                if target.pii and bidx in self.blind_index_fields:
-                    setattr(obj, bidx, crypto.blind_index(kind=target.pii, value=row.values[target.name]))
-                    changed_fields.add(bidx)
-            to_update.append(obj)
+            consent_reported += [(row.values[key], self.updater.fields[index][0].name) for index in changed
+                                 if self.updater.fields[index][0].name in consent.LEGACY_FIELD_PURPOSE]
+            to_update.append((stored, row.values, changed))
         if not self.dry_run:
             if to_create:
                 self.inserter.insert(to_create)
             if to_update:
-                if model is Customer:
-                    for obj in to_update:
-                        obj.info_updated_at = now
-                        obj.updated_at = now
-                    changed_fields |= {"info_updated_at", "updated_at"}
-                bulk_update_by_pk(model, to_update, sorted(changed_fields))
+                self.updater.update(to_update)
             if self.attribute_fields:
                 self._write_attributes(rows)
             if consent_reported and model is Customer:  # per channel, in the batch's transaction
@@ -1190,16 +1283,6 @@ class _Importer:
                 )
                 changed += cursor.fetchone()[0]
         return changed
-
-    @staticmethod
-    def _attname(target: TargetField) -> str:
-        return f"{target.name}_id" if target.type == "fk" else target.name
-
-    @staticmethod
-    def _differs(stored: Any, new: Any) -> bool:
-        if stored in ("", None) and new in ("", None):
-            return False
-        return stored != new
 
 
 def import_stream(*, source: IO[bytes], mapping: Mapping, bytes_total: int, report_stream: IO[str] | None = None,

@@ -147,6 +147,33 @@ def test_a_changed_row_is_updated_and_nothing_else(core_banking_org, tmp_path):
     assert customer.phone_bidx == crypto.blind_index(kind="phone", value="13700001111")
 
 
+def test_an_update_writes_what_changed_and_keeps_the_other_pii_ciphertext(core_banking_org, tmp_path):
+    """Only the amount changes: the stored ID number and phone keep their very ciphertext (not
+    re-encrypted), the customer's update times move, the other customers' rows are untouched."""
+    from django.db import connection
+
+    def stored() -> dict[str, tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT external_id, id_number, phone, phone_bidx, total_assets, updated_at, "
+                           "info_updated_at FROM customers_customer")
+            return {row[0]: row[1:] for row in cursor.fetchall()}
+
+    run_import(SAMPLE)
+    before = stored()
+    lines = sample_lines()
+    lines[1] = lines[1].replace("10849.37", "20000.00")
+
+    result, _report = run_import(write(tmp_path, lines, encoding="gbk"), batch_size=5)
+
+    assert (result.updated, result.unchanged) == (1, 52)
+    after = stored()
+    old, new = before.pop("625186497579"), after.pop("625186497579")
+    assert new[:3] == old[:3]  # id_number, phone and its blind index: the same bytes
+    assert (old[3], new[3]) == (Decimal("10849.37"), Decimal("20000.00"))
+    assert new[4] > old[4] and new[5] > old[5]
+    assert after == before
+
+
 def test_report_masks_pii(core_banking_org):
     """The report shows the phone and ID number masked, never in full."""
     _result, report = run_import(SAMPLE)

@@ -163,6 +163,26 @@ def test_reimporting_the_three_files_changes_nothing(regional_bank):
         assert (result.created, result.updated) == (0, 0), kind
 
 
+def test_an_email_has_no_blind_index_and_is_compared_decrypted(regional_bank, tmp_path):
+    """A PII column without a blind index (the e-mail): re-importing the same address changes nothing,
+    a new address updates the row and is stored encrypted."""
+    header = [*CUSTOMER_HEADER, "电子邮箱"]
+    rows = [[*customer_row(number), f"c{number}@example.cn"] for number in (1, 2, 3)]
+    first, _report = run(write_csv(tmp_path / "a.csv", header, rows), "regional_bank_customers")
+    assert first.created == 3
+    again, _report = run(write_csv(tmp_path / "b.csv", header, rows), "regional_bank_customers")
+    assert (again.updated, again.unchanged) == (0, 3)
+    rows[1][-1] = "new.address@example.cn"
+
+    changed, _report = run(write_csv(tmp_path / "c.csv", header, rows), "regional_bank_customers")
+
+    assert (changed.updated, changed.unchanged) == (1, 2)
+    assert Customer.objects.get(external_id="R00002").email == "new.address@example.cn"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT email FROM customers_customer WHERE external_id = 'R00002'")
+        assert "example.cn" not in cursor.fetchone()[0]
+
+
 def test_dry_run_checks_everything_and_writes_nothing(regional_bank):
     before = database_state()
 
