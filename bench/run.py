@@ -109,8 +109,8 @@ def python_speed_ms() -> float:
 
     The absolute targets (page medians in ms) depend on it; the ratios do not. Printed and stored
     with the table so runs on two hosts can be told apart. (Added 2026-12-05 on a VM where it took
-    about 1,320 ms; the host of the earlier recorded runs was not measured this way, but the same
-    pages and the 1M-row import dry run ran 1.6-1.8x faster there.)
+    521 ms; the host of the earlier recorded runs was not measured this way, but the same pages and
+    the 1M-row import dry run ran 1.6-1.8x faster there.)
     """
     best = float("inf")
     for _ in range(3):
