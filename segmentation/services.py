@@ -259,6 +259,11 @@ def classification_select_sql(*, scoped: bool) -> str:
 
     Used by the pass (into a temporary table) and by the benchmark; only constants of this module
     are formatted in, values are parameters.
+
+    ``OFFSET 0`` closes ``classified``, ``tiered`` and ``final``: without it PostgreSQL inlines each
+    step into the next, and every use of a class (the tier's CASE, the retention join, the
+    fingerprint, the pass's change test) evaluates the nested CASE expressions again. Computed once
+    per row instead, the pass at 100k went from 3.0 s to 2.0 s (its one-statement reference: 1.2-1.5 s).
     """
     txn_scope = "AND t.customer_id = ANY(%(customer_ids)s)" if scoped else ""
     service_scope = "AND customer_id = ANY(%(customer_ids)s)" if scoped else ""
@@ -329,6 +334,7 @@ def classification_select_sql(*, scoped: bool) -> str:
         SELECT f.*, {value_sql} AS value_class, {value_rule_sql} AS value_rule,
                {behaviour_rule_sql} AS behaviour_rule, {risk_points_sql} AS risk_points
         FROM figures f
+        OFFSET 0
     ), tiered AS (
         SELECT k.*,
                split_part(k.behaviour_rule, '_', 1) AS behaviour_class,
@@ -337,6 +343,7 @@ def classification_select_sql(*, scoped: bool) -> str:
                CASE WHEN k.behaviour_rule LIKE 'churned%%' THEN {_lower_tier_sql("k.value_class")}
                     ELSE k.value_class END AS computed_tier
         FROM classified k
+        OFFSET 0
     ), overrides AS (
         SELECT DISTINCT ON (o.customer_id) o.customer_id, o.id, o.tier
         FROM segmentation_segmentoverride o
@@ -358,6 +365,7 @@ def classification_select_sql(*, scoped: bool) -> str:
                      ('important', %(retention_important_pct)s::numeric, %(annuity_important)s::numeric),
                      ('general', %(retention_general_pct)s::numeric, %(annuity_general)s::numeric))
             AS rt (tier, retention_pct, annuity) ON rt.tier = t.computed_tier
+        OFFSET 0
     )
     SELECT f.*, hashtextextended(concat_ws('|', {fingerprinted}), 0) AS fingerprint FROM final f
     """  # noqa: S608
