@@ -163,7 +163,7 @@ def report_content(*, report: Report, period: Period) -> dict:
                 _("Survey answers: satisfaction, CSAT, NPS and dimension scores (customer voice)."),
             ],
             "method": [
-                _("Each KPI is computed by one documented SQL statement over the period in Asia/Shanghai time; "
+                _("Each KPI is computed in SQL from one documented formula over the period in Asia/Shanghai time; "
                   "the definitions (numerator, denominator, exclusions) are listed in the KPI table's notes."),
                 _("Targets are the version in force on the period's first day. Green: target met; amber: missed "
                   "by at most the amber band; red: missed by more."),
