@@ -24,8 +24,9 @@ max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
 # No idle keep-alive connections by default: when a worker restarts (max_requests), a request sent on
 # a connection it kept open can meet the close and the client sees a connection reset (gunicorn issue
-# 3038; the load test saw 24 resets in the seconds a worker restarted, with keep-alive on). Each response closes its
-# connection instead; behind the bank's reverse proxy that costs one local TCP handshake per request.
+# 3038; the load test saw 24 resets in the seconds a worker restarted, with keep-alive on). Each
+# response closes its connection instead; behind the bank's reverse proxy that costs one local TCP
+# handshake per request.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
