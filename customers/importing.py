@@ -790,7 +790,7 @@ class _CopyInserter:
 
 
 def _differs(stored: Any, new: Any) -> bool:
-    """Whether an import changes a stored value (empty and NULL are the same: nothing)."""
+    """Return whether an import changes a stored value (empty and NULL are the same: nothing)."""
     if stored in ("", None) and new in ("", None):
         return False
     return stored != new
@@ -828,24 +828,30 @@ class _CopyUpdater:
                 self.read_columns.append(bidx.column)
 
     def read(self, keys: list[str], *, lock: bool) -> dict[str, tuple]:
-        """The stored rows of these keys (locked FOR UPDATE unless ``lock`` is false), raw, by key."""
+        """Return the stored rows of these keys, raw, by key (locked FOR UPDATE unless ``lock`` is false)."""
         quote = connection.ops.quote_name
         statement = (f"SELECT {', '.join(quote(column) for column in self.read_columns)} "  # noqa: S608
-                     f"FROM {quote(self.model._meta.db_table)} WHERE {quote(self.key_column)} = ANY(%s)"
-                     + (" FOR UPDATE" if lock else ""))
+                     f"FROM {quote(self.model._meta.db_table)} WHERE {quote(self.key_column)} = ANY(%s) "
+                     # Locked in primary-key order, so two imports of overlapping files cannot deadlock.
+                     f"ORDER BY {quote(self.model._meta.pk.column)}" + (" FOR UPDATE" if lock else ""))
         with connection.cursor() as cursor:
             cursor.execute(statement, [keys])
             return {row[1]: row for row in cursor.fetchall()}
 
     def changes(self, stored: tuple, values: dict[str, Any]) -> list[int]:
-        """Indexes (into ``self.fields``) of the fields whose new value differs from the stored one."""
+        """Return the indexes (into ``self.fields``) of the fields whose new value differs from the stored one.
+
+        A PII value is compared by blind index when the stored one has one: a value that differs only
+        in what the normaliser removes (spaces, case, full-width digits, a +86 prefix) is the same value
+        and is not rewritten. A stored value without a blind index is decrypted and compared.
+        """
         changed = []
         for index, (target, model_field, bidx) in enumerate(self.fields):
             old, new = stored[self.positions[index]], values.get(target.name)
-            if bidx is not None:
-                differs = _differs(stored[self.positions[index] + 1], crypto.blind_index(kind=bidx.normalizer,
-                                                                                        value=new))
-            elif isinstance(model_field, EncryptedTextField):
+            stored_bidx = stored[self.positions[index] + 1] if bidx is not None else None
+            if stored_bidx:
+                differs = _differs(stored_bidx, crypto.blind_index(kind=bidx.normalizer, value=new))
+            elif isinstance(model_field, EncryptedTextField):  # no blind index, or a value that normalises to none
                 differs = _differs(crypto.decrypt(stored=old) if old else old, new)
             else:
                 differs = _differs(old, new)

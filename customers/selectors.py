@@ -137,13 +137,13 @@ class CustomerListWithShares:
 
     def count_statement(self) -> tuple[str, tuple]:
         """The one statement ``count()`` runs (bench/sharing_bench.py times this very statement)."""
-        own_sql, own_params = self.own.order_by().values("pk").query.sql_with_params()
+        own_sql, own_params = _sql_matching_nothing_too(self.own)
         if self.own_scope is not None and not self.own_scope:  # Q(): they see everything, nothing is only shared
             return f"SELECT count(*) FROM ({own_sql}) AS own", own_params  # noqa: S608 (ORM-built SQL)
         only_shared = self.customers.filter(pk__in=self.shared_ids)
         if self.own_scope is not None:
             only_shared = only_shared.exclude(self.own_scope)
-        shared_sql, shared_params = only_shared.order_by().values("pk").query.sql_with_params()
+        shared_sql, shared_params = _sql_matching_nothing_too(only_shared)
         return (f"SELECT (SELECT count(*) FROM ({own_sql}) AS own) "  # noqa: S608 (ORM-built SQL)
                 f"+ (SELECT count(*) FROM ({shared_sql}) AS shared)", (*own_params, *shared_params))
 
@@ -156,6 +156,13 @@ class CustomerListWithShares:
         first_own = self.own.values("pk")[: item.stop]
         candidates = scope.in_subquery("pk", first_own) | Q(pk__in=self.shared_ids)
         return list(self.customers.filter(candidates)[item])
+
+
+def _sql_matching_nothing_too(customers: QuerySet[Customer]) -> tuple[str, tuple]:
+    """The ids query of ``customers`` as SQL, ``WHERE 0 = 1`` when it can match nothing (``.none()``, an
+    unreadable filter value), where ``sql_with_params()`` raises EmptyResultSet."""
+    query = customers.order_by().values("pk").query
+    return query.get_compiler(using=customers.db, elide_empty=False).as_sql()
 
 
 def customer_list_pages(*, user: User, build) -> QuerySet[Customer] | CustomerListWithShares:

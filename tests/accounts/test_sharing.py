@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 from guardian.utils import get_user_obj_perms_model
 
@@ -252,6 +253,31 @@ def test_the_paged_list_counts_what_it_lists(owner, customer, other_customer, sp
     searched = customer_selectors.customer_list_pages(user=specialist,
                                                       build=lambda shared: build(shared=shared, query="陈"))
     assert searched.count() == build(shared=True, query="陈").count() == 5  # the shared 王 is filtered out
+
+
+def test_the_paged_list_counts_zero_when_a_filter_can_match_nobody(owner, customer, specialist, make_user):
+    """An unknown attribute filter makes the list ``.none()``: the page counts 0 (compiling it raised
+    EmptyResultSet), for an RM with a share and for someone who sees every branch."""
+    CustomerFactory(branch=specialist.branch, relationship_manager=specialist)
+    share(customer, specialist, owner)
+
+    def build_for(user):
+        def build(*, shared: bool):
+            return customer_selectors.customer_attribute_filter(
+                customer_selectors.customer_search_visible_to(user=user, query="", shared=shared),
+                code="no_such_attribute", value="1")
+        return build
+
+    pages = customer_selectors.customer_list_pages(user=specialist, build=build_for(specialist))
+    assert isinstance(pages, customer_selectors.CustomerListWithShares)
+    assert (pages.count(), pages[0:50]) == (0, [])
+    # Someone who sees every branch (their own scope is Q()): the list counts through its own half only.
+    admin = make_user(Role.ADMIN)
+    nothing = build_for(admin)(shared=False)
+    everything = customer_selectors.CustomerListWithShares(customers=nothing, own=nothing, shared_ids=[customer.pk],
+                                                           own_scope=scope.principal_customer_q(admin))
+    assert scope.principal_customer_q(admin) == Q()
+    assert everything.count() == 0
 
 
 def test_a_share_ends_after_its_last_day(owner, customer, specialist, time_machine):

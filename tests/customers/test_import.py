@@ -174,6 +174,22 @@ def test_an_update_writes_what_changed_and_keeps_the_other_pii_ciphertext(core_b
     assert after == before
 
 
+def test_a_blank_cell_clears_a_stored_phone_that_has_no_blind_index(core_banking_org, tmp_path):
+    """A legacy phone that normalises to nothing ("无") has no blind index: the update path decrypts it to
+    compare, so the export's blank cell clears it as documented (compared by blind index it looked equal)."""
+    path = write(tmp_path, [HEADER, valid_line("700000000001")])
+    run_import(path)
+    legacy = Customer.objects.get(external_id="700000000001")
+    legacy.phone = "无"
+    legacy.save()
+    assert Customer.objects.get(pk=legacy.pk).phone_bidx is None
+
+    result, _report = run_import(write(tmp_path, [HEADER, valid_line("700000000001", phone="")], name="b.csv"))
+
+    assert (result.updated, result.unchanged) == (1, 0)
+    assert Customer.objects.get(pk=legacy.pk).phone in ("", None)
+
+
 def test_report_masks_pii(core_banking_org):
     """The report shows the phone and ID number masked, never in full."""
     _result, report = run_import(SAMPLE)
