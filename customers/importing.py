@@ -721,6 +721,11 @@ _COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+def _encrypted_copy_text(plaintext: str | None) -> str:
+    """A PII value in COPY's text format: encrypted, or NULL when empty (what the insert and update paths store)."""
+    return _COPY_NULL if plaintext in (None, "") else crypto.encrypt(plaintext=plaintext)
+
+
 def _copy_text(value: Any) -> str:
     """One value in COPY's text format."""
     if value is None:
@@ -761,8 +766,7 @@ class _CopyInserter:
     def _getter(model_field, stored_by_attname: dict[str, str], extra_now: tuple[str, ...]):
         name = stored_by_attname.get(model_field.attname)
         if name is not None and isinstance(model_field, EncryptedTextField):
-            return lambda values, now: (_COPY_NULL if values[name] in (None, "")
-                                        else crypto.encrypt(plaintext=values[name]))
+            return lambda values, now: _encrypted_copy_text(values[name])
         if name is not None:
             return lambda values, now: _copy_text(values[name])
         if isinstance(model_field, BlindIndexField):
@@ -884,7 +888,7 @@ class _CopyUpdater:
                     continue
                 new = values.get(target.name)
                 if isinstance(model_field, EncryptedTextField):
-                    cells.append(_COPY_NULL if new is None else (new if new == "" else crypto.encrypt(plaintext=new)))
+                    cells.append(_encrypted_copy_text(new))
                 else:
                     cells.append(_copy_text(new))
                 if bidx is not None:

@@ -68,10 +68,8 @@ class SharedPart:
     joins: tuple[str, ...] = ()
 
     def row_sql(self) -> str:
-        return (f"SELECT c.branch_id, c.relationship_manager_id AS rm_id, '' AS dim, "  # noqa: S608 (constants)
-                f"({self.num})::numeric AS num, ({self.den})::numeric AS den "
-                f"FROM {self.source.from_sql} {' '.join(self.joins)} "
-                f"WHERE ({self.source.where}) AND ({self.where})")
+        return _row_select(self.num, f"({self.source.where}) AND ({self.where})", den=self.den,
+                           from_sql=self.source.from_sql, joins=" ".join(self.joins))
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,16 @@ class KpiComputation:
         return self.part.row_sql() if self.part is not None else self.sql
 
 
-def _customers(num: str, where: str, *, den: str = "1", dim: str = "''", joins: str = "") -> str:
+def _row_select(num: str, where: str, *, den: str = "1", dim: str = "''", joins: str = "",
+                from_sql: str = "customers_customer c") -> str:
+    """The row-level SELECT of rows whose customer ``c`` gives the branch and RM."""
     return (f"SELECT c.branch_id, c.relationship_manager_id AS rm_id, {dim} AS dim, "  # noqa: S608 (code constants only)
             f"({num})::numeric AS num, ({den})::numeric AS den "
-            f"FROM customers_customer c {joins} WHERE {where}")
+            f"FROM {from_sql} {joins} WHERE {where}")
+
+
+def _customers(num: str, where: str, *, den: str = "1", dim: str = "''", joins: str = "") -> str:
+    return _row_select(num, where, den=den, dim=dim, joins=joins)
 
 
 def _shared(code: str, source: RowSource, num: str, where: str = "TRUE", *, den: str = "1",

@@ -159,6 +159,15 @@ def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPa
     return sql, [f"k{n}_" for n in range(len(parts))]
 
 
+def _period_params(period: Period, *, now: datetime) -> dict:
+    """The parameters every snapshot statement reads: the period (kpis module docstring) and the stamps."""
+    return {
+        "period_kind": period.kind, "period_start": period.start, "period_end": period.end,
+        "start_at": period.starts_at, "end_at": period.ends_at, "start_day": period.start,
+        "end_day": period.next_start, "data_as_of": now, "computed_at": timezone.now(),
+    }
+
+
 def _lock_period(period: Period) -> None:
     """Serialise recomputations of one period (two workers would otherwise race on delete + insert)."""
     with connection.cursor() as cursor:
@@ -180,11 +189,7 @@ def kpi_snapshots_compute(*, period: Period, kpi_codes: list[str] | None = None,
     definitions = KpiDefinition.objects.filter(is_active=True)
     if kpi_codes is not None:
         definitions = definitions.filter(code__in=kpi_codes)
-    params_common = {
-        "period_kind": period.kind, "period_start": period.start, "period_end": period.end,
-        "start_at": period.starts_at, "end_at": period.ends_at, "start_day": period.start,
-        "end_day": period.next_start, "data_as_of": now, "computed_at": timezone.now(),
-    }
+    params_common = _period_params(period, now=now)
     computed = [(definition, kpis.computation_for(definition.code)) for definition in definitions]
     computed = [(definition, computation) for definition, computation in computed if computation is not None]
     KpiSnapshot.objects.filter(kpi__in=[definition for definition, _ in computed], period_kind=period.kind,

@@ -300,9 +300,7 @@ def test_kpis_computed_in_one_shared_pass_equal_each_computed_from_its_own_state
             definition = KpiDefinition.objects.get(code=code)
             target = services.kpi_target_in_force(kpi=definition, period=period)
             cursor.execute(services._snapshot_insert_sql(computation=kpis.COMPUTATIONS[code], by_tier=False), {
-                "period_kind": period.kind, "period_start": period.start, "period_end": period.end,
-                "start_at": period.starts_at, "end_at": period.ends_at, "start_day": period.start,
-                "end_day": period.next_start, "data_as_of": local(2026, 12, 1), "computed_at": local(2026, 12, 1),
+                **services._period_params(period, now=local(2026, 12, 1)),
                 **services._target_params(target), "kpi_id": definition.pk,
                 "scale": kpis.COMPUTATIONS[code].scale,
             })
