@@ -317,6 +317,18 @@ class FeatureMatrix:
     def __len__(self) -> int:
         return len(self.customer_ids)
 
+    def sampled(self, limit: int, *, seed: int = 0) -> FeatureMatrix:
+        """At most ``limit`` rows drawn at random (fixed seed, so a re-run trains on the same rows), in
+        their original order; the matrix itself when it is no larger."""
+        if len(self) <= limit:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), size=limit, replace=False))
+        return FeatureMatrix(
+            cutoff=self.cutoff, customer_ids=self.customer_ids[rows], branch_ids=self.branch_ids[rows],
+            relationship_manager_ids=[self.relationship_manager_ids[i] for i in rows], X=self.X[rows],
+            y=None if self.y is None else self.y[rows],
+        )
+
 
 def feature_matrix(*, cutoff: date, inactive_days: int, customer_ids: list[int] | None = None,
                    horizon_days: int | None = None) -> FeatureMatrix:

@@ -363,8 +363,10 @@ def churn_model_train(*, as_of: date | None = None, horizon_days: int = DEFAULT_
     (labels up to ``as_of``), validate on ``as_of`` (labels up to ``as_of + horizon``, which must
     not be in the future). Otherwise stratified 5-fold on the ``as_of`` population, then a final
     fit on all of it. HistGradientBoosting (deployed), RandomForest and logistic regression are
-    compared on the same split. The new version becomes active only if it beats the active one
-    on the same validation data (or there is none).
+    compared on the same split. The models fit on a random sample of at most
+    ``settings.CHURN_TRAINING_MAX_CUSTOMERS`` training customers (fixed seed); validation scores
+    every customer. The new version becomes active only if it beats the active one on the same
+    validation data (or there is none).
     """
     if by is not None and not permissions.is_admin(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
@@ -389,6 +391,8 @@ def churn_model_train(*, as_of: date | None = None, horizon_days: int = DEFAULT_
                 and len(validation) >= MIN_TEMPORAL_CUSTOMERS and int(validation.y.sum()) >= MIN_TEMPORAL_POSITIVES)
     if not temporal:
         train, train_cutoff = validation, as_of
+    population = len(train)
+    train = train.sampled(settings.CHURN_TRAINING_MAX_CUSTOMERS)
     positives = int(train.y.sum()) if len(train) else 0
     if positives < MIN_TRAINING_POSITIVES or positives == len(train):
         raise ApplicationError.invalid(
@@ -435,7 +439,8 @@ def churn_model_train(*, as_of: date | None = None, horizon_days: int = DEFAULT_
             validation_method=ValidationMethod.TEMPORAL if temporal else ValidationMethod.KFOLD,
             train_customers=len(train), train_positives=positives,
             validation_customers=len(y_valid), validation_positives=int(np.sum(y_valid)),
-            metrics={**headline, "comparison": comparison, "calibration": calibration},
+            metrics={**headline, "comparison": comparison, "calibration": calibration,
+                     "train_population": population},
             features=list(feature_sql.FEATURES), top_features=top_features,
             library_versions=modelling.library_versions(), training_seconds=round(time.monotonic() - started, 2),
             trained_by=by,

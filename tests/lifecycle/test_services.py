@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import psycopg2
 import pytest
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
@@ -182,6 +183,26 @@ def test_sweeper_requeues_chunks_a_lost_worker_left(book):
     run.refresh_from_db()
     assert run.status == RunStatus.DONE
     assert ChurnScore.objects.filter(run=run).count() == run.customers_total
+
+
+def test_training_fits_on_a_capped_random_sample_and_validates_on_everyone(book, settings, client, make_user):
+    """Above CHURN_TRAINING_MAX_CUSTOMERS the models fit on a random sample of that size (the same one on
+    a re-run); validation still scores the whole later population; the model page says so."""
+    settings.CHURN_TRAINING_MAX_CUSTOMERS = 300
+    capped = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
+    population = capped.metrics["train_population"]
+    assert capped.train_customers == 300 < population
+    client.force_login(make_user(Role.ADMIN, username="admin_models"))
+    page = client.get(reverse("lifecycle:models")).content.decode()
+    assert f"random sample of 300 of the {population} training customers" in page
+
+    again = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
+    assert again.train_positives == capped.train_positives and again.metrics["roc_auc"] == capped.metrics["roc_auc"]
+    settings.CHURN_TRAINING_MAX_CUSTOMERS = 10**6
+    full = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
+    assert full.train_customers == full.metrics["train_population"] == population
+    assert full.validation_customers == capped.validation_customers
+    assert 0 < capped.train_positives < full.train_positives
 
 
 def test_training_without_enough_history_is_refused(branch):
