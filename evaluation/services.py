@@ -26,6 +26,7 @@ from evaluation.models import (
     Report,
     ReportKind,
     ReportStatus,
+    ScopeKind,
 )
 from evaluation.periods import Period, last_complete_period, period_containing, periods_around
 
@@ -80,6 +81,8 @@ _SCOPE_COLUMNS = """CASE WHEN GROUPING(g.branch_id) = 0 THEN 'branch'
                    CASE WHEN GROUPING(g.rm_id) = 0 THEN g.rm_id END AS rm_id"""
 _SCOPE_HAVING = """NOT (GROUPING(g.rm_id) = 0 AND g.rm_id IS NULL)
                AND NOT (GROUPING(g.branch_id) = 0 AND g.branch_id IS NULL)"""
+# One branch's scope alone (kpi_snapshots_compute(branch_id=...)): its rows are the only group.
+_BRANCH_SCOPE_COLUMNS = "'branch' AS scope, g.branch_id AS branch_id, NULL::bigint AS rm_id"
 
 _INSERT_INTO = """INSERT INTO evaluation_kpisnapshot (kpi_id, period_kind, period_start, period_end, scope, branch_id,
             relationship_manager_id, dimension, numerator, denominator, value, target_id, rag, data_as_of,
@@ -95,39 +98,49 @@ def _target_params(target: KpiTarget | None) -> dict:
     }
 
 
-def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool) -> str:
-    """One KPI's snapshot rows from its own row-level statement (KPIs outside a shared pass, tier splits)."""
+def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool, branch_only: bool = False) -> str:
+    """One KPI's snapshot rows from its own row-level statement (KPIs outside a shared pass, tier splits).
+
+    ``branch_only``: the rows of branch ``%(only_branch_id)s`` alone.
+    """
     grouping_sets = "(), (g.branch_id), (g.rm_id)"
     dim = "''"
     if by_tier:
         grouping_sets += ", (g.dim), (g.branch_id, g.dim), (g.rm_id, g.dim)"
         dim = "CASE WHEN GROUPING(g.dim) = 0 THEN g.dim ELSE '' END"
+    scope_columns, having, branch_filter = _SCOPE_COLUMNS, _SCOPE_HAVING, ""
+    if branch_only:
+        grouping_sets = "(g.branch_id, g.dim), (g.branch_id)" if by_tier else "(g.branch_id)"
+        scope_columns, having = _BRANCH_SCOPE_COLUMNS, "TRUE"
+        branch_filter = "WHERE g0.branch_id = %(only_branch_id)s"
     rag = _RAG_SQL.format(value="a.value", cmp="%(cmp)s::text", tv="%(target_value)s", amber="%(amber)s")
     return f"""
         {_INSERT_INTO}
         SELECT %(kpi_id)s, %(period_kind)s, %(period_start)s, %(period_end)s, a.scope, a.branch_id, a.rm_id, a.dim,
                a.num, a.den, a.value, %(target_id)s, {rag}, %(data_as_of)s, %(computed_at)s
         FROM (
-            SELECT {_SCOPE_COLUMNS},
+            SELECT {scope_columns},
                    {dim} AS dim,
                    SUM(g.num) AS num, SUM(g.den) AS den,
                    ROUND(SUM(g.num) * %(scale)s / NULLIF(SUM(g.den), 0), 4) AS value
             -- Summed per (branch, RM, dimension) first: the grouping sets then hash a few hundred rows
             -- three (or six) times instead of every customer.
             FROM (SELECT g0.branch_id, g0.rm_id, g0.dim, SUM(g0.num) AS num, SUM(g0.den) AS den
-                  FROM ({computation.row_sql()}) g0 GROUP BY 1, 2, 3) g
+                  FROM ({computation.row_sql()}) g0 {branch_filter} GROUP BY 1, 2, 3) g
             GROUP BY GROUPING SETS ({grouping_sets})
-            HAVING SUM(g.den) <> 0 AND {_SCOPE_HAVING}
+            HAVING SUM(g.den) <> 0 AND {having}
         ) a
     """  # noqa: S608 (SQL from evaluation.kpis constants; values are parameters)
 
 
-def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPart]) -> tuple[str, list[str]]:
+def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPart],
+                            branch_only: bool = False) -> tuple[str, list[str]]:
     """The snapshot rows of several KPIs of one source from one scan of it; and the parameter names per KPI.
 
     Each KPI ``n`` is a pair of conditional sums per (branch, RM); a LATERAL VALUES turns the pairs
     into one row per KPI, and the grouping sets run per KPI. Per KPI, parameters ``k<n>_kpi_id``,
     ``k<n>_scale``, ``k<n>_target_id``, ``k<n>_cmp``, ``k<n>_target_value``, ``k<n>_amber``.
+    ``branch_only``: the source rows of branch ``%(only_branch_id)s``, its scope alone.
     """
     joins = " ".join(dict.fromkeys(join for part in parts for join in part.joins))
     sums = ",\n".join(
@@ -139,19 +152,24 @@ def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPa
         f"({n}, %(k{n}_kpi_id)s::bigint, %(k{n}_scale)s::numeric, %(k{n}_target_id)s::bigint, %(k{n}_cmp)s::text, "
         f"%(k{n}_target_value)s::numeric, %(k{n}_amber)s::numeric)" for n in range(len(parts)))
     rag = _RAG_SQL.format(value="x.value", cmp="k.cmp", tv="k.target_value", amber="k.amber")
+    scope_columns, having, where = _SCOPE_COLUMNS, _SCOPE_HAVING, source.where
+    grouping_sets = "(v.member), (v.member, g.branch_id), (v.member, g.rm_id)"
+    if branch_only:
+        scope_columns, having, grouping_sets = _BRANCH_SCOPE_COLUMNS, "TRUE", "(v.member, g.branch_id)"
+        where = f"({where}) AND c.branch_id = %(only_branch_id)s"
     sql = f"""
         {_INSERT_INTO}
         SELECT k.kpi_id, %(period_kind)s, %(period_start)s, %(period_end)s, a.scope, a.branch_id, a.rm_id, '',
                a.num, a.den, x.value, k.target_id, {rag}, %(data_as_of)s, %(computed_at)s
         FROM (
-            SELECT v.member, {_SCOPE_COLUMNS}, SUM(v.num) AS num, SUM(v.den) AS den
+            SELECT v.member, {scope_columns}, SUM(v.num) AS num, SUM(v.den) AS den
             FROM (SELECT c.branch_id, c.relationship_manager_id AS rm_id,
                          {sums}
-                  FROM {source.from_sql} {joins} WHERE {source.where}
+                  FROM {source.from_sql} {joins} WHERE {where}
                   GROUP BY 1, 2) g
             CROSS JOIN LATERAL (VALUES {pairs}) v(member, num, den)
-            GROUP BY GROUPING SETS ((v.member), (v.member, g.branch_id), (v.member, g.rm_id))
-            HAVING SUM(v.den) <> 0 AND {_SCOPE_HAVING}
+            GROUP BY GROUPING SETS ({grouping_sets})
+            HAVING SUM(v.den) <> 0 AND {having}
         ) a
         JOIN (VALUES {members}) k(member, kpi_id, scale, target_id, cmp, target_value, amber) ON k.member = a.member
         CROSS JOIN LATERAL (SELECT ROUND(a.num * k.scale / NULLIF(a.den, 0), 4) AS value) x
@@ -176,24 +194,30 @@ def _lock_period(period: Period) -> None:
 
 @transaction.atomic
 def kpi_snapshots_compute(*, period: Period, kpi_codes: list[str] | None = None,
-                          now: datetime | None = None) -> int:
+                          now: datetime | None = None, branch_id: int | None = None) -> int:
     """Recompute the snapshots of one period for the bank, every branch and every RM; return rows written.
 
     Replaces the period's rows (of the KPIs asked for, default all) in this one transaction, so
     readers see the old figures or the new, never a mix. The KPIs of one row source
     (``kpis.SharedPart``) are one INSERT ... SELECT over one scan of it; every other KPI (and a
-    KPI broken down by tier) is one INSERT ... SELECT of its own.
+    KPI broken down by tier) is one INSERT ... SELECT of its own. With ``branch_id``, only that
+    branch's scope is recomputed from its own rows (one branch's report on demand); the bank's,
+    the other branches' and the RMs' rows stay as they were, each stamped with its own data time.
     """
     now = now or timezone.now()
     _lock_period(period)
     definitions = KpiDefinition.objects.filter(is_active=True)
     if kpi_codes is not None:
         definitions = definitions.filter(code__in=kpi_codes)
-    params_common = _period_params(period, now=now)
+    branch_only = branch_id is not None
+    params_common = {**_period_params(period, now=now), "only_branch_id": branch_id}
     computed = [(definition, kpis.computation_for(definition.code)) for definition in definitions]
     computed = [(definition, computation) for definition, computation in computed if computation is not None]
-    KpiSnapshot.objects.filter(kpi__in=[definition for definition, _ in computed], period_kind=period.kind,
-                               period_start=period.start).delete()
+    replaced = KpiSnapshot.objects.filter(kpi__in=[definition for definition, _ in computed],
+                                          period_kind=period.kind, period_start=period.start)
+    if branch_only:
+        replaced = replaced.filter(scope=ScopeKind.BRANCH, branch_id=branch_id)
+    replaced.delete()
     shared: dict[kpis.RowSource, list[tuple[KpiDefinition, kpis.KpiComputation, KpiTarget | None]]] = {}
     written = 0
     with connection.cursor() as cursor:
@@ -202,12 +226,14 @@ def kpi_snapshots_compute(*, period: Period, kpi_codes: list[str] | None = None,
             if computation.part is not None and not definition.by_tier:
                 shared.setdefault(computation.part.source, []).append((definition, computation, target))
                 continue
-            cursor.execute(_snapshot_insert_sql(computation=computation, by_tier=definition.by_tier), {
+            cursor.execute(_snapshot_insert_sql(computation=computation, by_tier=definition.by_tier,
+                                                branch_only=branch_only), {
                 **params_common, **_target_params(target), "kpi_id": definition.pk, "scale": computation.scale,
             })
             written += cursor.rowcount
         for source, members in shared.items():
-            sql, prefixes = _shared_pass_insert_sql(source=source, parts=[c.part for _, c, _ in members])
+            sql, prefixes = _shared_pass_insert_sql(source=source, parts=[c.part for _, c, _ in members],
+                                                    branch_only=branch_only)
             params = dict(params_common)
             for prefix, (definition, computation, target) in zip(prefixes, members, strict=True):
                 params.update({f"{prefix}{key}": value for key, value in {
@@ -389,10 +415,13 @@ def report_regenerate(*, report: Report, by) -> Report:
     return new
 
 
-def _period_snapshots_fresh_since(*, period: Period, since: datetime) -> datetime | None:
-    """The data time of the period's snapshots when all were computed after ``since``, else None."""
-    stamps = KpiSnapshot.objects.filter(period_kind=period.kind, period_start=period.start).aggregate(
-        oldest_computed=Min("computed_at"), data_as_of=Min("data_as_of"))
+def _period_snapshots_fresh_since(*, period: Period, since: datetime, branch_id: int | None = None) -> datetime | None:
+    """The data time of the period's snapshots (of one branch's scope, with ``branch_id``) when all
+    were computed after ``since``, else None."""
+    snapshots = KpiSnapshot.objects.filter(period_kind=period.kind, period_start=period.start)
+    if branch_id is not None:
+        snapshots = snapshots.filter(scope=ScopeKind.BRANCH, branch_id=branch_id)
+    stamps = snapshots.aggregate(oldest_computed=Min("computed_at"), data_as_of=Min("data_as_of"))
     if stamps["oldest_computed"] is None or stamps["oldest_computed"] < since:
         return None
     return stamps["data_as_of"]
@@ -422,10 +451,12 @@ def report_generate(*, report_id: int) -> Report:
     report.refresh_from_db()
     try:
         period = Period(REPORT_PERIOD_KIND[ReportKind(report.kind)], report.period_start)
-        data_as_of = _period_snapshots_fresh_since(period=period, since=report.created_at)
-        if data_as_of is None:  # the first report of a batch recomputes; the others reuse it
+        # The first report of a batch recomputes every scope; the others reuse it. A branch's report
+        # on its own recomputes that branch's scope alone: the only snapshots of the period it reads.
+        data_as_of = _period_snapshots_fresh_since(period=period, since=report.created_at, branch_id=report.branch_id)
+        if data_as_of is None:
             data_as_of = timezone.now()
-            kpi_snapshots_compute(period=period, now=data_as_of)
+            kpi_snapshots_compute(period=period, now=data_as_of, branch_id=report.branch_id)
         _report_progress(report, pct=40, step="content")
         content = reporting.report_content(report=report, period=period)
         _report_progress(report, pct=60, step="pdf")

@@ -177,17 +177,22 @@ def test_survey_kpis(branch, rm):
     assert value("satisfaction_index") == Decimal("70.0000")  # (90 + 80 + 40) / 3
 
 
-def test_clv_average_is_broken_down_by_tier(branch):
+def classified(customer, tier: str, clv: str):
+    """The customer with a current tier and CLV (as the classification pass writes them)."""
     from segmentation.models import CustomerSegment
 
+    CustomerSegment.objects.create(
+        customer=customer, policy_id=1, value_class=tier, behaviour_class="active", risk_class="low",
+        branch=customer.branch, run_id=1, computed_tier=tier, tier=tier, value_rule="r", behaviour_rule="r",
+        amount_cny=0, transaction_count=0, service_count=0, assets_cny=0, large_movements=0,
+        monthly_outflow_cny=0, account_changes=0, risk_points=0, annual_margin_cny=0, retention_pct=0,
+        clv_cny=Decimal(clv), fingerprint=0, as_of=local(2026, 11, 1))
+    return customer
+
+
+def test_clv_average_is_broken_down_by_tier(branch):
     for tier, clv in (("vip", "900000"), ("vip", "700000"), ("general", "1000")):
-        customer = CustomerFactory(branch=branch)
-        CustomerSegment.objects.create(
-            customer=customer, policy_id=1, value_class=tier, behaviour_class="active", risk_class="low",
-            branch=branch, run_id=1, computed_tier=tier, tier=tier, value_rule="r", behaviour_rule="r",
-            amount_cny=0, transaction_count=0, service_count=0, assets_cny=0, large_movements=0,
-            monthly_outflow_cny=0, account_changes=0, risk_points=0, annual_margin_cny=0, retention_pct=0,
-            clv_cny=Decimal(clv), fingerprint=0, as_of=local(2026, 11, 1))
+        classified(CustomerFactory(branch=branch), tier, clv)
     compute(codes=["clv_average"])
     rows = {row.dimension: row.value for row in KpiSnapshot.objects.filter(scope="bank", kpi__code="clv_average")}
     assert rows == {"": Decimal("533666.6667"), "vip": Decimal("800000.0000"), "general": Decimal("1000.0000")}
@@ -310,3 +315,43 @@ def test_kpis_computed_in_one_shared_pass_equal_each_computed_from_its_own_state
     assert {(code, scope) for code, scope, *_ in together} >= {(code, "rm") for code in shared_codes}
     assert {code for code, *_, value, _rag in together if value} == set(shared_codes)
     assert any(rag for *_, rag in together)
+
+
+def test_one_branch_recomputed_alone_matches_the_full_pass_and_leaves_the_other_scopes(branch, rm):
+    """kpi_snapshots_compute(branch_id=...) writes that branch's rows as the full pass would, for every
+    KPI (shared, own statement, complaints, by tier), and touches no other scope's rows."""
+    other = BranchFactory(code="B0202", name="Haidian Branch")
+    for where, owner in ((branch, rm), (branch, None), (other, None)):
+        customer = classified(CustomerFactory(branch=where, relationship_manager=owner), "vip", "5000")
+        TransactionFactory(customer=customer, occurred_at=local(2026, 11, 5, 9))
+        SurveyResponseFactory(invitation__customer=customer, csat=4, nps=9, submitted_at=local(2026, 11, 9, 9))
+    closed(date(2026, 11, 12), branch=branch, relationship_manager=rm)
+    CustomerFactory(branch=other, customer_since=date(2026, 11, 3))
+    make_complaint(branch=branch, received_at=local(2026, 11, 6, 10))
+    make_complaint(branch=other, received_at=local(2026, 11, 7, 10))
+
+    def rows(**scope):
+        return sorted(KpiSnapshot.objects.filter(**scope).values_list(
+            "kpi__code", "scope", "branch_id", "relationship_manager_id", "dimension", "numerator",
+            "denominator", "value", "target_id", "rag", "computed_at"), key=str)
+
+    compute()
+    full_branch = [row[:-1] for row in rows(scope=ScopeKind.BRANCH, branch_id=branch.pk)]
+    assert {row[0] for row in full_branch} >= {"retention_rate", "satisfaction_rate", "complaint_rate"}
+    assert any(row[4] for row in full_branch)  # a by-tier KPI's tier rows are there too
+
+    # when a customer of the branch closes, a customer joins the other branch, and only the branch
+    # is recomputed
+    from evaluation import services
+
+    closed(date(2026, 11, 20), branch=branch)
+    CustomerFactory(branch=other, customer_since=date(2026, 11, 4))
+    others_before = rows(branch_id=other.pk) + rows(scope__in=[ScopeKind.BANK, ScopeKind.RM])
+    written = services.kpi_snapshots_compute(period=NOVEMBER, branch_id=branch.pk)
+
+    # then nothing else moved, and the branch's rows are what a full pass now writes for it
+    alone = [row[:-1] for row in rows(scope=ScopeKind.BRANCH, branch_id=branch.pk)]
+    assert rows(branch_id=other.pk) + rows(scope__in=[ScopeKind.BANK, ScopeKind.RM]) == others_before
+    assert written == len(alone) and alone != full_branch
+    compute()
+    assert [row[:-1] for row in rows(scope=ScopeKind.BRANCH, branch_id=branch.pk)] == alone

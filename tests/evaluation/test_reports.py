@@ -225,3 +225,37 @@ def test_late_data_recomputes_the_period_it_belongs_to(branch):
     stamps = KpiSnapshot.objects.filter(period_start=october.start, period_kind="month").order_by().values_list(
         "data_as_of", flat=True).distinct()
     assert list(stamps) == [local(2026, 12, 5, 3, 30)]
+
+
+@pytest.mark.django_db
+def test_a_branch_report_on_its_own_recomputes_its_branch_and_a_bank_report_every_scope(branch):
+    """A branch's report recomputes the period's snapshots of that branch only (the rows it reads, from
+    the data as it now is); in a batch the bank's report recomputes every scope and the branch reports
+    claimed with it reuse them."""
+    other = BranchFactory(code="B0303", name="Xicheng Branch")
+    CustomerFactory.create_batch(3, branch=branch)
+    CustomerFactory(branch=other)
+    services.kpi_snapshots_compute(period=NOVEMBER, now=local(2026, 12, 1))
+
+    def computed(**scope):
+        return set(KpiSnapshot.objects.filter(period_start=NOVEMBER.start, **scope).values_list("computed_at",
+                                                                                             flat=True))
+
+    before_others = computed(branch_id=other.pk) | computed(scope__in=["bank", "rm"])
+    CustomerFactory(branch=branch, status=CustomerStatus.CLOSED, closed_on=date(2026, 11, 9))
+    report = services.report_generate(
+        report_id=services.report_claim(kind="monthly", period=NOVEMBER, branch_id=branch.pk).pk)
+
+    assert computed(branch_id=other.pk) | computed(scope__in=["bank", "rm"]) == before_others
+    rows = {row["code"]: row for row in report.content["kpis"]}
+    assert rows["retention_rate"]["value"] == 75.0  # 3 of the 4 on the books on 1 November
+    assert selectors.kpi_snapshot_value(kpi_code="retention_rate", period_kind=PeriodKind.MONTH,
+                                        period_start=NOVEMBER.start) == 100  # the bank's row as it was
+
+    # a batch (as beat runs it): every report claimed, then generated, the bank's first
+    claimed = [services.report_claim(kind="monthly", period=NOVEMBER, branch_id=scope).pk for scope in (None, other.pk)]
+    bank, again = (services.report_generate(report_id=pk) for pk in claimed)
+    assert len(computed()) == 1 and bank.data_as_of == KpiSnapshot.objects.values_list("data_as_of", flat=True)[0]
+    assert selectors.kpi_snapshot_value(kpi_code="retention_rate", period_kind=PeriodKind.MONTH,
+                                        period_start=NOVEMBER.start) == 80  # 4 of 5
+    assert again.data_as_of == bank.data_as_of
