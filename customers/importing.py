@@ -842,29 +842,32 @@ class _CopyUpdater:
             cursor.execute(statement, [keys])
             return {row[1]: row for row in cursor.fetchall()}
 
-    def changes(self, stored: tuple, values: dict[str, Any]) -> list[int]:
-        """Return the indexes (into ``self.fields``) of the fields whose new value differs from the stored one.
+    def changes(self, stored: tuple, values: dict[str, Any]) -> dict[int, str | None]:
+        """Return the fields whose new value differs from the stored one: {index into ``self.fields``: the
+        new value's blind index when the comparison computed it (``update`` writes it), else None}.
 
         A PII value is compared by blind index when the stored one has one: a value that differs only
         in what the normaliser removes (spaces, case, full-width digits, a +86 prefix) is the same value
         and is not rewritten. A stored value without a blind index is decrypted and compared.
         """
-        changed = []
+        changed: dict[int, str | None] = {}
         for index, (target, model_field, bidx) in enumerate(self.fields):
             old, new = stored[self.positions[index]], values.get(target.name)
             stored_bidx = stored[self.positions[index] + 1] if bidx is not None else None
+            new_bidx = None
             if stored_bidx:
-                differs = _differs(stored_bidx, crypto.blind_index(kind=bidx.normalizer, value=new))
+                new_bidx = crypto.blind_index(kind=bidx.normalizer, value=new)
+                differs = _differs(stored_bidx, new_bidx)
             elif isinstance(model_field, EncryptedTextField):  # no blind index, or a value that normalises to none
                 differs = _differs(crypto.decrypt(stored=old) if old else old, new)
             else:
                 differs = _differs(old, new)
             if differs:
-                changed.append(index)
+                changed[index] = new_bidx
         return changed
 
-    def update(self, changed_rows: list[tuple[tuple, dict[str, Any], list[int]]]) -> None:
-        """Write ``(stored, values, changed field indexes)`` rows: the union of their changed columns."""
+    def update(self, changed_rows: list[tuple[tuple, dict[str, Any], dict[int, str | None]]]) -> None:
+        """Write ``(stored, values, changes())`` rows: the union of their changed columns."""
         written = sorted({index for _stored, _values, indexes in changed_rows for index in indexes})
         columns = [self.model._meta.pk.column]
         for index in written:
@@ -875,9 +878,8 @@ class _CopyUpdater:
         columns += self.now_columns
         now = timezone.now().isoformat()
         buffer = io.StringIO()
-        for stored, values, indexes in changed_rows:
+        for stored, values, changed in changed_rows:
             cells = [str(stored[0])]
-            changed = set(indexes)
             for index in written:
                 target, model_field, bidx = self.fields[index]
                 at = self.positions[index]
@@ -892,7 +894,10 @@ class _CopyUpdater:
                 else:
                     cells.append(_copy_text(new))
                 if bidx is not None:
-                    cells.append(_copy_text(crypto.blind_index(kind=bidx.normalizer, value=new)))
+                    blind = changed[index]
+                    if blind is None:  # not computed by the comparison (the stored value had none)
+                        blind = crypto.blind_index(kind=bidx.normalizer, value=new)
+                    cells.append(_copy_text(blind))
             cells += [now] * len(self.now_columns)
             buffer.write("\t".join(cells))
             buffer.write("\n")
