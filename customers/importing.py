@@ -569,6 +569,8 @@ def _masked(target: TargetField | None, value: str) -> str:
 # --- Row parsing -----------------------------------------------------------------------------------
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_DECIMAL_LIMIT = Decimal(10) ** 16
 
 
 def _parse_date(text: str, date_format: str) -> date:
@@ -587,8 +589,8 @@ def _parse_date(text: str, date_format: str) -> date:
 
 
 def _parse_decimal(text: str, *, places: int) -> tuple[Decimal | None, str | None]:
-    cleaned = _THOUSANDS.sub("", text)
-    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", cleaned):
+    cleaned = _THOUSANDS.sub("", text) if "," in text else text
+    if not _PLAIN_NUMBER.fullmatch(cleaned):
         return None, "not a number"
     try:
         amount = Decimal(cleaned)
@@ -596,7 +598,7 @@ def _parse_decimal(text: str, *, places: int) -> tuple[Decimal | None, str | Non
         return None, "not a number"
     if amount.as_tuple().exponent < -places:
         return None, f"more than {places} decimal places"
-    if abs(amount) >= Decimal(10) ** 16:
+    if abs(amount) >= _DECIMAL_LIMIT:
         return None, "too large"
     return amount, None
 
