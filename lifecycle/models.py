@@ -345,7 +345,7 @@ class ChurnScore(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "customer"], name="churnscore_run_customer_unique")]
         indexes = [
             # Covering: the high-risk customers of a run, scoped through customer_scope_idx, index only.
-            models.Index(fields=["run", "-probability"], include=["customer"], name="churnscore_run_prob_idx"),
+            models.Index(fields=["run", "-probability"], include=["customer"], name="churnscore_run_prob_cust_idx"),
             models.Index(fields=["customer", "-run"], name="churnscore_customer_idx"),
         ]
 
