@@ -28,6 +28,18 @@ def test_admin_pages_open_for_admins_only(client_as, policy, make_customer, mode
     assert client_as("admin", is_staff=True).get(url).status_code == 200
 
 
+def test_a_segment_page_shows_its_classes_not_its_change_detection_hash(client_as, policy, make_customer):
+    customer = make_customer()
+    give_transactions(customer, amounts=[100])
+    services.segmentation_run(as_of=AS_OF)
+    segment = segment_of(customer)
+    segment.fingerprint = -228060428208606465  # 18 digits: reads like a resident ID number
+    segment.save(update_fields=["fingerprint"])
+    page = client_as("admin", is_staff=True).get(
+        reverse("admin:segmentation_customersegment_change", args=[segment.pk])).content.decode()
+    assert segment.value_class in page and "228060428208606465" not in page
+
+
 def test_admin_add_policy_creates_a_new_version(client_as, policy):
     admin_client = client_as("admin", is_staff=True)
     initial = admin_client.get(reverse("admin:segmentation_segmentationpolicy_add"))
