@@ -195,7 +195,7 @@ def _lock_period(period: Period) -> None:
 @transaction.atomic
 def kpi_snapshots_compute(*, period: Period, kpi_codes: list[str] | None = None,
                           now: datetime | None = None, branch_id: int | None = None) -> int:
-    """Recompute the snapshots of one period for the bank, every branch and every RM; return rows written.
+    """Recompute one period's snapshots (bank, every branch, every RM; or one branch); return rows written.
 
     Replaces the period's rows (of the KPIs asked for, default all) in this one transaction, so
     readers see the old figures or the new, never a mix. The KPIs of one row source
@@ -451,8 +451,9 @@ def report_generate(*, report_id: int) -> Report:
     report.refresh_from_db()
     try:
         period = Period(REPORT_PERIOD_KIND[ReportKind(report.kind)], report.period_start)
-        # The first report of a batch recomputes every scope; the others reuse it. A branch's report
-        # on its own recomputes that branch's scope alone: the only snapshots of the period it reads.
+        # Snapshots (of the report's scope) computed after the report was claimed are reused: a
+        # batch's reports after the first. Otherwise the bank's report recomputes every scope, a
+        # branch's report that branch's scope alone: the only snapshots of the period it reads.
         data_as_of = _period_snapshots_fresh_since(period=period, since=report.created_at, branch_id=report.branch_id)
         if data_as_of is None:
             data_as_of = timezone.now()

@@ -363,10 +363,11 @@ def churn_model_train(*, as_of: date | None = None, horizon_days: int = DEFAULT_
     (labels up to ``as_of``), validate on ``as_of`` (labels up to ``as_of + horizon``, which must
     not be in the future). Otherwise stratified 5-fold on the ``as_of`` population, then a final
     fit on all of it. HistGradientBoosting (deployed), RandomForest and logistic regression are
-    compared on the same split. The models fit on a random sample of at most
-    ``settings.CHURN_TRAINING_MAX_CUSTOMERS`` training customers (fixed seed); validation scores
-    every customer. The new version becomes active only if it beats the active one on the same
-    validation data (or there is none).
+    compared on the same split. The models fit on a random sample (fixed seed, stratified by the
+    label) of at most ``settings.CHURN_TRAINING_MAX_CUSTOMERS`` training customers; temporal
+    validation scores every customer of the later cutoff, k-fold validation runs on the sample.
+    The new version becomes active only if it beats the active one on the same validation data
+    (or there is none).
     """
     if by is not None and not permissions.is_admin(by):
         raise ApplicationError(ErrorCode.PERMISSION_DENIED)
@@ -391,14 +392,15 @@ def churn_model_train(*, as_of: date | None = None, horizon_days: int = DEFAULT_
                 and len(validation) >= MIN_TEMPORAL_CUSTOMERS and int(validation.y.sum()) >= MIN_TEMPORAL_POSITIVES)
     if not temporal:
         train, train_cutoff = validation, as_of
-    population = len(train)
-    train = train.sampled(settings.CHURN_TRAINING_MAX_CUSTOMERS)
     positives = int(train.y.sum()) if len(train) else 0
     if positives < MIN_TRAINING_POSITIVES or positives == len(train):
         raise ApplicationError.invalid(
             _("Too little history to train: fewer than %(n)d churned customers in the population.")
             % {"n": MIN_TRAINING_POSITIVES}, field="as_of",
         )
+    population = len(train)
+    train = train.sampled(max(settings.CHURN_TRAINING_MAX_CUSTOMERS, MIN_TEMPORAL_CUSTOMERS))
+    positives = int(train.y.sum())
 
     comparison: dict[str, dict] = {}
     deployed = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from evaluation import services
 from evaluation.models import PeriodKind
 from evaluation.periods import Period
+from segmentation.models import CustomerSegment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOVEMBER = Period(PeriodKind.MONTH, date(2026, 11, 1))
@@ -66,3 +68,14 @@ def churn_warning(customer, *, created_at: datetime, worked: bool = False):
         stage="decline", suggested_action="care_call", due_on=as_of + timedelta(days=14), created_at=created_at,
         **({"status": "done", "outcome": "retained", "action_taken": "call", "recorded_at": created_at} if worked
            else {}))
+
+
+def classified(customer, tier: str, clv: str):
+    """The customer with a current tier and CLV (as the classification pass writes them)."""
+    CustomerSegment.objects.create(
+        customer=customer, policy_id=1, value_class=tier, behaviour_class="active", risk_class="low",
+        branch=customer.branch, run_id=1, computed_tier=tier, tier=tier, value_rule="r", behaviour_rule="r",
+        amount_cny=0, transaction_count=0, service_count=0, assets_cny=0, large_movements=0,
+        monthly_outflow_cny=0, account_changes=0, risk_points=0, annual_margin_cny=0, retention_pct=0,
+        clv_cny=Decimal(clv), fingerprint=0, as_of=local(2026, 11, 1))
+    return customer

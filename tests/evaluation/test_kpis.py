@@ -8,7 +8,7 @@ import pytest
 from accounts.models import Role
 from complaints.services import complaint_acknowledge, complaint_resolve
 from customers.models import CustomerStatus
-from evaluation import selectors
+from evaluation import selectors, services
 from evaluation.models import KpiSnapshot, PeriodKind, Rag, ScopeKind
 from evaluation.periods import Period
 from segmentation.models import SegmentHistory
@@ -21,7 +21,7 @@ from tests.customers.factories import (
     ProductFactory,
     TransactionFactory,
 )
-from tests.evaluation.factories import NOVEMBER, churn_warning, compute, local
+from tests.evaluation.factories import NOVEMBER, churn_warning, classified, compute, local
 from tests.service.factories import SurveyResponseFactory
 
 pytestmark = pytest.mark.django_db
@@ -177,19 +177,6 @@ def test_survey_kpis(branch, rm):
     assert value("satisfaction_index") == Decimal("70.0000")  # (90 + 80 + 40) / 3
 
 
-def classified(customer, tier: str, clv: str):
-    """The customer with a current tier and CLV (as the classification pass writes them)."""
-    from segmentation.models import CustomerSegment
-
-    CustomerSegment.objects.create(
-        customer=customer, policy_id=1, value_class=tier, behaviour_class="active", risk_class="low",
-        branch=customer.branch, run_id=1, computed_tier=tier, tier=tier, value_rule="r", behaviour_rule="r",
-        amount_cny=0, transaction_count=0, service_count=0, assets_cny=0, large_movements=0,
-        monthly_outflow_cny=0, account_changes=0, risk_points=0, annual_margin_cny=0, retention_pct=0,
-        clv_cny=Decimal(clv), fingerprint=0, as_of=local(2026, 11, 1))
-    return customer
-
-
 def test_clv_average_is_broken_down_by_tier(branch):
     for tier, clv in (("vip", "900000"), ("vip", "700000"), ("general", "1000")):
         classified(CustomerFactory(branch=branch), tier, clv)
@@ -262,7 +249,7 @@ def test_kpis_computed_in_one_shared_pass_equal_each_computed_from_its_own_state
     """The shared pass (one scan per row source) writes what each KPI's own row-level statement writes."""
     from django.db import connection
 
-    from evaluation import kpis, services
+    from evaluation import kpis
     from evaluation.models import KpiDefinition
 
     # given customers of two RMs and none, some closed or new in November, with transactions,
@@ -342,8 +329,6 @@ def test_one_branch_recomputed_alone_matches_the_full_pass_and_leaves_the_other_
 
     # when a customer of the branch closes, a customer joins the other branch, and only the branch
     # is recomputed
-    from evaluation import services
-
     closed(date(2026, 11, 20), branch=branch)
     CustomerFactory(branch=other, customer_since=date(2026, 11, 4))
     others_before = rows(branch_id=other.pk) + rows(scope__in=[ScopeKind.BANK, ScopeKind.RM])

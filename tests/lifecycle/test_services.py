@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 import psycopg2
 import pytest
 from django.db import connection
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
@@ -185,16 +184,14 @@ def test_sweeper_requeues_chunks_a_lost_worker_left(book):
     assert ChurnScore.objects.filter(run=run).count() == run.customers_total
 
 
-def test_training_fits_on_a_capped_random_sample_and_validates_on_everyone(book, settings, client, make_user):
-    """Above CHURN_TRAINING_MAX_CUSTOMERS the models fit on a random sample of that size (the same one on
-    a re-run); validation still scores the whole later population; the model page says so."""
+def test_training_fits_on_a_capped_stratified_sample_and_validates_on_everyone(book, settings):
+    """Above CHURN_TRAINING_MAX_CUSTOMERS the models fit on a random sample of that size, churned and
+    retained customers in their shares (the same sample on a re-run); temporal validation still scores
+    the whole later population."""
     settings.CHURN_TRAINING_MAX_CUSTOMERS = 300
     capped = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
     population = capped.metrics["train_population"]
     assert capped.train_customers == 300 < population
-    client.force_login(make_user(Role.ADMIN, username="admin_models"))
-    page = client.get(reverse("lifecycle:models")).content.decode()
-    assert f"random sample of 300 of the {population} training customers" in page
 
     again = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
     assert again.train_positives == capped.train_positives and again.metrics["roc_auc"] == capped.metrics["roc_auc"]
@@ -202,7 +199,8 @@ def test_training_fits_on_a_capped_random_sample_and_validates_on_everyone(book,
     full = services.churn_model_train(as_of=TODAY - timedelta(days=180), horizon_days=180).model
     assert full.train_customers == full.metrics["train_population"] == population
     assert full.validation_customers == capped.validation_customers
-    assert 0 < capped.train_positives < full.train_positives
+    # stratified: the sample's churned share is the population's, to the nearest customer
+    assert capped.train_positives == round(300 * full.train_positives / population)
 
 
 def test_training_without_enough_history_is_refused(branch):

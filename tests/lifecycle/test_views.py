@@ -71,6 +71,16 @@ def test_model_page_is_for_admins(client_as, scored, role, status):
         assert "Model v1" in page and "0.91" in page and "Scoring runs" in page
 
 
+def test_model_page_says_when_the_models_were_fitted_on_a_sample(client_as, scored):
+    model = scored["model"]
+    page = client_as("admin").get(reverse("lifecycle:models")).content.decode()
+    assert "random sample" not in page  # trained on its whole population
+    model.metrics["train_population"] = 5000
+    model.save(update_fields=["metrics"])
+    page = client_as("admin").get(reverse("lifecycle:models")).content.decode()
+    assert f"random sample of {model.train_customers} of the 5000 training customers" in page
+
+
 def test_model_page_progress_partial(client_as, scored):
     response = client_as("admin").get(reverse("lifecycle:run-progress"))
     assert response.status_code == 200 and "2/2" in response.content.decode()
