@@ -84,6 +84,17 @@ _SCOPE_HAVING = """NOT (GROUPING(g.rm_id) = 0 AND g.rm_id IS NULL)
 # One branch's scope alone (kpi_snapshots_compute(branch_id=...)): its rows are the only group.
 _BRANCH_SCOPE_COLUMNS = "'branch' AS scope, g.branch_id AS branch_id, NULL::bigint AS rm_id"
 
+
+def _scope_grouping(*, branch_only: bool, within: tuple[tuple[str, ...], ...] = ((),)) -> tuple[str, str, str]:
+    """The scope columns, grouping sets and HAVING of a snapshot statement: the bank, every branch and
+    every RM (only the branch's own group with ``branch_only``), each crossed with the groupings in
+    ``within`` (the shared pass's KPI member; a KPI's tiers)."""
+    scopes = (("g.branch_id",),) if branch_only else ((), ("g.branch_id",), ("g.rm_id",))
+    sets = ", ".join("(" + ", ".join(extra + scope) + ")" for extra in within for scope in scopes)
+    if branch_only:
+        return _BRANCH_SCOPE_COLUMNS, sets, "TRUE"
+    return _SCOPE_COLUMNS, sets, _SCOPE_HAVING
+
 _INSERT_INTO = """INSERT INTO evaluation_kpisnapshot (kpi_id, period_kind, period_start, period_end, scope, branch_id,
             relationship_manager_id, dimension, numerator, denominator, value, target_id, rag, data_as_of,
             computed_at)"""
@@ -103,16 +114,10 @@ def _snapshot_insert_sql(*, computation: kpis.KpiComputation, by_tier: bool, bra
 
     ``branch_only``: the rows of branch ``%(only_branch_id)s`` alone.
     """
-    grouping_sets = "(), (g.branch_id), (g.rm_id)"
-    dim = "''"
-    if by_tier:
-        grouping_sets += ", (g.dim), (g.branch_id, g.dim), (g.rm_id, g.dim)"
-        dim = "CASE WHEN GROUPING(g.dim) = 0 THEN g.dim ELSE '' END"
-    scope_columns, having, branch_filter = _SCOPE_COLUMNS, _SCOPE_HAVING, ""
-    if branch_only:
-        grouping_sets = "(g.branch_id, g.dim), (g.branch_id)" if by_tier else "(g.branch_id)"
-        scope_columns, having = _BRANCH_SCOPE_COLUMNS, "TRUE"
-        branch_filter = "WHERE g0.branch_id = %(only_branch_id)s"
+    dim = "CASE WHEN GROUPING(g.dim) = 0 THEN g.dim ELSE '' END" if by_tier else "''"
+    scope_columns, grouping_sets, having = _scope_grouping(
+        branch_only=branch_only, within=((), ("g.dim",)) if by_tier else ((),))
+    branch_filter = "WHERE g0.branch_id = %(only_branch_id)s" if branch_only else ""
     rag = _RAG_SQL.format(value="a.value", cmp="%(cmp)s::text", tv="%(target_value)s", amber="%(amber)s")
     return f"""
         {_INSERT_INTO}
@@ -152,11 +157,8 @@ def _shared_pass_insert_sql(*, source: kpis.RowSource, parts: list[kpis.SharedPa
         f"({n}, %(k{n}_kpi_id)s::bigint, %(k{n}_scale)s::numeric, %(k{n}_target_id)s::bigint, %(k{n}_cmp)s::text, "
         f"%(k{n}_target_value)s::numeric, %(k{n}_amber)s::numeric)" for n in range(len(parts)))
     rag = _RAG_SQL.format(value="x.value", cmp="k.cmp", tv="k.target_value", amber="k.amber")
-    scope_columns, having, where = _SCOPE_COLUMNS, _SCOPE_HAVING, source.where
-    grouping_sets = "(v.member), (v.member, g.branch_id), (v.member, g.rm_id)"
-    if branch_only:
-        scope_columns, having, grouping_sets = _BRANCH_SCOPE_COLUMNS, "TRUE", "(v.member, g.branch_id)"
-        where = f"({where}) AND c.branch_id = %(only_branch_id)s"
+    scope_columns, grouping_sets, having = _scope_grouping(branch_only=branch_only, within=(("v.member",),))
+    where = f"({source.where}) AND c.branch_id = %(only_branch_id)s" if branch_only else source.where
     sql = f"""
         {_INSERT_INTO}
         SELECT k.kpi_id, %(period_kind)s, %(period_start)s, %(period_end)s, a.scope, a.branch_id, a.rm_id, '',

@@ -318,25 +318,21 @@ class FeatureMatrix:
         return len(self.customer_ids)
 
     def sampled(self, limit: int, *, seed: int = 0) -> FeatureMatrix:
-        """At most ``limit`` rows drawn at random (fixed seed, so a re-run trains on the same rows), in
-        their original order; the matrix itself when it is no larger. With a label the draw is
-        stratified: churned and retained customers keep their shares, so calibration is not skewed."""
+        """At most ``limit`` labelled rows drawn at random (fixed seed, so a re-run trains on the same
+        rows), in their original order; the matrix itself when it is no larger. The draw is stratified:
+        churned and retained customers keep their shares, so calibration is not skewed."""
         if len(self) <= limit:
             return self
+        positives, negatives = np.flatnonzero(self.y == 1), np.flatnonzero(self.y != 1)
+        take = min(len(positives), max(1, round(limit * len(positives) / len(self)))) if len(positives) else 0
+        take = max(take, limit - len(negatives))
         rng = np.random.default_rng(seed)
-        if self.y is None:
-            rows = rng.choice(len(self), size=limit, replace=False)
-        else:
-            positives, negatives = np.flatnonzero(self.y == 1), np.flatnonzero(self.y != 1)
-            take = min(len(positives), max(1, round(limit * len(positives) / len(self)))) if len(positives) else 0
-            take = max(take, limit - len(negatives))
-            rows = np.concatenate([rng.choice(positives, size=take, replace=False),
-                                   rng.choice(negatives, size=limit - take, replace=False)])
-        rows = np.sort(rows)
+        rows = np.sort(np.concatenate([rng.choice(positives, size=take, replace=False),
+                                       rng.choice(negatives, size=limit - take, replace=False)]))
         return FeatureMatrix(
             cutoff=self.cutoff, customer_ids=self.customer_ids[rows], branch_ids=self.branch_ids[rows],
             relationship_manager_ids=[self.relationship_manager_ids[i] for i in rows], X=self.X[rows],
-            y=None if self.y is None else self.y[rows],
+            y=self.y[rows],
         )
 
 
